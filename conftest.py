@@ -1,0 +1,3 @@
+"""Pytest configuration shared by tests and doctests."""
+
+collect_ignore = ["degranulation/__main__.py"]

@@ -1,0 +1,83 @@
+"""Kinetic models of immune-cell degranulation: unit-checked reaction networks, SymPy-generated
+ODEs solved with SciPy, unit-aware xarray results.
+
+``import degranulation`` is cheap: SymPy, SciPy, pint and xarray load on first use.
+
+Examples
+--------
+>>> import degranulation as dg
+>>> ds = dg.simulate("ige_fceri_crosslinking", t="10 min")
+>>> str(ds["RecDim"].pint.units)
+'particle'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from degranulation.errors import (
+    DataError as DataError,
+    DegranulationError as DegranulationError,
+    DegranulationWarning as DegranulationWarning,
+    ExpressionError as ExpressionError,
+    FitError as FitError,
+    ModelError as ModelError,
+    ModelFileError as ModelFileError,
+    ModelIssue as ModelIssue,
+    ModelValidationError as ModelValidationError,
+    SimulationError as SimulationError,
+    UnitError as UnitError,
+    UnitMismatch as UnitMismatch,
+    UnknownName as UnknownName,
+    UnsupportedFeatureError as UnsupportedFeatureError,
+)
+
+_LAZY = {
+    "load_model": "degranulation.library",
+    "list_models": "degranulation.library",
+    "simulate": "degranulation.simulation",
+    "validate": "degranulation.validation",
+    "ModelBuilder": "degranulation.builder",
+    "read_model": "degranulation.io.model_file",
+    "write_model": "degranulation.io.model_file",
+    "save": "degranulation.io.store",
+    "load": "degranulation.io.store",
+    "BDF": "degranulation.solvers",
+    "Radau": "degranulation.solvers",
+    "LSODA": "degranulation.solvers",
+    "Model": "degranulation.network",
+    "UnitSystem": "degranulation.units",
+}
+
+if TYPE_CHECKING:
+    from degranulation.builder import ModelBuilder as ModelBuilder
+    from degranulation.io.model_file import read_model as read_model
+    from degranulation.io.model_file import write_model as write_model
+    from degranulation.io.store import load as load
+    from degranulation.io.store import save as save
+    from degranulation.library import list_models as list_models
+    from degranulation.library import load_model as load_model
+    from degranulation.network import Model as Model
+    from degranulation.simulation import simulate as simulate
+    from degranulation.solvers import BDF as BDF
+    from degranulation.solvers import LSODA as LSODA
+    from degranulation.solvers import Radau as Radau
+    from degranulation.units import UnitSystem as UnitSystem
+    from degranulation.validation import validate as validate
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from degranulation.results import version
+
+        return version()
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'degranulation' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY, "__version__"])

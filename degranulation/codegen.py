@@ -1,0 +1,503 @@
+"""``OdeSystem`` → ``CompiledOde``: plain float64 callables with a fixed sparsity pattern,
+picklable, and cached on disk by the model's content hash.
+
+Mass-action terms (most reactions) are evaluated together as one NumPy expression over index
+arrays: each term's reactants are listed slot by slot (``2 A`` fills two slots), so a rate is
+``c · Π x[slots]`` and its derivative for slot ``s`` is ``c · Π x[other slots]``. Everything
+else (explicit rate laws, coefficients, observables, ``dfdp``) is printed by SymPy's NumPy
+printer into one generated module, loaded from memory (no file is executed, no text from a
+model file reaches it except through the SymPy expressions built by
+:mod:`degranulation.expressions`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.abc
+import importlib.util
+import json
+import os
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import scipy.sparse
+import sympy
+
+from degranulation.symbolic import OdeSystem
+
+CODEGEN_VERSION: Final = "1"
+_ARRAYS: Final = (
+    "term_index", "term_stoich_data", "term_stoich_indices", "term_stoich_indptr",
+    "generic_stoich_data", "generic_stoich_indices", "generic_stoich_indptr",
+    "volume_index", "jac_indices", "jac_indptr", "jac_rows",
+    "term_map_data", "term_map_indices", "term_map_indptr",
+    "generic_map_data", "generic_map_indices", "generic_map_indptr",
+    "term_entries", "observable_factors", "dfdp_rows", "dfdp_cols",
+)  # fmt: skip
+
+
+class _MemoryLoader(importlib.abc.SourceLoader):
+    """Loads a generated module from text held in memory."""
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name = name
+        self.source = source
+
+    def get_filename(self, fullname: str) -> str:
+        return f"<degranulation generated {self.name}>"
+
+    def get_data(self, path: str) -> bytes:
+        return self.source.encode()
+
+
+def _load_module(name: str, source: str) -> types.ModuleType:
+    loader = _MemoryLoader(name, source)
+    spec = importlib.util.spec_from_loader(name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledOde:
+    """Numeric form of an :class:`~degranulation.symbolic.OdeSystem`.
+
+    All arrays are plain NumPy; ``source`` is the generated module. Call :meth:`functions`
+    once per parameter vector to get the ``fun(t, x)`` and ``jac(t, x)`` a solver needs.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> from degranulation.codegen import compile_model
+    >>> ode = compile_model(dg.load_model("ige_fceri_crosslinking"))
+    >>> fun, jac = ode.functions(ode.default_parameters)
+    >>> fun(0.0, ode.default_initial).shape
+    (4,)
+    """
+
+    key: str
+    species: tuple[str, ...]
+    parameters: tuple[str, ...]
+    observables: tuple[str, ...]
+    default_parameters: np.ndarray
+    default_initial: np.ndarray
+    conservation_laws: tuple[tuple[int, ...], ...]
+    amount_factors: np.ndarray  # compartment size per species (1 for amounts), index into p or -1
+    source: str
+    has_dfdp: bool
+    term_index: np.ndarray
+    term_stoich_data: np.ndarray
+    term_stoich_indices: np.ndarray
+    term_stoich_indptr: np.ndarray
+    generic_stoich_data: np.ndarray
+    generic_stoich_indices: np.ndarray
+    generic_stoich_indptr: np.ndarray
+    volume_index: np.ndarray
+    boundary: np.ndarray
+    jac_indices: np.ndarray
+    jac_indptr: np.ndarray
+    jac_rows: np.ndarray
+    term_map_data: np.ndarray
+    term_map_indices: np.ndarray
+    term_map_indptr: np.ndarray
+    generic_map_data: np.ndarray
+    generic_map_indices: np.ndarray
+    generic_map_indptr: np.ndarray
+    term_entries: np.ndarray
+    observable_factors: np.ndarray
+    dfdp_rows: np.ndarray
+    dfdp_cols: np.ndarray
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_cache"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_cache", {})
+
+    @property
+    def n_species(self) -> int:
+        """Number of state variables."""
+        return len(self.species)
+
+    @property
+    def module(self) -> types.ModuleType:
+        """The generated functions (loaded on first use, also after unpickling)."""
+        if "module" not in self._cache:
+            self._cache["module"] = _load_module(f"degranulation_generated_{self.key[:16]}", self.source)
+        return self._cache["module"]
+
+    @functools.cached_property
+    def _matrices(self) -> dict[str, scipy.sparse.csr_array]:
+        n = self.n_species
+        n_entries = len(self.term_entries)
+        return {
+            "terms": scipy.sparse.csr_array(
+                (self.term_stoich_data, self.term_stoich_indices, self.term_stoich_indptr),
+                shape=(n, len(self.term_index)),
+            ),
+            "generic": scipy.sparse.csr_array(
+                (self.generic_stoich_data, self.generic_stoich_indices, self.generic_stoich_indptr),
+                shape=(n, self.module.N_GENERIC),
+            ),
+            "term_map": scipy.sparse.csr_array(
+                (self.term_map_data, self.term_map_indices, self.term_map_indptr),
+                shape=(len(self.jac_indices), n_entries),
+            ),
+            "generic_map": scipy.sparse.csr_array(
+                (self.generic_map_data, self.generic_map_indices, self.generic_map_indptr),
+                shape=(len(self.jac_indices), self.module.N_GENERIC_JAC),
+            ),
+        }
+
+    def scales(self, p: np.ndarray) -> np.ndarray:
+        """``1/V`` for concentration species, 1 for amounts, 0 for boundary species."""
+        volumes = np.where(self.volume_index >= 0, p[np.maximum(self.volume_index, 0)], 1.0)
+        return np.where(self.boundary, 0.0, 1.0 / volumes)
+
+    def coefficients(self, p: np.ndarray) -> np.ndarray:
+        """Mass-action term constants for parameter vector ``p``."""
+        return np.asarray(self.module.coefficients(p), dtype=float)
+
+    def functions(
+        self, p: np.ndarray
+    ) -> tuple[Callable[[float, np.ndarray], np.ndarray], Callable[[float, np.ndarray], Any]]:
+        """``fun(t, x)`` and ``jac(t, x)`` (sparse CSC) for ``solve_ivp`` at parameters ``p``."""
+        p = np.asarray(p, dtype=float)
+        c = self.coefficients(p)
+        scale = self.scales(p)
+        matrices = self._matrices
+        terms, generic = matrices["terms"], matrices["generic"]
+        term_map, generic_map = matrices["term_map"], matrices["generic_map"]
+        index = self.term_index
+        slots = index.shape[1]
+        n = self.n_species
+        module = self.module
+        has_generic = generic.shape[1] > 0
+        jac_scale = scale[self.jac_rows]
+        entries = self.term_entries
+        buffer = np.ones(n + 1)
+
+        def fun(t: float, x: np.ndarray) -> np.ndarray:
+            buffer[:n] = x
+            w = c * buffer[index].prod(axis=1) if slots else c.copy()
+            dx = terms @ w
+            if has_generic:
+                dx += generic @ module.generic_rates(x, p, t)
+            return scale * dx
+
+        def jac(t: float, x: np.ndarray) -> scipy.sparse.csc_array:
+            buffer[:n] = x
+            gathered = buffer[index]
+            others = np.empty_like(gathered)
+            for s in range(slots):
+                others[:, s] = np.prod(np.delete(gathered, s, axis=1), axis=1) if slots > 1 else 1.0
+            values = term_map @ (c[:, None] * others).ravel()[entries]
+            if has_generic:
+                values += generic_map @ module.generic_jac(x, p, t)
+            return scipy.sparse.csc_array(
+                (jac_scale * values, self.jac_indices, self.jac_indptr), shape=(n, n)
+            )
+
+        return fun, jac
+
+    def dfdp(self, t: float, x: np.ndarray, p: np.ndarray) -> scipy.sparse.csr_array:
+        """``∂f/∂p`` at ``(t, x, p)`` (needs ``compile_model(..., sensitivities=True)``)."""
+        if not self.has_dfdp:
+            raise ValueError("compiled without dfdp; use compile_model(model, sensitivities=True)")
+        values = np.asarray(self.module.dfdp(x, p, t), dtype=float)
+        return scipy.sparse.csr_array(
+            (values, (self.dfdp_rows, self.dfdp_cols)), shape=(self.n_species, len(self.parameters))
+        )
+
+    def observe(self, x: np.ndarray, p: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Observables (rows) at states ``x`` (species × times), in their declared units."""
+        if not self.observables:
+            return np.zeros((0, np.shape(t)[0]))
+        values = np.asarray(self.module.observables(x, p, t), dtype=float)
+        return values * self.observable_factors[:, None]
+
+    def amounts(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """Amounts (state times compartment size) of states ``x`` (species × times)."""
+        sizes = np.where(self.amount_factors >= 0, p[np.maximum(self.amount_factors, 0)], 1.0)
+        return x * sizes[:, None]
+
+
+def compile_model(
+    model: Any, *, sensitivities: bool = False, cache_dir: str | Path | None | bool = None
+) -> CompiledOde:
+    """Compile a validated model, reusing the in-process and on-disk caches.
+
+    Parameters
+    ----------
+    model : Model
+    sensitivities : bool
+        Also generate ``dfdp``.
+    cache_dir : path, None or False
+        Where compiled models are kept; None means the user cache folder
+        (``$XDG_CACHE_HOME/degranulation`` or ``~/.cache/degranulation``); False disables it.
+    """
+    key = hashlib.sha256(
+        f"{model.content_hash}:{CODEGEN_VERSION}:{sensitivities}".encode()
+    ).hexdigest()
+    if key in _MEMORY:
+        return _MEMORY[key]
+    folder = _cache_folder(cache_dir)
+    compiled = _read_cache(folder, key) if folder else None
+    if compiled is None:
+        from degranulation.symbolic import build_system
+
+        compiled = compile_system(build_system(model), key=key, sensitivities=sensitivities)
+        if folder:
+            _write_cache(folder, compiled)
+    _MEMORY[key] = compiled
+    return compiled
+
+
+_MEMORY: dict[str, CompiledOde] = {}
+
+
+def _cache_folder(cache_dir: str | Path | None | bool) -> Path | None:
+    if cache_dir is False:
+        return None
+    if cache_dir is None or cache_dir is True:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(base) / "degranulation"
+    return Path(cache_dir)
+
+
+def _read_cache(folder: Path, key: str) -> CompiledOde | None:
+    path = folder / f"{key}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {name: data[name] for name in data.files if name != "meta"}
+    except (OSError, ValueError, KeyError):
+        return None
+    return CompiledOde(
+        key=key,
+        species=tuple(meta["species"]),
+        parameters=tuple(meta["parameters"]),
+        observables=tuple(meta["observables"]),
+        conservation_laws=tuple(tuple(v) for v in meta["conservation_laws"]),
+        source=meta["source"],
+        has_dfdp=meta["has_dfdp"],
+        **arrays,
+    )
+
+
+def _write_cache(folder: Path, compiled: CompiledOde) -> None:
+    meta = {
+        "species": compiled.species,
+        "parameters": compiled.parameters,
+        "observables": compiled.observables,
+        "conservation_laws": compiled.conservation_laws,
+        "source": compiled.source,
+        "has_dfdp": compiled.has_dfdp,
+    }
+    arrays = {
+        name: getattr(compiled, name)
+        for name in (*_ARRAYS, "default_parameters", "default_initial", "amount_factors", "boundary")
+    }
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f"{compiled.key}.{os.getpid()}.tmp.npz"
+        np.savez(temporary, meta=np.array(json.dumps(meta)), **arrays)
+        temporary.replace(folder / f"{compiled.key}.npz")  # atomic: readers never see half a file
+    except OSError:
+        return  # a read-only cache costs only speed
+
+
+def compile_system(system: OdeSystem, *, key: str = "", sensitivities: bool = False) -> CompiledOde:
+    """Generate the numeric form of a symbolic system (no caching; see :func:`compile_model`)."""
+    terms, term_reaction, generic = _split_laws(system)
+    n = len(system.species)
+    names = {s: f"x[{i}]" for i, s in enumerate(system.species_symbols)}
+    names.update({s: f"p[{k}]" for k, s in enumerate(system.parameter_symbols)})
+    printer = _Printer(names)
+    stoich = system.effective_stoichiometry.tocsc()
+
+    slots = max((sum(order for _, order in term.orders) for term in terms), default=0)
+    index_of = {name: i for i, name in enumerate(system.species)}
+    term_index = np.full((len(terms), slots), n, dtype=np.int64)
+    for t, term in enumerate(terms):
+        flat = [index_of[name] for name, order in term.orders for _ in range(order)]
+        term_index[t, : len(flat)] = flat
+    signs = np.array([term.sign for term in terms], dtype=float)
+    term_stoich = scipy.sparse.csr_array(stoich[:, term_reaction] @ scipy.sparse.diags_array(signs)) if terms else scipy.sparse.csr_array((n, 0))
+    generic_stoich = scipy.sparse.csr_array(stoich[:, generic]) if generic else scipy.sparse.csr_array((n, 0))
+
+    generic_jac = [
+        (g, index_of[s.name], sympy.diff(system.laws[j].expr, s))
+        for g, j in enumerate(generic)
+        for s in sorted(system.laws[j].expr.free_symbols & set(system.species_symbols), key=str)
+    ]
+    generic_jac = [entry for entry in generic_jac if entry[2] != 0]
+    pattern = _jacobian_pattern(term_index, n, term_stoich, generic_stoich, generic_jac)
+
+    dfdp = system.dfdp if sensitivities else {}
+    source = _module_source(
+        printer,
+        coefficients=[term.coefficient for term in terms],
+        generic_rates=[system.laws[j].expr for j in generic],
+        generic_jac=[expr for _, _, expr in generic_jac],
+        observables=_observable_exprs(system),
+        dfdp=list(dfdp.values()),
+    )
+    amount_factors = np.array(
+        [-1 if v is None else system.parameters.index(v) for v in system.volumes], dtype=np.int64
+    )
+    return CompiledOde(
+        key=key or hashlib.sha256(source.encode()).hexdigest(),
+        species=system.species,
+        parameters=system.parameters,
+        observables=tuple(o.id for o in system.model.observables),
+        default_parameters=system.default_parameters(),
+        default_initial=system.default_initial(),
+        conservation_laws=system.conservation_laws,
+        amount_factors=amount_factors,
+        source=source,
+        has_dfdp=sensitivities,
+        term_index=term_index,
+        term_stoich_data=term_stoich.data.astype(float),
+        term_stoich_indices=term_stoich.indices.astype(np.int64),
+        term_stoich_indptr=term_stoich.indptr.astype(np.int64),
+        generic_stoich_data=generic_stoich.data.astype(float),
+        generic_stoich_indices=generic_stoich.indices.astype(np.int64),
+        generic_stoich_indptr=generic_stoich.indptr.astype(np.int64),
+        volume_index=amount_factors,
+        boundary=np.asarray(system.boundary, dtype=bool),
+        observable_factors=_observable_factors(system),
+        dfdp_rows=np.array([i for i, _ in dfdp], dtype=np.int64),
+        dfdp_cols=np.array([k for _, k in dfdp], dtype=np.int64),
+        **pattern,
+    )
+
+
+def _split_laws(system: OdeSystem) -> tuple[list[Any], list[int], list[int]]:
+    terms: list[Any] = []
+    term_reaction: list[int] = []
+    generic: list[int] = []
+    for j, law in enumerate(system.laws):
+        if law.terms is None:
+            generic.append(j)
+            continue
+        for term in law.terms:
+            terms.append(term)
+            term_reaction.append(j)
+    return terms, term_reaction, generic
+
+
+def _jacobian_pattern(
+    term_index: np.ndarray,
+    n: int,
+    term_stoich: scipy.sparse.csr_array,
+    generic_stoich: scipy.sparse.csr_array,
+    generic_jac: Sequence[tuple[int, int, sympy.Expr]],
+) -> dict[str, np.ndarray]:
+    """Fixed CSC pattern of J and the maps from rate derivatives to its non-zeros."""
+    n_terms, slots = term_index.shape
+    real = (term_index < n).ravel()
+    entries = np.flatnonzero(real)
+    entry_term, entry_species = entries // max(slots, 1), term_index.ravel()[entries]
+    rows_t, cols_t, vals_t, src_t = _expand(scipy.sparse.csc_array(term_stoich), entry_term, entry_species)
+    g_reaction = np.array([g for g, _, _ in generic_jac], dtype=np.int64)
+    g_species = np.array([k for _, k, _ in generic_jac], dtype=np.int64)
+    rows_g, cols_g, vals_g, src_g = _expand(scipy.sparse.csc_array(generic_stoich), g_reaction, g_species)
+    keys = np.concatenate([cols_t * n + rows_t, cols_g * n + rows_g])
+    unique, position = np.unique(keys, return_inverse=True)
+    jac_cols, jac_rows = unique // n, unique % n
+    indptr = np.searchsorted(jac_cols, np.arange(n + 1)).astype(np.int64)
+    n_t = len(rows_t)
+    term_map = scipy.sparse.csr_array(
+        (vals_t, (position[:n_t], src_t)), shape=(len(unique), len(entries))
+    )
+    generic_map = scipy.sparse.csr_array(
+        (vals_g, (position[n_t:], src_g)), shape=(len(unique), len(generic_jac))
+    )
+    return {
+        "jac_indices": jac_rows.astype(np.int64),
+        "jac_indptr": indptr,
+        "jac_rows": jac_rows.astype(np.int64),
+        "term_map_data": term_map.data.astype(float),
+        "term_map_indices": term_map.indices.astype(np.int64),
+        "term_map_indptr": term_map.indptr.astype(np.int64),
+        "generic_map_data": generic_map.data.astype(float),
+        "generic_map_indices": generic_map.indices.astype(np.int64),
+        "generic_map_indptr": generic_map.indptr.astype(np.int64),
+        "term_entries": entries.astype(np.int64),
+    }
+
+
+def _expand(
+    stoich: scipy.sparse.csc_array, columns: np.ndarray, species: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For derivative entries (column j, species k): every (row i, k, N[i, j], entry)."""
+    starts = stoich.indptr[columns]
+    counts = stoich.indptr[columns + 1] - starts
+    source = np.repeat(np.arange(len(columns)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    pointers = np.repeat(starts, counts) + offsets
+    return (
+        stoich.indices[pointers].astype(np.int64),
+        species[source].astype(np.int64),
+        stoich.data[pointers].astype(float),
+        source,
+    )
+
+
+def _observable_exprs(system: OdeSystem) -> list[sympy.Expr]:
+    from degranulation.expressions import parse_expression
+
+    return [parse_expression(o.expr).expr for o in system.model.observables]
+
+
+def _observable_factors(system: OdeSystem) -> np.ndarray:
+    """Factor from an observable's internal value to its declared unit."""
+    from degranulation.kinetics import expression_dimension, symbol_dimensions
+    from degranulation.units import parse_unit, registry
+
+    table = symbol_dimensions(system.model)
+    factors = []
+    for observable, expr in zip(system.model.observables, _observable_exprs(system), strict=True):
+        internal = system.model.units.scale(expression_dimension(expr, table))
+        declared = registry().Quantity(1.0, parse_unit(observable.unit)).to_base_units().magnitude
+        factors.append(internal / float(declared))
+    return np.array(factors, dtype=float)
+
+
+class _Printer(sympy.printing.numpy.NumPyPrinter):  # type: ignore[misc]
+    """NumPy printer that writes model names as ``x[i]``, ``p[k]`` and time as ``t``."""
+
+    def __init__(self, names: dict[sympy.Symbol, str]) -> None:
+        super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
+        self._names = {s.name: text for s, text in names.items()}
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return self._names.get(expr.name, expr.name)
+
+
+def _module_source(printer: _Printer, **lists: list[sympy.Expr]) -> str:
+    body = []
+    for name, exprs in lists.items():
+        arguments = "p" if name == "coefficients" else "x, p, t"
+        printed = [printer.doprint(e) for e in exprs]
+        if name == "observables" and printed:
+            values = f"numpy.array(numpy.broadcast_arrays({', '.join(printed)}, t))[:-1]"
+        elif printed:
+            values = "numpy.array([\n        " + ",\n        ".join(printed) + ",\n    ], dtype=float)"
+        else:
+            values = "numpy.zeros(0)"
+        body.append(f"def {name}({arguments}):\n    return {values}\n")
+    imports = sorted(printer.module_imports)
+    header = "\n".join(f"import {module}" for module in {"numpy", *imports})
+    counts = f"N_GENERIC = {len(lists['generic_rates'])}\nN_GENERIC_JAC = {len(lists['generic_jac'])}\n"
+    return f'"""Generated by degranulation.codegen; do not edit."""\n{header}\n\n{counts}\n\n' + "\n\n".join(body)

@@ -1,0 +1,280 @@
+"""The only place text becomes math: an ``ast`` whitelist that builds SymPy expressions.
+
+Allowed: numbers, names, ``+ - * / **``, unary signs, parentheses and calls of the known
+functions (:data:`FUNCTIONS`) with positional arguments. Anything else (attribute access,
+subscripts, strings, lambdas, comprehensions, keyword arguments, unknown calls) raises
+:class:`~degranulation.errors.ExpressionError` with its column, and nothing is executed.
+Numeric sub-expressions are folded here in floating point, so ``10**10**10`` fails at once
+instead of asking SymPy for an exact ten-billion-digit integer.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import sympy
+
+from degranulation.errors import ExpressionError
+
+MAX_LENGTH: Final = 20_000
+TIME_NAME: Final = "t"
+#: Names a model may not use: the time symbol, and names SymPy's printers treat specially.
+RESERVED: Final = frozenset({"t", "time", "E", "I", "S", "N", "O", "Q", "pi", "oo", "nan", "zoo"})
+
+FUNCTIONS: Final[dict[str, tuple[int, int, Callable[..., sympy.Expr]]]] = {
+    # name: (min args, max args, builder)
+    "exp": (1, 1, sympy.exp),
+    "log": (1, 1, sympy.log),
+    "log10": (1, 1, lambda x: sympy.log(x, 10)),
+    "sqrt": (1, 1, sympy.sqrt),
+    "abs": (1, 1, sympy.Abs),
+    "tanh": (1, 1, sympy.tanh),
+    "min": (2, 16, sympy.Min),
+    "max": (2, 16, sympy.Max),
+}
+MASS_ACTION: Final = "mass_action"
+
+_OPERATORS: Final = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+}
+
+
+def symbol(name: str) -> sympy.Symbol:
+    """Return the SymPy symbol for a model name (every symbol is made here, all real)."""
+    return sympy.Symbol(name, real=True)
+
+
+TIME: Final = symbol(TIME_NAME)
+
+
+@dataclass(frozen=True)
+class ParsedExpression:
+    """An expression parsed from text.
+
+    Attributes
+    ----------
+    expr : sympy.Expr
+        The expression; for a mass-action rate, the forward constant.
+    names : dict of str to int
+        Each name used, with the 1-based column of its first use.
+    mass_action : tuple of (sympy.Expr, sympy.Expr or None), or None
+        ``(kf, kr)`` when the text was ``mass_action(kf[, kr])``.
+    """
+
+    expr: sympy.Expr
+    names: dict[str, int]
+    mass_action: tuple[sympy.Expr, sympy.Expr | None] | None = None
+
+
+def parse_expression(text: str, *, allow_mass_action: bool = False) -> ParsedExpression:
+    """Parse expression text into SymPy without executing anything.
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``"k_on * L * R - k_off * LR"``.
+    allow_mass_action : bool
+        Accept ``mass_action(kf, kr)`` as the whole expression (reaction rates only).
+
+    Returns
+    -------
+    ParsedExpression
+
+    Raises
+    ------
+    ExpressionError
+        With the column of the offending part.
+
+    Examples
+    --------
+    >>> from degranulation.expressions import parse_expression
+    >>> parsed = parse_expression("2*k_on*L*R")
+    >>> sorted(parsed.names)
+    ['L', 'R', 'k_on']
+    >>> parse_expression("__import__('os').system('ls')")
+    Traceback (most recent call last):
+    ...
+    degranulation.errors.ExpressionError: ...
+    """
+    if not isinstance(text, str):
+        raise ExpressionError(f"expected expression text, got {type(text).__name__} {text!r}")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    if not text.strip():
+        raise ExpressionError("empty expression")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(
+            f"cannot parse '{text.strip()}': {exc.msg}", column=exc.offset
+        ) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExpressionError("expression is nested too deeply or is not text") from None
+    builder = _Builder()
+    body = tree.body
+    try:
+        if (
+            allow_mass_action
+            and isinstance(body, ast.Call)
+            and isinstance(body.func, ast.Name)
+            and body.func.id == MASS_ACTION
+        ):
+            return builder.mass_action(body)
+        return ParsedExpression(builder.build(body), builder.names)
+    except RecursionError:
+        raise ExpressionError("expression is nested too deeply") from None
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.names: dict[str, int] = {}
+
+    def mass_action(self, node: ast.Call) -> ParsedExpression:
+        if node.keywords or not 1 <= len(node.args) <= 2:
+            raise _error(node, "mass_action takes one or two rate constants: mass_action(kf, kr)")
+        kf = self.build(node.args[0])
+        kr = self.build(node.args[1]) if len(node.args) == 2 else None
+        return ParsedExpression(kf, self.names, (kf, kr))
+
+    def build(self, node: ast.AST) -> sympy.Expr:
+        if isinstance(node, ast.Constant):
+            return _number(node)
+        if isinstance(node, ast.Name):
+            return self._name(node)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            return _binary(node, self.build(node.left), self.build(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            operand = self.build(node.operand)
+            return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        raise _error(node, f"{_describe(node)} is not allowed in an expression")
+
+    def _name(self, node: ast.Name) -> sympy.Expr:
+        if node.id in FUNCTIONS or node.id == MASS_ACTION:
+            raise _error(node, f"'{node.id}' is a function; call it with arguments")
+        if keyword.iskeyword(node.id) or node.id.startswith("__"):
+            raise _error(node, f"'{node.id}' is not allowed as a name")
+        self.names.setdefault(node.id, node.col_offset + 1)
+        return TIME if node.id == TIME_NAME else symbol(node.id)
+
+    def _call(self, node: ast.Call) -> sympy.Expr:
+        if not isinstance(node.func, ast.Name):
+            raise _error(node, "only calls of named functions are allowed, e.g. exp(x)")
+        name = node.func.id
+        if name == MASS_ACTION:
+            raise _error(node, "mass_action(...) must be the whole rate of a reaction")
+        if name not in FUNCTIONS:
+            raise _error(
+                node, f"unknown function '{name}'; known functions: {', '.join(sorted(FUNCTIONS))}"
+            )
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise _error(node, f"{name}() takes positional arguments only")
+        low, high, func = FUNCTIONS[name]
+        if not low <= len(node.args) <= high:
+            count = str(low) if low == high else f"{low} to {high}"
+            raise _error(node, f"{name}() takes {count} argument(s), got {len(node.args)}")
+        args = [self.build(arg) for arg in node.args]
+        if all(isinstance(a, sympy.Number) for a in args):
+            return _fold(node, lambda: float(func(*args)))
+        return func(*args)
+
+
+def _number(node: ast.Constant) -> sympy.Expr:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _error(node, f"{_describe(node)} is not allowed in an expression")
+    if not math.isfinite(value):
+        raise _error(node, "numbers must be finite")
+    if isinstance(value, int):
+        if abs(value) <= 10**6:
+            return sympy.Integer(value)
+        return _fold(node, lambda: float(value))
+    return sympy.Float(value)
+
+
+def _binary(node: ast.BinOp, left: sympy.Expr, right: sympy.Expr) -> sympy.Expr:
+    op = type(node.op)
+    if isinstance(left, sympy.Number) and isinstance(right, sympy.Number):
+        return _fold(node, lambda: _float_op(op, float(left), float(right)))
+    if op is ast.Add:
+        return left + right
+    if op is ast.Sub:
+        return left - right
+    if op is ast.Mult:
+        return left * right
+    if op is ast.Div:
+        if right == 0:
+            raise _error(node, "division by zero")
+        return left / right
+    if isinstance(right, sympy.Integer) and abs(int(right)) > 1000:
+        raise _error(node, f"exponent {right} is too large")
+    return left**right
+
+
+def _float_op(op: type, a: float, b: float) -> float:
+    if op is ast.Add:
+        return a + b
+    if op is ast.Sub:
+        return a - b
+    if op is ast.Mult:
+        return a * b
+    if op is ast.Div:
+        return a / b
+    return math.pow(a, b)
+
+
+def _fold(node: ast.AST, compute: Callable[[], float]) -> sympy.Expr:
+    try:
+        value = compute()
+    except ZeroDivisionError:
+        raise _error(node, "division by zero") from None
+    except (OverflowError, ValueError, TypeError):
+        raise _error(node, "constant is too large or undefined") from None
+    if not math.isfinite(value):
+        raise _error(node, "constant is too large or undefined")
+    if value.is_integer() and abs(value) <= 10**6:
+        return sympy.Integer(int(value))
+    return sympy.Float(value)
+
+
+def _describe(node: ast.AST) -> str:
+    names = {
+        ast.Attribute: "attribute access",
+        ast.Subscript: "subscripting",
+        ast.Lambda: "a lambda",
+        ast.ListComp: "a comprehension",
+        ast.SetComp: "a comprehension",
+        ast.DictComp: "a comprehension",
+        ast.GeneratorExp: "a generator expression",
+        ast.Compare: "a comparison",
+        ast.BoolOp: "a boolean operator",
+        ast.IfExp: "a conditional expression",
+        ast.NamedExpr: "an assignment expression",
+        ast.List: "a list",
+        ast.Tuple: "a tuple",
+        ast.Dict: "a dict",
+        ast.Set: "a set",
+        ast.JoinedStr: "an f-string",
+        ast.Await: "await",
+        ast.Starred: "unpacking",
+    }
+    if isinstance(node, ast.Constant):
+        return f"the {type(node.value).__name__} constant {node.value!r}"
+    if isinstance(node, ast.BinOp | ast.UnaryOp):
+        return f"the operator {type(node.op).__name__}"
+    return names.get(type(node), type(node).__name__)
+
+
+def _error(node: ast.AST, message: str) -> ExpressionError:
+    column = getattr(node, "col_offset", None)
+    return ExpressionError(message, column=None if column is None else column + 1)

@@ -1,0 +1,1 @@
+"""Reading and writing model files, results, assay data and exchange formats."""

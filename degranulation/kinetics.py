@@ -1,0 +1,336 @@
+"""What a model means physically: the dimension of every name and expression, each reaction's
+extent rate (SBML semantics), and every value in the model's unit system.
+
+A rate law is an *extent rate* (amount per time). ``mass_action(kf, kr)`` expands to
+``kf·Π reactants − kr·Π products``; a direction whose product is a concentration per time is
+multiplied by the volume of the compartment its species live in, so mixed units (antigen in
+nM in the medium, receptors in molecules per cell) are converted, not assumed. A species'
+ODE is the net extent rate divided by its compartment's size when it is a concentration.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+
+from degranulation.errors import ModelIssue, UnitError, UnitMismatch
+from degranulation.expressions import TIME_NAME, parse_expression, symbol
+from degranulation.network import Compartment, Model, Parameter, Reaction, Species, UnitValue
+from degranulation.units import (
+    case_hint,
+    dimensionality,
+    format_dimension,
+    parse_unit,
+    registry,
+)
+
+
+def dims(**powers: int) -> Any:
+    """A pint dimensionality, e.g. ``dims(substance=1, length=-3)``."""
+    from pint.util import UnitsContainer
+
+    return UnitsContainer({f"[{name}]": power for name, power in powers.items() if power})
+
+
+def _amount() -> Any:
+    return dims(substance=1)
+
+
+def _concentration() -> Any:
+    return dims(substance=1, length=-3)
+
+
+def _volume() -> Any:
+    return dims(length=3)
+
+
+def _extent_rate() -> Any:
+    return dims(substance=1, time=-1)
+
+
+def species_dimension(species: Species) -> Any:
+    """``[substance]`` for an amount species, ``[substance]/[length]**3`` for a concentration.
+
+    Raises
+    ------
+    UnitMismatch
+        If the initial value is neither (a mass needs ``molar_mass``).
+    """
+    location = f"species.{species.id}.initial"
+    try:
+        dim = dimensionality(species.initial.unit)
+    except UnitError as exc:
+        raise UnitMismatch(exc.message, code="U104", location=location, hint=exc.hint) from None
+    mass = dims(mass=1)
+    if species.molar_mass is not None and dim in (mass, mass / _volume()):
+        return _amount() if dim == mass else _concentration()
+    if dim in (_amount(), _concentration()):
+        return dim
+    hint = case_hint(species.initial.unit, _concentration())
+    if dim in (mass, mass / _volume()):
+        hint = f"give species '{species.id}' a molar_mass (e.g. '150 kDa') to use mass units"
+    raise UnitMismatch(
+        f"'{species.initial}' is {unit_description(species.initial.unit)}; "
+        "expected a concentration ([substance] / [length] ** 3) or an amount ([substance])",
+        code="U102",
+        location=location,
+        hint=hint,
+    )
+
+
+def unit_description(unit: str) -> str:
+    """``"nanometer ([length])"``: a unit's long name and dimension, for messages."""
+    return f"{registry().Unit(unit) if unit else 'dimensionless'} ({format_dimension(dimensionality(unit))})"
+
+
+def symbol_dimensions(model: Model) -> dict[str, Any]:
+    """Dimension of every name a model's expressions may use (valid records only)."""
+    table: dict[str, Any] = {TIME_NAME: dims(time=1)}
+    for compartment in model.compartments:
+        table[compartment.id] = _volume()
+    for parameter in model.parameters:
+        try:
+            table[parameter.id] = dimensionality(parameter.value.unit)
+        except UnitError:
+            continue
+    for species in model.species:
+        try:
+            table[species.id] = species_dimension(species)
+        except ModelIssue:
+            continue
+    return table
+
+
+class DimensionError(Exception):
+    """An expression mixes dimensions (internal: converted into a located issue)."""
+
+
+def expression_dimension(expr: sympy.Expr, table: dict[str, Any]) -> Any:
+    """Dimension of a SymPy expression given the dimension of each symbol.
+
+    Raises
+    ------
+    DimensionError
+        If terms of a sum differ, or a function gets a dimensional argument.
+    """
+    if isinstance(expr, sympy.Symbol):
+        return table[expr.name]
+    if isinstance(expr, sympy.Number):
+        return dims()
+    args = [expression_dimension(a, table) for a in expr.args]
+    if isinstance(expr, sympy.Mul):
+        return functools.reduce(lambda a, b: a * b, args, dims())
+    if isinstance(expr, sympy.Add | sympy.Min | sympy.Max | sympy.Abs):
+        for term, dim in zip(expr.args[1:], args[1:], strict=True):
+            if dim != args[0]:
+                raise DimensionError(
+                    f"'{expr.args[0]}' is {format_dimension(args[0])} but "
+                    f"'{term}' is {format_dimension(dim)}"
+                )
+        return args[0]
+    if isinstance(expr, sympy.Pow):
+        base, exponent = args
+        if exponent != dims():
+            raise DimensionError(f"exponent '{expr.args[1]}' is {format_dimension(exponent)}")
+        if base == dims():
+            return base
+        if not isinstance(expr.args[1], sympy.Number):
+            raise DimensionError(
+                f"'{expr.args[0]}' is {format_dimension(base)}, raised to a non-numeric power"
+            )
+        return base ** float(expr.args[1])
+    for arg, dim in zip(expr.args, args, strict=True):
+        if dim != dims():
+            raise DimensionError(
+                f"{type(expr).__name__}() needs a dimensionless argument; '{arg}' is "
+                f"{format_dimension(dim)}"
+            )
+    return dims()
+
+
+@dataclass(frozen=True)
+class MassActionTerm:
+    """One direction of a mass-action reaction: ``sign · coefficient · Π x_i**order_i``."""
+
+    sign: int
+    coefficient: sympy.Expr
+    orders: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class RateLaw:
+    """A reaction's extent rate: SymPy ``expr``, plus ``terms`` when it is mass action."""
+
+    expr: sympy.Expr
+    terms: tuple[MassActionTerm, ...] | None
+
+
+def rate_law(model: Model, index: int, table: dict[str, Any]) -> RateLaw:
+    """Expand reaction ``index``'s rate into an extent-rate SymPy expression, checking units.
+
+    Raises
+    ------
+    ModelIssue
+        ``UnitMismatch`` (U101) when the rate does not come out as amount per time;
+        ``ExpressionError`` for unparsable text (converted by the caller).
+    """
+    reaction = model.reactions[index]
+    location = f"reactions[{index}].rate"
+    parsed = parse_expression(reaction.rate, allow_mass_action=True)
+    if parsed.mass_action is None:
+        _check_extent(parsed.expr, table, location, reaction)
+        return RateLaw(parsed.expr, None)
+    kf, kr = parsed.mass_action
+    if reaction.reversible and kr is None:
+        raise ModelIssue(
+            f"reversible reaction '{reaction.equation}' needs two rate constants",
+            code="R601",
+            location=location,
+            hint="write mass_action(kf, kr), or use '->' for an irreversible reaction",
+        )
+    if not reaction.reversible and kr is not None:
+        raise ModelIssue(
+            f"irreversible reaction '{reaction.equation}' has a reverse rate constant",
+            code="R602",
+            location=location,
+            hint="use '<->' for a reversible reaction, or drop the second constant",
+        )
+    terms = [_mass_action_term(model, reaction, 1, kf, reaction.reactants, reaction.products, table, location)]
+    if kr is not None:
+        terms.append(
+            _mass_action_term(model, reaction, -1, kr, reaction.products, reaction.reactants, table, location)
+        )
+    expr = sympy.Add(*(term_expr(t) for t in terms))
+    return RateLaw(expr, tuple(terms))
+
+
+def term_expr(term: MassActionTerm) -> sympy.Expr:
+    """The SymPy expression of one mass-action term."""
+    product = sympy.Mul(*(symbol(name) ** order for name, order in term.orders))
+    return term.sign * term.coefficient * product
+
+
+def _mass_action_term(
+    model: Model,
+    reaction: Reaction,
+    sign: int,
+    constant: sympy.Expr,
+    consumed: tuple[tuple[str, int], ...],
+    produced: tuple[tuple[str, int], ...],
+    table: dict[str, Any],
+    location: str,
+) -> MassActionTerm:
+    try:
+        constant_dim = expression_dimension(constant, table)
+    except DimensionError as exc:
+        raise UnitMismatch(str(exc), code="U101", location=location) from None
+    species_dim = functools.reduce(
+        lambda a, b: a * b, (table[name] ** order for name, order in consumed), dims()
+    )
+    dim = constant_dim * species_dim
+    if dim == _extent_rate():
+        return MassActionTerm(sign, constant, consumed)
+    if dim == _concentration() / dims(time=1):
+        compartment = _reaction_compartment(model, consumed or produced, location)
+        return MassActionTerm(sign, constant * symbol(compartment), consumed)
+    expected = _concentration() / dims(time=1) / species_dim
+    direction = "forward" if sign > 0 else "reverse"
+    raise UnitMismatch(
+        f"{direction} rate constant '{constant}' is {format_dimension(constant_dim)}; with "
+        f"reactants {_species_list(consumed)} the rate would be {format_dimension(dim)}, not an "
+        "amount or concentration per time",
+        code="U101",
+        location=location,
+        hint=f"the constant should be {format_dimension(expected)} "
+        f"(or that times {format_dimension(_volume())})",
+    )
+
+
+def _species_list(terms: tuple[tuple[str, int], ...]) -> str:
+    return " + ".join(name if order == 1 else f"{order} {name}" for name, order in terms) or "none"
+
+
+def _reaction_compartment(model: Model, terms: tuple[tuple[str, int], ...], location: str) -> str:
+    found = {model.get_species(name).compartment for name, _ in terms}
+    concentration_compartments = {
+        model.get_species(name).compartment
+        for name, _ in terms
+        if species_dimension(model.get_species(name)) == _concentration()
+    } or found
+    if len(concentration_compartments) == 1 and None not in concentration_compartments:
+        return str(next(iter(concentration_compartments)))
+    raise UnitMismatch(
+        "mass action gives a concentration per time but the reaction's species are in "
+        f"compartments {sorted(str(c) for c in concentration_compartments)}, so its volume is ambiguous",
+        code="U103",
+        location=location,
+        hint="write an explicit rate law that multiplies by the reaction volume",
+    )
+
+
+def _check_extent(expr: sympy.Expr, table: dict[str, Any], location: str, reaction: Reaction) -> None:
+    try:
+        dim = expression_dimension(expr, table)
+    except DimensionError as exc:
+        raise UnitMismatch(str(exc), code="U101", location=location) from None
+    if dim == _extent_rate():
+        return
+    hint = None
+    if dim == _concentration() / dims(time=1):
+        hint = (
+            "explicit rate laws are extent rates; multiply by the compartment volume, "
+            f"e.g. 'V * ({reaction.rate})'"
+        )
+    raise UnitMismatch(
+        f"rate law '{reaction.rate}' is {format_dimension(dim)}; expected an amount per time "
+        "([substance] / [time])",
+        code="U101",
+        location=location,
+        hint=hint,
+    )
+
+
+def name_dimension(model: Model, name: str) -> Any:
+    """Dimension of one name in ``model`` (KeyError for unknown names)."""
+    record = model.by_id.get(name)
+    if isinstance(record, Species):
+        return species_dimension(record)
+    if isinstance(record, Compartment):
+        return _volume()
+    if isinstance(record, Parameter):
+        return dimensionality(record.value.unit)
+    if name == TIME_NAME:
+        return dims(time=1)
+    raise KeyError(name)
+
+
+def internal_value(model: Model, name: str, value: UnitValue) -> float:
+    """``value`` given for ``name`` (a species, parameter or compartment), as a float in the
+    model's units. A species with a molar mass also accepts mass units.
+
+    Raises
+    ------
+    UnitError
+        When the unit's dimension does not fit the name.
+    """
+    expected = name_dimension(model, name)
+    quantity = registry().Quantity(value.value, parse_unit(value.unit))
+    record = model.by_id.get(name)
+    if isinstance(record, Species) and record.molar_mass is not None:
+        if quantity.dimensionality in (dims(mass=1), dims(mass=1) / _volume()):
+            molar_mass = registry().Quantity(record.molar_mass.value, parse_unit(record.molar_mass.unit))
+            if molar_mass.dimensionality == dims(mass=1):  # mass per molecule, e.g. kDa
+                molar_mass = molar_mass * registry().Quantity(1.0, "avogadro_constant")
+            quantity = quantity / molar_mass
+    if quantity.dimensionality != expected:
+        raise UnitError(
+            f"'{value}' is {format_dimension(quantity.dimensionality)}; '{name}' needs "
+            f"{format_dimension(expected)}",
+            location=name,
+            hint=case_hint(value.unit, expected),
+        )
+    base = quantity.to_base_units()
+    return float(base.magnitude) / model.units.scale(base.dimensionality)

@@ -1,0 +1,102 @@
+"""The bundled model library: ``load_model(name_or_path)`` and ``list_models()``.
+
+Bundled models are the ``models/*.toml`` files, shipped inside the wheel as
+``degranulation/models``; in a source checkout they are read from the repository's
+``models/`` folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from degranulation.errors import ModelError
+from degranulation.network import Model
+
+
+def models_folder() -> Path:
+    """Folder holding the bundled model files."""
+    packaged = Path(str(resources.files("degranulation"))) / "models"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One line of the library: id, title, cell type and file."""
+
+    id: str
+    title: str
+    cell_type: str
+    path: Path
+
+
+def list_models() -> list[ModelInfo]:
+    """The bundled models, sorted by id (files are read, not validated).
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> "ige_fceri_crosslinking" in [m.id for m in dg.list_models()]
+    True
+    """
+    found = []
+    for path in sorted(models_folder().glob("*.toml")):
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+        found.append(ModelInfo(path.stem, str(data.get("title", "")), str(data.get("cell_type", "")), path))
+    return found
+
+
+def model_path(name_or_path: str | Path) -> Path:
+    """Resolve a bundled id or a path to a model file.
+
+    Raises
+    ------
+    ModelError
+        For an unknown id (with the closest bundled ids) or a missing file.
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix or path.exists() or "/" in text:
+        if not path.is_file():
+            raise ModelError(f"no such model file '{text}'", file=text, hint="check the path")
+        return path
+    bundled = models_folder() / f"{text}.toml"
+    if bundled.is_file():
+        return bundled
+    known = [p.stem for p in models_folder().glob("*.toml")]
+    close = difflib.get_close_matches(text, known, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "run 'degranulation models' to list them"
+    raise ModelError(f"unknown model '{text}'", hint=hint)
+
+
+def load_model(name_or_path: str | Path, *, validate: bool = True) -> Model:
+    """Load a bundled model by id, or a model file by path, and validate it.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        ``"ige_fceri_crosslinking"`` or ``"path/to/model.toml"``.
+    validate : bool
+        Check names, units and values (raises ``ModelValidationError`` on errors).
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> model = dg.load_model("ige_fceri_crosslinking")
+    >>> [s.id for s in model.species]
+    ['L', 'R', 'LR', 'RLR']
+    """
+    from degranulation.io.model_file import read_model
+
+    model = read_model(model_path(name_or_path))
+    if validate:
+        from degranulation.validation import validate as check
+
+        check(model)
+    return model

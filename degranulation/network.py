@@ -1,0 +1,279 @@
+"""The model records (compartments, species, parameters, reactions, observables) and the
+reaction-equation parser (``"L + R <-> LR"``).
+
+Records are frozen dataclasses that hold the model as written: values with their unit text,
+rate laws and observables as text. Nothing here checks units or names; that is
+:mod:`degranulation.validation`'s job, so that every problem in a model is reported at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from degranulation.errors import ExpressionError
+from degranulation.units import UnitSystem, to_quantity
+
+FORMAT: Final = "degranulation-model/1"
+ParameterStatus = Literal["", "measured", "fitted", "assumed", "derived"]
+Scale = Literal["lin", "log10"]
+_ARROWS: Final = ("<->", "<=>", "->", "=>")
+_TERM_RE = re.compile(r"^\s*(?:(?P<coef>\d+)\s*\*?\s*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*$")
+
+
+@dataclass(frozen=True)
+class UnitValue:
+    """A value with its unit text exactly as written, e.g. ``UnitValue(4e5, "molecule")``.
+
+    Examples
+    --------
+    >>> from degranulation.network import UnitValue
+    >>> str(UnitValue.parse("1e6 1/(M*s)"))
+    '1000000.0 1/(M*s)'
+    """
+
+    value: float
+    unit: str
+
+    @classmethod
+    def parse(cls, value: Any) -> UnitValue:
+        """Make one from text (``"1 nM"``), a pint Quantity, or a ``UnitValue``."""
+        if isinstance(value, UnitValue):
+            return value
+        number, unit = to_quantity(value)
+        return cls(number, unit)
+
+    def __str__(self) -> str:
+        return f"{self.value!r} {self.unit}" if self.unit else repr(self.value)
+
+
+@dataclass(frozen=True)
+class Compartment:
+    """A compartment (volume) in which species live; ``size`` is a volume."""
+
+    id: str
+    size: UnitValue
+    label: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Species:
+    """A species; its initial value's unit decides whether it is an amount or a concentration.
+
+    Attributes
+    ----------
+    boundary : bool
+        Reactions do not change it (a clamped input, SBML ``boundaryCondition``).
+    molar_mass : UnitValue or None
+        Lets mass concentrations (``"10 ng/mL"``) be given for this species.
+    """
+
+    id: str
+    initial: UnitValue
+    compartment: str | None = None
+    label: str = ""
+    description: str = ""
+    molar_mass: UnitValue | None = None
+    boundary: bool = False
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How a parameter is estimated: bounds and the scale the optimiser works on."""
+
+    bounds: tuple[UnitValue, UnitValue]
+    scale: Scale = "log10"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A named constant with a unit, its source and whether it was measured, fitted or assumed."""
+
+    id: str
+    value: UnitValue
+    description: str = ""
+    source: str = ""
+    status: ParameterStatus = ""
+    estimate: Estimate | None = None
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """A reaction: an equation such as ``"L + R <-> LR"`` and a rate law.
+
+    The rate is ``mass_action(kf[, kr])`` or an explicit extent rate (amount per time).
+    """
+
+    id: str
+    equation: str
+    rate: str
+    label: str = ""
+    description: str = ""
+
+    @functools.cached_property
+    def parsed(self) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], bool]:
+        """``(reactants, products, reversible)``; raises ExpressionError if malformed."""
+        return parse_equation(self.equation)
+
+    @property
+    def reactants(self) -> tuple[tuple[str, int], ...]:
+        """``(species id, stoichiometric coefficient)`` pairs on the left."""
+        return self.parsed[0]
+
+    @property
+    def products(self) -> tuple[tuple[str, int], ...]:
+        """``(species id, stoichiometric coefficient)`` pairs on the right."""
+        return self.parsed[1]
+
+    @property
+    def reversible(self) -> bool:
+        """True for ``<->``."""
+        return self.parsed[2]
+
+
+@dataclass(frozen=True)
+class Observable:
+    """A named readout: an expression of species and parameters, reported in ``unit``."""
+
+    id: str
+    expr: str
+    unit: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Model:
+    """A reaction network with units: the value every later stage starts from.
+
+    Build one with :func:`degranulation.load_model` or :class:`degranulation.ModelBuilder`.
+    ``source`` (the file it came from) takes no part in equality or the content hash.
+    """
+
+    id: str
+    title: str = ""
+    cell_type: str = ""
+    description: str = ""
+    references: tuple[str, ...] = ()
+    units: UnitSystem = UnitSystem()
+    compartments: tuple[Compartment, ...] = ()
+    species: tuple[Species, ...] = ()
+    parameters: tuple[Parameter, ...] = ()
+    reactions: tuple[Reaction, ...] = ()
+    observables: tuple[Observable, ...] = ()
+    source: str | None = field(default=None, compare=False)
+
+    @functools.cached_property
+    def content_hash(self) -> str:
+        """SHA-256 of the model's content (everything but ``source``), hex."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.compare}
+        text = json.dumps(_plain(data), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @functools.cached_property
+    def species_ids(self) -> tuple[str, ...]:
+        """Species ids in state-vector order."""
+        return tuple(s.id for s in self.species)
+
+    @functools.cached_property
+    def by_id(self) -> Mapping[str, Compartment | Species | Parameter | Observable]:
+        """Every compartment, species, parameter and observable by id (first one wins)."""
+        table: dict[str, Any] = {}
+        for group in (self.compartments, self.species, self.parameters, self.observables):
+            for record in group:
+                table.setdefault(record.id, record)
+        return table
+
+    def get_species(self, name: str) -> Species:
+        """The species called ``name`` (KeyError if there is none)."""
+        record = self.by_id.get(name)
+        if not isinstance(record, Species):
+            raise KeyError(name)
+        return record
+
+    def get_parameter(self, name: str) -> Parameter:
+        """The parameter called ``name`` (KeyError if there is none)."""
+        record = self.by_id.get(name)
+        if not isinstance(record, Parameter):
+            raise KeyError(name)
+        return record
+
+    def replace(self, **changes: Any) -> Model:
+        """Return a copy with some fields changed (the model itself never changes)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def parse_equation(text: str) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], bool]:
+    """Parse ``"2 A + B <-> C"`` into reactants, products and reversibility.
+
+    ``0`` or nothing stands for an empty side (synthesis, degradation).
+
+    Raises
+    ------
+    ExpressionError
+        With the column of the problem.
+
+    Examples
+    --------
+    >>> from degranulation.network import parse_equation
+    >>> parse_equation("L + R <-> LR")
+    ((('L', 1), ('R', 1)), (('LR', 1),), True)
+    """
+    if not isinstance(text, str):
+        raise ExpressionError(f"expected equation text, got {text!r}")
+    for arrow in _ARROWS:
+        position = text.find(arrow)
+        if position >= 0:
+            break
+    else:
+        raise ExpressionError(
+            f"no arrow in equation '{text}'",
+            hint="write 'A + B -> C' (irreversible) or 'A + B <-> C' (reversible)",
+        )
+    left, right = text[:position], text[position + len(arrow) :]
+    if any(a in right for a in _ARROWS):
+        raise ExpressionError(f"more than one arrow in '{text}'", column=position + len(arrow) + 1)
+    reactants = _parse_side(left, 0)
+    products = _parse_side(right, position + len(arrow))
+    if not reactants and not products:
+        raise ExpressionError(f"equation '{text}' has no species")
+    return reactants, products, arrow in ("<->", "<=>")
+
+
+def _parse_side(text: str, offset: int) -> tuple[tuple[str, int], ...]:
+    if text.strip() in ("", "0", "∅"):
+        return ()
+    terms: dict[str, int] = {}
+    column = offset
+    for part in text.split("+"):
+        match = _TERM_RE.match(part)
+        if match is None:
+            raise ExpressionError(
+                f"'{part.strip()}' is not a species term",
+                column=column + len(part) - len(part.lstrip()) + 1,
+                hint="terms look like 'R', '2 R' or '2*R'",
+            )
+        coefficient = int(match["coef"] or 1)
+        if coefficient == 0:
+            raise ExpressionError(f"zero coefficient in '{part.strip()}'", column=column + 1)
+        terms[match["name"]] = terms.get(match["name"], 0) + coefficient
+        column += len(part) + 1
+    return tuple(terms.items())

@@ -1,0 +1,95 @@
+"""The result ``Dataset``: one variable per species and observable, pint units via
+pint-xarray, and provenance (model id, hash and text, parameters, solver, version) in attrs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from degranulation.kinetics import dims, species_dimension
+from degranulation.network import Model
+
+if TYPE_CHECKING:
+    import xarray
+
+    from degranulation.codegen import CompiledOde
+    from degranulation.simulation import Trajectory
+
+
+def make_dataset(
+    model: Model, compiled: CompiledOde, trajectory: Trajectory, provenance: dict[str, str]
+) -> xarray.Dataset:
+    """Build the quantified Dataset of a simulation (see :func:`degranulation.simulate`)."""
+    import xarray as xr
+
+    from degranulation.io.model_file import dumps_model
+
+    variables: dict[str, Any] = {}
+    for i, species in enumerate(model.species):
+        unit = species_unit(model, species)
+        attrs = {"units": unit, "units_as_written": unit, "long_name": species.label or species.id,
+                 "kind": "species"}
+        variables[species.id] = ("time", trajectory.x[i], attrs)
+    observed = compiled.observe(trajectory.x, trajectory.p, trajectory.t)
+    for k, observable in enumerate(model.observables):
+        attrs = {"units": observable.unit, "units_as_written": observable.unit,
+                 "long_name": observable.description or observable.id, "kind": "observable"}
+        variables[observable.id] = ("time", observed[k], attrs)
+    time_unit = model.units.time
+    time = xr.Variable("time", np.asarray(trajectory.t, dtype=float),
+                       {"units": time_unit, "units_as_written": time_unit})
+    attrs = {
+        "model_id": model.id,
+        "model_title": model.title,
+        "model_hash": model.content_hash,
+        "model_toml": dumps_model(model),
+        **provenance,
+        "degranulation_version": version(),
+    }
+    dataset = xr.Dataset(variables, coords={"time": time}, attrs=attrs)
+    return quantify(dataset)
+
+
+def species_unit(model: Model, species: Any) -> str:
+    """The unit a species is reported in: the model's concentration or amount unit."""
+    if species_dimension(species) == dims(substance=1, length=-3):
+        return model.units.concentration
+    return model.units.amount
+
+
+def quantify(dataset: xarray.Dataset) -> xarray.Dataset:
+    """Attach pint units from the CF ``units`` attributes (package registry)."""
+    import pint_xarray  # noqa: F401  (registers the .pint accessor)
+
+    from degranulation.units import registry
+
+    return dataset.pint.quantify(unit_registry=registry())
+
+
+def dequantify(dataset: xarray.Dataset) -> xarray.Dataset:
+    """Units back into ``units`` attributes, written as the model wrote them where unchanged
+    (``molecule`` rather than pint's ``particle``)."""
+    import pint_xarray  # noqa: F401
+
+    from degranulation.units import parse_unit
+
+    quantified = any(hasattr(v.data, "units") for v in dataset.variables.values())
+    plain = dataset.pint.dequantify() if quantified else dataset.copy()
+    for name, variable in plain.variables.items():
+        written = variable.attrs.get("units_as_written")
+        current = variable.attrs.get("units")
+        if written is not None and current is not None and parse_unit(written) == parse_unit(current):
+            plain[name].attrs["units"] = written
+    return plain
+
+
+def version() -> str:
+    """The installed package version ("unknown" when running from a bare source tree)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as metadata_version
+
+    try:
+        return metadata_version("degranulation")
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,261 @@
+"""``simulate``: solve a model's ODEs with SciPy's stiff solvers and return a unit-aware Dataset.
+
+The solver is stepped here rather than through ``solve_ivp`` so that a failure reports the
+time it reached and the state there, and a non-finite state stops the run at once instead
+of producing a silent NaN result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from degranulation.errors import ModelError, SimulationError, UnitError
+from degranulation.network import Model, Species, UnitValue
+from degranulation.solvers import _Solver, solver_from
+
+if TYPE_CHECKING:
+    import xarray
+
+    from degranulation.codegen import CompiledOde
+
+DEFAULT_POINTS = 101
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Raw solver output in the model's units (used by results and by later stages)."""
+
+    t: np.ndarray
+    x: np.ndarray  # species × times
+    p: np.ndarray
+    counters: dict[str, int]
+
+
+def simulate(
+    model: Model | str | Path,
+    t: Any = "100 s",
+    *,
+    params: Mapping[str, Any] | None = None,
+    initial: Mapping[str, Any] | None = None,
+    solver: str | _Solver = "BDF",
+    rtol: float | None = None,
+    atol: float | None = None,
+    points: int = DEFAULT_POINTS,
+    cache_dir: str | Path | None | bool = None,
+) -> xarray.Dataset:
+    """Simulate a model and return its time course as an ``xarray.Dataset`` with units.
+
+    Parameters
+    ----------
+    model : Model, str or Path
+        A model, a bundled model id, or a path to a model file.
+    t : str, Quantity or sequence
+        End time (``"30 min"``, from 0 with ``points`` evenly spaced outputs) or the output
+        times (``["0 s", "10 s", "1 min"]`` or a pint Quantity array), increasing.
+    params : mapping, optional
+        Parameter or compartment-size overrides in any compatible unit,
+        e.g. ``{"k_on": "2e6 1/(M*s)"}``.
+    initial : mapping, optional
+        Initial-value overrides by species id, e.g. ``{"L": "10 nM"}``.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimension ``time``; one variable per species and per observable, quantified with
+        pint-xarray; provenance in ``attrs``.
+
+    Other Parameters
+    ----------------
+    solver : {"BDF", "Radau", "LSODA"} or solver options
+        ``dg.BDF(rtol=..., atol=...)`` etc. BDF (the default) and Radau use the sparse
+        analytic Jacobian, LSODA a dense one.
+    rtol, atol : float, optional
+        Override the solver's tolerances (``atol`` is in the model's units).
+    points : int
+        Number of output times when ``t`` is an end time.
+    cache_dir : path, None or False
+        Compiled-model cache (see :func:`degranulation.codegen.compile_model`).
+
+    Raises
+    ------
+    SimulationError
+        If the solver fails or the state stops being finite; names the time reached.
+    UnitError, ModelError
+        For overrides with the wrong unit or unknown names.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> ds = dg.simulate("ige_fceri_crosslinking", t="600 s", points=11, rtol=1e-9, atol=1e-6)
+    >>> round(float(ds["RecDim"].pint.magnitude[-1]))   # receptors in dimers per cell
+    338825
+    """
+    from degranulation.codegen import compile_model
+    from degranulation.library import load_model
+    from degranulation.results import make_dataset
+
+    if not isinstance(model, Model):
+        model = load_model(model)
+    options = solver_from(solver, rtol=rtol, atol=atol)
+    compiled = compile_model(model, cache_dir=cache_dir)
+    times = output_times(model, t, points)
+    p = parameter_vector(model, compiled, params or {})
+    x0 = initial_state(model, compiled, initial or {})
+    trajectory = integrate(compiled, times, x0, p, options)
+    provenance = {
+        "parameters": json.dumps(_given(model, params), sort_keys=True),
+        "initial": json.dumps(_given(model, initial, species=True), sort_keys=True),
+        "solver": json.dumps(options.describe()),
+        "counters": json.dumps(trajectory.counters),
+    }
+    return make_dataset(model, compiled, trajectory, provenance)
+
+
+def output_times(model: Model, t: Any, points: int = DEFAULT_POINTS) -> np.ndarray:
+    """Output times as floats in the model's time unit, checked increasing and from >= 0."""
+    if isinstance(t, str) or _is_scalar_quantity(t):
+        end = _time_value(model, t, "t")
+        if not (end > 0 and math.isfinite(end)):
+            raise UnitError(f"end time {t!r} must be positive and finite", location="t")
+        if not isinstance(points, int) or points < 2:
+            raise ValueError(f"points must be an integer >= 2, got {points!r}")
+        return np.linspace(0.0, end, points)
+    if hasattr(t, "units") and hasattr(t, "magnitude"):
+        values = np.array([_time_value(model, v, "t") for v in t])
+    elif isinstance(t, Sequence) and not isinstance(t, str):
+        values = np.array([_time_value(model, v, f"t[{i}]") for i, v in enumerate(t)])
+    else:
+        raise UnitError(f"t={t!r} has no unit", location="t", hint="write t='30 min' or t=['0 s', '60 s']")
+    if values.size < 1 or not np.all(np.isfinite(values)) or np.any(np.diff(values) <= 0) or values[0] < 0:
+        raise ValueError("output times must be finite, >= 0 and strictly increasing")
+    return values
+
+
+def _is_scalar_quantity(value: Any) -> bool:
+    return hasattr(value, "units") and np.ndim(getattr(value, "magnitude", None)) == 0
+
+
+def _time_value(model: Model, value: Any, location: str) -> float:
+    from degranulation.units import dimensionality
+
+    try:
+        given = UnitValue.parse(value)
+        if dict(dimensionality(given.unit)) != {"[time]": 1}:
+            raise UnitError(f"'{given}' is not a time", hint="write e.g. '30 min', '600 s' or '2 h'")
+    except UnitError as exc:
+        raise exc.with_location(location=location) from None
+    return model.units.magnitude(given.value, given.unit)
+
+
+def parameter_vector(model: Model, compiled: CompiledOde, params: Mapping[str, Any]) -> np.ndarray:
+    """The parameter vector with overrides (parameters or compartment sizes) applied."""
+    p = compiled.default_parameters.copy()
+    position = {name: k for k, name in enumerate(compiled.parameters)}
+    for name, value in params.items():
+        if name not in position:
+            raise _unknown(model, name, "parameter or compartment", position, "params")
+        p[position[name]] = _override(model, name, value, f"params.{name}")
+    return p
+
+
+def initial_state(model: Model, compiled: CompiledOde, initial: Mapping[str, Any]) -> np.ndarray:
+    """The initial state with overrides applied."""
+    x0 = compiled.default_initial.copy()
+    position = {name: i for i, name in enumerate(compiled.species)}
+    for name, value in initial.items():
+        if name not in position:
+            raise _unknown(model, name, "species", position, "initial")
+        x0[position[name]] = _override(model, name, value, f"initial.{name}")
+        if x0[position[name]] < 0:
+            raise ModelError(f"initial value {value!r} for '{name}' is negative", location=f"initial.{name}")
+    return x0
+
+
+def _override(model: Model, name: str, value: Any, location: str) -> float:
+    from degranulation.kinetics import internal_value
+
+    try:
+        number = internal_value(model, name, UnitValue.parse(value))
+    except UnitError as exc:
+        raise UnitError(exc.message, location=location, hint=exc.hint) from None
+    if not math.isfinite(number):
+        raise UnitError(f"value {value!r} for '{name}' is not finite", location=location)
+    return number
+
+
+def _unknown(model: Model, name: str, kind: str, choices: Mapping[str, int], where: str) -> ModelError:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(list(choices)[:12])}"
+    record = model.by_id.get(name)
+    if isinstance(record, Species) and where == "params":
+        hint = f"'{name}' is a species: pass it in initial={{...}}"
+    elif record is not None and where == "initial":
+        hint = f"'{name}' is not a species: pass it in params={{...}}"
+    return ModelError(f"unknown {kind} '{name}' in model '{model.id}'", location=where, hint=hint)
+
+
+def _given(model: Model, overrides: Mapping[str, Any] | None, *, species: bool = False) -> dict[str, str]:
+    if species:
+        values = {s.id: str(s.initial) for s in model.species}
+    else:
+        values = {p.id: str(p.value) for p in model.parameters}
+        values.update({c.id: str(c.size) for c in model.compartments})
+    values.update({k: str(UnitValue.parse(v)) for k, v in (overrides or {}).items()})
+    return values
+
+
+def integrate(
+    compiled: CompiledOde, times: np.ndarray, x0: np.ndarray, p: np.ndarray, solver: _Solver
+) -> Trajectory:
+    """Step the solver from ``times[0]``, interpolating at ``times`` (model units).
+
+    Raises
+    ------
+    SimulationError
+        On solver failure or a non-finite state, with the time reached and the state there.
+    """
+    fun, jac = compiled.functions(p)
+    out = np.empty((len(x0), len(times)))
+    out[:, 0] = x0
+    if len(times) == 1:
+        return Trajectory(times, out, p, {"nfev": 0, "njev": 0, "nlu": 0})
+    try:
+        ode = solver.make(fun, jac, float(times[0]), x0.astype(float), float(times[-1]))
+    except (ValueError, ArithmeticError) as exc:
+        raise _failure(compiled, f"the solver could not start: {exc}", float(times[0]), x0) from None
+    filled = 1
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        while ode.status == "running":
+            try:
+                message = ode.step()
+            except (FloatingPointError, ArithmeticError, ValueError) as exc:
+                raise _failure(compiled, f"arithmetic failed ({exc})", ode.t, ode.y) from None
+            if ode.status == "failed":
+                raise _failure(compiled, str(message), ode.t, ode.y)
+            if not np.all(np.isfinite(ode.y)):
+                raise _failure(compiled, "the state is no longer finite", ode.t, ode.y)
+            upto = int(np.searchsorted(times, ode.t, side="right"))
+            if upto > filled:
+                out[:, filled:upto] = ode.dense_output()(times[filled:upto])
+                filled = upto
+    counters = {"nfev": int(ode.nfev), "njev": int(ode.njev), "nlu": int(ode.nlu)}
+    return Trajectory(times, out, p, counters)
+
+
+def _failure(compiled: CompiledOde, message: str, t: float, y: np.ndarray) -> SimulationError:
+    state = {name: float(v) for name, v in zip(compiled.species, y, strict=True)}
+    return SimulationError(
+        f"solver failed at t = {t:.6g}: {message}",
+        t_fail=float(t),
+        state=state,
+        hint="check the parameters for extreme values, or tighten rtol/atol or try solver='Radau'",
+    )

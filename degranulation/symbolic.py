@@ -1,0 +1,235 @@
+"""``Model`` → ``OdeSystem``: stoichiometry, per-reaction rates, sparse exact Jacobian, ``dfdp``
+and exact conservation laws, all in SymPy and in the model's unit system.
+
+The system is ``dx/dt = D · N · v(x, p, t)``: ``N`` the stoichiometry (species × reactions),
+``v`` the extent rates and ``D`` the diagonal of ``1/V`` for concentration species, ``1`` for
+amounts and ``0`` for boundary species. Derivatives are taken per reaction, only over the
+names that reaction's rate uses, so thousands of reactions build in seconds.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+import sympy
+
+from degranulation.expressions import symbol
+from degranulation.kinetics import RateLaw, dims, internal_value, rate_law, species_dimension, symbol_dimensions
+from degranulation.network import Model
+
+
+@dataclass(frozen=True, eq=False)
+class OdeSystem:
+    """The symbolic ODE system of a model.
+
+    Attributes
+    ----------
+    model : Model
+    species : tuple of str
+        State order.
+    parameters : tuple of str
+        Order of the parameter vector ``p``: parameters, then compartment sizes.
+    laws : tuple of RateLaw
+        Extent rate of each reaction (with mass-action terms where declared so).
+    stoichiometry : scipy.sparse.csr_array
+        ``N`` (species × reactions), integers; boundary species' rows included.
+    volumes : tuple of str or None
+        For each species, the compartment whose size divides its rate (concentrations).
+    boundary : numpy.ndarray of bool
+        Species that reactions do not change.
+    """
+
+    model: Model
+    species: tuple[str, ...]
+    parameters: tuple[str, ...]
+    laws: tuple[RateLaw, ...]
+    stoichiometry: scipy.sparse.csr_array
+    volumes: tuple[str | None, ...]
+    boundary: np.ndarray
+
+    @property
+    def rates(self) -> tuple[sympy.Expr, ...]:
+        """``v``: the extent rate of each reaction."""
+        return tuple(law.expr for law in self.laws)
+
+    @functools.cached_property
+    def species_symbols(self) -> tuple[sympy.Symbol, ...]:
+        """SymPy symbols of the state, in order."""
+        return tuple(symbol(s) for s in self.species)
+
+    @functools.cached_property
+    def parameter_symbols(self) -> tuple[sympy.Symbol, ...]:
+        """SymPy symbols of ``p``, in order."""
+        return tuple(symbol(s) for s in self.parameters)
+
+    @functools.cached_property
+    def effective_stoichiometry(self) -> scipy.sparse.csr_array:
+        """``N`` with boundary species' rows zeroed."""
+        keep = scipy.sparse.diags_array((~self.boundary).astype(np.int64), dtype=np.int64)
+        return scipy.sparse.csr_array(keep @ self.stoichiometry)
+
+    def _scale(self, row: int) -> sympy.Expr:
+        if self.boundary[row]:
+            return sympy.Integer(0)
+        volume = self.volumes[row]
+        return sympy.Integer(1) if volume is None else 1 / symbol(volume)
+
+    @functools.cached_property
+    def rhs(self) -> tuple[sympy.Expr, ...]:
+        """``dx/dt`` for each species, as SymPy expressions."""
+        n = self.stoichiometry.tocoo()
+        sums: list[list[sympy.Expr]] = [[] for _ in self.species]
+        for i, j, coefficient in zip(n.row, n.col, n.data, strict=True):
+            sums[i].append(int(coefficient) * self.laws[j].expr)
+        return tuple(self._scale(i) * sympy.Add(*terms) for i, terms in enumerate(sums))
+
+    def rate_derivatives(self, wrt: tuple[sympy.Symbol, ...]) -> dict[tuple[int, int], sympy.Expr]:
+        """``∂v_j/∂w_k`` for every reaction ``j`` and every ``w_k`` its rate uses (non-zero)."""
+        position = {s: k for k, s in enumerate(wrt)}
+        found: dict[tuple[int, int], sympy.Expr] = {}
+        for j, law in enumerate(self.laws):
+            for name in law.expr.free_symbols & position.keys():
+                derivative = sympy.diff(law.expr, name)
+                if derivative != 0:
+                    found[(j, position[name])] = derivative
+        return found
+
+    def _chain(self, derivatives: dict[tuple[int, int], sympy.Expr]) -> dict[tuple[int, int], sympy.Expr]:
+        n = self.effective_stoichiometry.tocsc()
+        entries: dict[tuple[int, int], list[sympy.Expr]] = {}
+        for (j, k), derivative in derivatives.items():
+            for pointer in range(n.indptr[j], n.indptr[j + 1]):
+                i = int(n.indices[pointer])
+                entries.setdefault((i, k), []).append(int(n.data[pointer]) * derivative)
+        return {key: self._scale(key[0]) * sympy.Add(*terms) for key, terms in entries.items()}
+
+    @functools.cached_property
+    def jac(self) -> dict[tuple[int, int], sympy.Expr]:
+        """Sparse Jacobian ``∂(dx_i/dt)/∂x_k`` as ``{(i, k): expr}``, built per reaction."""
+        return self._chain(self.rate_derivatives(self.species_symbols))
+
+    @functools.cached_property
+    def dfdp(self) -> dict[tuple[int, int], sympy.Expr]:
+        """Sparse ``∂(dx_i/dt)/∂p_k`` as ``{(i, k): expr}`` (compartment sizes included)."""
+        derivatives = self._chain(self.rate_derivatives(self.parameter_symbols))
+        # Concentration species also depend on their compartment's size through 1/V.
+        for i, volume in enumerate(self.volumes):
+            if volume is None or self.boundary[i] or self.rhs[i] == 0:
+                continue
+            k = self.parameters.index(volume)
+            extra = -self.rhs[i] / symbol(volume)
+            derivatives[(i, k)] = sympy.simplify(derivatives.get((i, k), 0) + extra)
+        return {key: value for key, value in derivatives.items() if value != 0}
+
+    @functools.cached_property
+    def conservation_laws(self) -> tuple[tuple[int, ...], ...]:
+        """Integer vectors ``l`` with ``lᵀ·N = 0`` (exact, in amounts).
+
+        ``Σ l_i · a_i`` is constant along any trajectory, where ``a_i`` is species ``i``'s
+        amount (its concentration times its compartment's size).
+        """
+        return conservation_laws(self.effective_stoichiometry)
+
+    def default_parameters(self) -> np.ndarray:
+        """``p`` from the model's values, in the model's unit system."""
+        model = self.model
+        values = [internal_value(model, p.id, p.value) for p in model.parameters]
+        values += [internal_value(model, c.id, c.size) for c in model.compartments]
+        return np.array(values, dtype=float)
+
+    def default_initial(self) -> np.ndarray:
+        """``x(0)`` from the model's species, in the model's unit system."""
+        model = self.model
+        return np.array([internal_value(model, s.id, s.initial) for s in model.species], dtype=float)
+
+
+def build_system(model: Model) -> OdeSystem:
+    """Turn a (validated) model into its symbolic ODE system.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> from degranulation.symbolic import build_system
+    >>> system = build_system(dg.load_model("ige_fceri_crosslinking"))
+    >>> system.species
+    ('L', 'R', 'LR', 'RLR')
+    """
+    table = symbol_dimensions(model)
+    laws = tuple(rate_law(model, j, table) for j in range(len(model.reactions)))
+    index = {name: i for i, name in enumerate(model.species_ids)}
+    rows: list[int] = []
+    cols: list[int] = []
+    data: list[int] = []
+    for j, reaction in enumerate(model.reactions):
+        change: dict[int, int] = {}
+        for name, coefficient in reaction.reactants:
+            change[index[name]] = change.get(index[name], 0) - coefficient
+        for name, coefficient in reaction.products:
+            change[index[name]] = change.get(index[name], 0) + coefficient
+        for i, value in change.items():
+            if value:
+                rows.append(i)
+                cols.append(j)
+                data.append(value)
+    shape = (len(model.species), len(model.reactions))
+    stoichiometry = scipy.sparse.csr_array(
+        (np.array(data, dtype=np.int64), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
+        shape=shape,
+    )
+    concentration = dims(substance=1, length=-3)
+    volumes = tuple(
+        s.compartment if species_dimension(s) == concentration else None for s in model.species
+    )
+    return OdeSystem(
+        model=model,
+        species=model.species_ids,
+        parameters=tuple(p.id for p in model.parameters) + tuple(c.id for c in model.compartments),
+        laws=laws,
+        stoichiometry=stoichiometry,
+        volumes=volumes,
+        boundary=np.array([s.boundary for s in model.species], dtype=bool),
+    )
+
+
+def conservation_laws(stoichiometry: scipy.sparse.sparray) -> tuple[tuple[int, ...], ...]:
+    """Exact integer basis of the left null space of a stoichiometry matrix.
+
+    Examples
+    --------
+    >>> import scipy.sparse
+    >>> from degranulation.symbolic import conservation_laws
+    >>> n = scipy.sparse.csr_array([[-1], [-1], [1]])   # A + B -> C
+    >>> conservation_laws(n)
+    ((1, 0, 1), (0, 1, 1))
+    """
+    from sympy.polys.domains import QQ
+    from sympy.polys.matrices import DomainMatrix
+
+    n_species = stoichiometry.shape[0]
+    # Distinct reaction columns span the same space; dropping repeats keeps elimination small.
+    csc = scipy.sparse.csc_array(stoichiometry)
+    csc.sort_indices()
+    columns = {
+        tuple(zip(csc.indices[a:b].tolist(), csc.data[a:b].tolist(), strict=True))
+        for a, b in zip(csc.indptr[:-1], csc.indptr[1:], strict=True)
+        if b > a
+    }
+    if not columns:
+        return tuple(tuple(int(i == k) for i in range(n_species)) for k in range(n_species))
+    rows = {r: {i: QQ(int(v)) for i, v in column} for r, column in enumerate(sorted(columns))}
+    matrix = DomainMatrix(rows, (len(rows), n_species), QQ)
+    basis = matrix.nullspace().to_Matrix()
+    laws = []
+    for r in range(basis.rows):
+        vector = [basis[r, c] for c in range(n_species)]
+        denominator = functools.reduce(sympy.ilcm, (sympy.fraction(v)[1] for v in vector), 1)
+        integers = [int(v * denominator) for v in vector]
+        divisor = functools.reduce(sympy.igcd, integers, 0) or 1
+        if sum(integers) < 0:
+            divisor = -divisor
+        laws.append(tuple(v // divisor for v in integers))
+    return tuple(laws)
+

@@ -1,0 +1,343 @@
+"""``validate(model)``: names, units of every rate law and observable, values; every issue is
+collected first, then errors are raised together as one ``ModelValidationError``.
+
+Issue codes (stable, for pipelines):
+
+====  ==========================================================================
+F0xx  file structure (from :mod:`degranulation.io.model_file`)
+N201  unknown name                     N202  duplicate id
+N203  reserved or malformed id         N301  unused parameter (warning)
+E501  expression or equation cannot be parsed
+U101  rate law is not an amount per time    U102  species value of the wrong kind
+U103  mass action volume is ambiguous       U104  unknown unit
+U105  wrong unit dimension for its place    U106  observable unit does not match
+V401  value not finite                      V402  negative or zero value
+R601  reversible mass action needs kr       R602  irreversible with kr
+====  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import difflib
+import keyword
+import math
+import re
+import warnings
+from collections.abc import Generator, Iterable, Iterator
+from typing import Any
+
+from degranulation.errors import (
+    DuplicateName,
+    ExpressionError,
+    ModelIssue,
+    ModelValidationError,
+    ModelWarning,
+    SyntaxIssue,
+    UnitError,
+    UnitMismatch,
+    UnknownName,
+    UnusedName,
+    ValueIssue,
+)
+from degranulation.expressions import RESERVED, TIME_NAME, ParsedExpression, parse_expression
+from degranulation.kinetics import (
+    DimensionError,
+    dims,
+    expression_dimension,
+    rate_law,
+    species_dimension,
+    symbol_dimensions,
+)
+from degranulation.network import Model, UnitValue
+from degranulation.units import case_hint, dimensionality, format_dimension
+
+_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def validate(model: Model) -> list[ModelIssue]:
+    """Check a model; raise every error at once, warn about the rest.
+
+    Parameters
+    ----------
+    model : Model
+
+    Returns
+    -------
+    list of ModelIssue
+        The warnings (also issued as :class:`~degranulation.errors.ModelWarning`).
+
+    Raises
+    ------
+    ModelValidationError
+        Grouping every error, each with its location, message and hint.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> dg.validate(dg.load_model("ige_fceri_crosslinking"))
+    []
+    """
+    issues = find_issues(model)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        name = model.source or f"model '{model.id}'"
+        raise ModelValidationError(f"{name}: {len(errors)} error(s)", errors)
+    found = [i for i in issues if i.severity == "warning"]
+    for issue in found:
+        warnings.warn(issue.format(), ModelWarning, stacklevel=2)
+    return found
+
+
+def find_issues(model: Model) -> list[ModelIssue]:
+    """Every error and warning in a model, in file order (nothing is raised)."""
+    issues = list(_Checker(model).run())
+    for issue in issues:
+        if issue.file is None:
+            issue.file = model.source
+    return issues
+
+
+class _Checker:
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.known = {TIME_NAME} | set(model.by_id)
+        self.used: set[str] = set()
+
+    def run(self) -> Iterator[ModelIssue]:
+        yield from self.ids()
+        yield from self.unit_system()
+        yield from self.compartments()
+        yield from self.species()
+        yield from self.parameters()
+        table = symbol_dimensions(self.model)
+        for index in range(len(self.model.reactions)):
+            yield from self.reaction(index, table)
+        for observable in self.model.observables:
+            yield from self.observable(observable, table)
+        for parameter in self.model.parameters:
+            if parameter.id not in self.used:
+                yield UnusedName(
+                    f"parameter '{parameter.id}' is declared but no rate law or observable uses it",
+                    code="N301",
+                    severity="warning",
+                    location=f"parameters.{parameter.id}",
+                )
+
+    def ids(self) -> Iterator[ModelIssue]:
+        if not _ID_RE.match(self.model.id):
+            yield ModelIssue(f"model id '{self.model.id}' is not an identifier", code="N203", location="id")
+        seen: dict[str, str] = {}
+        groups = {
+            "compartments": self.model.compartments,
+            "species": self.model.species,
+            "parameters": self.model.parameters,
+            "observables": self.model.observables,
+        }
+        for group, records in groups.items():
+            for record in records:
+                yield from self._check_id(record.id, f"{group}.{record.id}", seen)
+        reaction_ids: set[str] = set()
+        for index, reaction in enumerate(self.model.reactions):
+            if reaction.id in reaction_ids:
+                yield DuplicateName(
+                    f"reaction id '{reaction.id}' is used twice", code="N202", location=f"reactions[{index}].id"
+                )
+            reaction_ids.add(reaction.id)
+
+    def _check_id(self, name: str, location: str, seen: dict[str, str]) -> Iterator[ModelIssue]:
+        if not _ID_RE.match(name) or keyword.iskeyword(name):
+            yield ModelIssue(
+                f"'{name}' is not a valid id", code="N203", location=location,
+                hint="ids are ASCII identifiers: letters, digits and '_', not starting with a digit",
+            )
+        elif name in RESERVED:
+            yield ModelIssue(
+                f"'{name}' is reserved", code="N203", location=location,
+                hint="'t' is time; E, I, S, N, O, Q and pi mean something to SymPy; rename it",
+            )
+        if name in seen:
+            yield DuplicateName(
+                f"id '{name}' is already used by {seen[name]}", code="N202", location=location,
+                hint="ids are unique across compartments, species, parameters and observables",
+            )
+        else:
+            seen[name] = location
+
+    def unit_system(self) -> Iterator[ModelIssue]:
+        try:
+            self.model.units.check()
+        except UnitError as exc:
+            yield UnitMismatch(exc.message, code="U105", location=exc.location, hint=exc.hint)
+
+    def compartments(self) -> Iterator[ModelIssue]:
+        for compartment in self.model.compartments:
+            location = f"compartments.{compartment.id}.size"
+            yield from self._value(compartment.size, location, dims(length=3), "a volume", positive=True)
+
+    def species(self) -> Iterator[ModelIssue]:
+        compartments = [c.id for c in self.model.compartments]
+        for species in self.model.species:
+            location = f"species.{species.id}"
+            if species.compartment is not None and species.compartment not in compartments:
+                yield _unknown(species.compartment, "compartment", compartments, f"{location}.compartment")
+            if species.compartment is None and self.model.compartments:
+                yield ModelIssue(
+                    f"species '{species.id}' has no compartment", code="N201",
+                    location=f"{location}.compartment",
+                    hint=f"add compartment = '{compartments[0]}' (or another compartment id)",
+                )
+            try:
+                dim = species_dimension(species)
+            except ModelIssue as issue:
+                yield issue
+                continue
+            yield from self._finite(species.initial, f"{location}.initial")
+            if species.initial.value < 0:
+                yield ValueIssue(
+                    f"initial value '{species.initial}' is negative", code="V402",
+                    location=f"{location}.initial", hint="initial amounts and concentrations are >= 0",
+                )
+            if species.compartment is None and dim == dims(substance=1, length=-3):
+                yield ModelIssue(
+                    f"species '{species.id}' is a concentration but has no compartment",
+                    code="N201", location=f"{location}.compartment",
+                    hint="declare a compartment with a size and set compartment = '<id>'",
+                )
+            if species.molar_mass is not None:
+                yield from self._value(species.molar_mass, f"{location}.molar_mass", None, "", positive=True)
+
+    def parameters(self) -> Iterator[ModelIssue]:
+        for parameter in self.model.parameters:
+            location = f"parameters.{parameter.id}"
+            yield from self._value(parameter.value, f"{location}.value", None, "")
+            if parameter.estimate is None:
+                continue
+            low, high = parameter.estimate.bounds
+            for index, bound in enumerate((low, high)):
+                where = f"{location}.estimate.bounds[{index}]"
+                yield from self._value(bound, where, _dim_or_none(parameter.value.unit), "the parameter's")
+            if low.value >= high.value and low.unit == high.unit:
+                yield ValueIssue("lower bound is not below the upper bound", code="V402",
+                                 location=f"{location}.estimate.bounds")
+
+    def _value(
+        self, value: UnitValue, location: str, expected: Any, what: str, *, positive: bool = False
+    ) -> Iterator[ModelIssue]:
+        try:
+            dim = dimensionality(value.unit)
+        except UnitError as exc:
+            yield UnitMismatch(exc.message, code="U104", location=location, hint=exc.hint)
+            return
+        if expected is not None and dim != expected:
+            yield UnitMismatch(
+                f"'{value}' is {format_dimension(dim)}; expected {what} ({format_dimension(expected)})",
+                code="U105", location=location, hint=case_hint(value.unit, expected),
+            )
+        yield from self._finite(value, location)
+        if positive and value.value <= 0:
+            yield ValueIssue(f"'{value}' must be positive", code="V402", location=location)
+
+    @staticmethod
+    def _finite(value: UnitValue, location: str) -> Iterator[ModelIssue]:
+        if not math.isfinite(value.value):
+            yield ValueIssue(f"value '{value}' is not finite", code="V401", location=location,
+                             hint="give a finite number")
+
+    def reaction(self, index: int, table: dict[str, Any]) -> Iterator[ModelIssue]:
+        reaction = self.model.reactions[index]
+        location = f"reactions[{index}]"
+        species_ids = list(self.model.species_ids)
+        try:
+            reactants, products, _ = reaction.parsed
+        except ExpressionError as exc:
+            yield _syntax(exc, f"{location}.equation")
+            return
+        names_ok = True
+        for name, _ in (*reactants, *products):
+            if name not in species_ids:
+                names_ok = False
+                column = _column_of(name, reaction.equation)
+                yield _unknown(name, "species", species_ids, f"{location}.equation", column,
+                               f" in '{reaction.equation}'")
+        parsed = yield from self._parse(reaction.rate, f"{location}.rate", mass_action=True)
+        if parsed is None or not names_ok:
+            return
+        missing = set(parsed.names) - set(table)
+        if missing:
+            return  # the name is unknown or its declaration is broken: reported already
+        try:
+            rate_law(self.model, index, table)
+        except ModelIssue as issue:
+            yield issue
+
+    def observable(self, observable: Any, table: dict[str, Any]) -> Iterator[ModelIssue]:
+        location = f"observables.{observable.id}"
+        parsed = yield from self._parse(observable.expr, f"{location}.expr")
+        try:
+            unit_dim = dimensionality(observable.unit)
+        except UnitError as exc:
+            yield UnitMismatch(exc.message, code="U104", location=f"{location}.unit", hint=exc.hint)
+            return
+        if parsed is None or set(parsed.names) - set(table):
+            return
+        try:
+            dim = expression_dimension(parsed.expr, table)
+        except DimensionError as exc:
+            yield UnitMismatch(str(exc), code="U106", location=f"{location}.expr")
+            return
+        if dim != unit_dim:
+            yield UnitMismatch(
+                f"'{observable.expr}' is {format_dimension(dim)} but the unit '{observable.unit}' "
+                f"is {format_dimension(unit_dim)}",
+                code="U106", location=f"{location}.unit",
+                hint=case_hint(observable.unit, dim) or "give a unit of the expression's dimension",
+            )
+
+    def _parse(
+        self, text: str, location: str, *, mass_action: bool = False
+    ) -> Generator[ModelIssue, None, ParsedExpression | None]:
+        try:
+            parsed = parse_expression(text, allow_mass_action=mass_action)
+        except ExpressionError as exc:
+            yield _syntax(exc, location)
+            return None
+        self.used |= set(parsed.names)
+        for name, column in parsed.names.items():
+            if name not in self.known:
+                yield _unknown(name, "name", sorted(self.known - {TIME_NAME}), location, column)
+        return parsed
+
+
+def _dim_or_none(unit: str) -> Any:
+    try:
+        return dimensionality(unit)
+    except UnitError:
+        return None
+
+
+def _syntax(exc: ExpressionError, location: str) -> ModelIssue:
+    return SyntaxIssue(exc.message, code="E501", location=location, column=exc.column, hint=exc.hint)
+
+
+def _unknown(
+    name: str,
+    kind: str,
+    choices: Iterable[str],
+    location: str,
+    column: int | None = None,
+    context: str = "",
+) -> ModelIssue:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return UnknownName(
+        f"unknown {kind} '{name}'{context}",
+        code="N201",
+        location=location,
+        column=column,
+        hint=f"did you mean '{close[0]}'?" if close else "declare it, or check the spelling",
+    )
+
+
+def _column_of(name: str, text: str) -> int | None:
+    match = re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text)
+    return match.start() + 1 if match else None
+
