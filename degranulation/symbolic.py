@@ -219,17 +219,21 @@ def conservation_laws(stoichiometry: scipy.sparse.sparray) -> tuple[tuple[int, .
     }
     if not columns:
         return tuple(tuple(int(i == k) for i in range(n_species)) for k in range(n_species))
-    rows = {r: {i: QQ(int(v)) for i, v in column} for r, column in enumerate(sorted(columns))}
+    # Species are eliminated last-declared first: complexes become pivots, so the free
+    # variables are the simple species and the basis vectors come out non-negative
+    # (receptor and ligand totals) in the usual case.
+    last = n_species - 1
+    rows = {r: {last - i: QQ(int(v)) for i, v in column} for r, column in enumerate(sorted(columns))}
     matrix = DomainMatrix(rows, (len(rows), n_species), QQ)
     basis = matrix.nullspace().to_Matrix()
     laws = []
     for r in range(basis.rows):
-        vector = [basis[r, c] for c in range(n_species)]
+        vector = [basis[r, last - c] for c in range(n_species)]
         denominator = functools.reduce(sympy.ilcm, (sympy.fraction(v)[1] for v in vector), 1)
         integers = [int(v * denominator) for v in vector]
         divisor = functools.reduce(sympy.igcd, integers, 0) or 1
         if sum(integers) < 0:
             divisor = -divisor
         laws.append(tuple(v // divisor for v in integers))
-    return tuple(laws)
+    return tuple(sorted(laws, reverse=True))
 

@@ -49,7 +49,7 @@ def registry() -> pint.UnitRegistry:
     Examples
     --------
     >>> from degranulation.units import registry
-    >>> registry().Quantity(1, "nM").to("M").magnitude
+    >>> float(registry().Quantity(1, "nM").to("M").magnitude)
     1e-09
     """
     import pint
@@ -199,7 +199,7 @@ class UnitSystem:
         ureg = registry()
         quantity = ureg.Quantity(value, parse_unit(unit))
         base = quantity.to_base_units().magnitude
-        return float(base) / self.scale(quantity.dimensionality)
+        return float(base) / float(self.scale(quantity.dimensionality))
 
     def scale(self, dim: Any) -> float:
         """SI magnitude of one internal unit of dimensionality ``dim``."""
