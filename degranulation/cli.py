@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("model", metavar="MODEL", help="model file or bundled id")
     simulate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                           help="set a parameter, compartment size or initial value, e.g. k_on=2e6/M/s")
+    simulate.add_argument("--protocol", help="protocol declared in the model file, or 'none' "
+                          "(default: the model's default protocol)")
     simulate.add_argument("--t-end", default="100s", help="end time with unit, e.g. 30min (default 100s)")
     simulate.add_argument("--points", type=int, default=101, help="number of output times (default 101)")
     simulate.add_argument("--solver", default="BDF", help="BDF (default), Radau or LSODA")
@@ -177,7 +179,7 @@ def _simulate(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     params, initial = _overrides(model, args.set)
     try:
-        dataset = simulate(model, t=args.t_end, params=params, initial=initial,
+        dataset = simulate(model, t=args.t_end, params=params, initial=initial, protocol=args.protocol,
                            solver=args.solver, rtol=args.rtol, atol=args.atol, points=args.points)
     except (UnitError, ValueError) as exc:  # the model was valid: the arguments are not
         raise UsageError(str(exc)) from None

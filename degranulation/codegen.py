@@ -168,12 +168,17 @@ class CompiledOde:
         return np.asarray(self.module.coefficients(p), dtype=float)
 
     def functions(
-        self, p: np.ndarray
+        self, p: np.ndarray, frozen: np.ndarray | None = None
     ) -> tuple[Callable[[float, np.ndarray], np.ndarray], Callable[[float, np.ndarray], Any]]:
-        """``fun(t, x)`` and ``jac(t, x)`` (sparse CSC) for ``solve_ivp`` at parameters ``p``."""
+        """``fun(t, x)`` and ``jac(t, x)`` (sparse CSC) for ``solve_ivp`` at parameters ``p``.
+
+        ``frozen`` (a boolean mask over species) holds those species constant (clamps).
+        """
         p = np.asarray(p, dtype=float)
         c = self.coefficients(p)
         scale = self.scales(p)
+        if frozen is not None:
+            scale = np.where(frozen, 0.0, scale)
         matrices = self._matrices
         terms, generic = matrices["terms"], matrices["generic"]
         term_map, generic_map = matrices["term_map"], matrices["generic_map"]

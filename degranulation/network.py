@@ -148,6 +148,33 @@ class Observable:
     description: str = ""
 
 
+StepAction = Literal["set", "add", "clamp", "release"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One protocol step: at time ``at``, ``action`` on ``target``.
+
+    ``set`` a species or parameter to ``value`` (washout, add antigen, add an inhibitor, reset
+    a readout); ``add`` ``value`` to a species; ``clamp`` a species at ``value`` (held constant
+    from then on); ``release`` a clamp (no value).
+    """
+
+    at: UnitValue
+    action: StepAction
+    target: str
+    value: UnitValue | None = None
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A named sequence of steps applied during a simulation, in time order."""
+
+    id: str
+    steps: tuple[Step, ...] = ()
+    description: str = ""
+
+
 @dataclass(frozen=True)
 class Model:
     """A reaction network with units: the value every later stage starts from.
@@ -167,6 +194,8 @@ class Model:
     parameters: tuple[Parameter, ...] = ()
     reactions: tuple[Reaction, ...] = ()
     observables: tuple[Observable, ...] = ()
+    protocols: tuple[Protocol, ...] = ()
+    default_protocol: str = ""
     source: str | None = field(default=None, compare=False)
 
     @functools.cached_property
@@ -203,6 +232,13 @@ class Model:
         if not isinstance(record, Parameter):
             raise KeyError(name)
         return record
+
+    def get_protocol(self, name: str) -> Protocol:
+        """The protocol called ``name`` (KeyError if there is none)."""
+        for protocol in self.protocols:
+            if protocol.id == name:
+                return protocol
+        raise KeyError(name)
 
     def replace(self, **changes: Any) -> Model:
         """Return a copy with some fields changed (the model itself never changes)."""

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from degranulation.errors import ModelError, SimulationError, UnitError
-from degranulation.network import Model, Species, UnitValue
+from degranulation.network import Model, Species, Step, UnitValue
 from degranulation.solvers import _Solver, solver_from
 
 if TYPE_CHECKING:
     import xarray
 
     from degranulation.codegen import CompiledOde
+    from degranulation.protocols import Event, ProtocolLike
 
 DEFAULT_POINTS = 101
 
@@ -44,6 +45,7 @@ def simulate(
     *,
     params: Mapping[str, Any] | None = None,
     initial: Mapping[str, Any] | None = None,
+    protocol: ProtocolLike = None,
     solver: str | _Solver = "BDF",
     rtol: float | None = None,
     atol: float | None = None,
@@ -64,6 +66,11 @@ def simulate(
         e.g. ``{"k_on": "2e6 1/(M*s)"}``.
     initial : mapping, optional
         Initial-value overrides by species id, e.g. ``{"L": "10 nM"}``.
+    protocol : str, list or None
+        Steps applied during the run: a protocol name from the model file, a list like
+        ``[{"at": "5 min", "set": {"Ag": "0 nM"}}, {"at": "10 min", "clamp": {"Ca": "1 uM"}}]``
+        (actions ``set``, ``add``, ``clamp``, ``release``), or ``"none"``. None (the default)
+        applies the model's ``default_protocol`` if it declares one.
 
     Returns
     -------
@@ -99,6 +106,7 @@ def simulate(
     """
     from degranulation.codegen import compile_model
     from degranulation.library import load_model
+    from degranulation.protocols import protocol_steps, resolve
     from degranulation.results import make_dataset
 
     if not isinstance(model, Model):
@@ -108,8 +116,10 @@ def simulate(
     times = output_times(model, t, points)
     p = parameter_vector(model, compiled, params or {})
     x0 = initial_state(model, compiled, initial or {})
-    trajectory = integrate(compiled, times, x0, p, options)
+    steps = protocol_steps(model, protocol)
+    trajectory = integrate(compiled, times, x0, p, options, resolve(model, compiled, steps))
     provenance = {
+        "protocol": json.dumps([_step_text(step) for step in steps]),
         "parameters": json.dumps(_given(model, params), sort_keys=True),
         "initial": json.dumps(_given(model, initial, species=True), sort_keys=True),
         "solver": json.dumps(options.describe()),
@@ -203,6 +213,13 @@ def _unknown(model: Model, name: str, kind: str, choices: Mapping[str, int], whe
     return ModelError(f"unknown {kind} '{name}' in model '{model.id}'", location=where, hint=hint)
 
 
+def _step_text(step: Step) -> dict[str, str]:
+    entry = {"at": str(step.at), "action": step.action, "target": step.target}
+    if step.value is not None:
+        entry["value"] = str(step.value)
+    return entry
+
+
 def _given(model: Model, overrides: Mapping[str, Any] | None, *, species: bool = False) -> dict[str, str]:
     if species:
         values = {s.id: str(s.initial) for s in model.species}
@@ -214,25 +231,64 @@ def _given(model: Model, overrides: Mapping[str, Any] | None, *, species: bool =
 
 
 def integrate(
-    compiled: CompiledOde, times: np.ndarray, x0: np.ndarray, p: np.ndarray, solver: _Solver
+    compiled: CompiledOde,
+    times: np.ndarray,
+    x0: np.ndarray,
+    p: np.ndarray,
+    solver: _Solver,
+    events: Sequence[Event] = (),
 ) -> Trajectory:
-    """Step the solver from ``times[0]``, interpolating at ``times`` (model units).
+    """Solve from ``min(times[0], first event)``, restarting at every event; outputs at ``times``.
+
+    An output at an event's time reports the state after the event (right-continuous).
 
     Raises
     ------
     SimulationError
         On solver failure or a non-finite state, with the time reached and the state there.
     """
-    fun, jac = compiled.functions(p)
-    out = np.empty((len(x0), len(times)))
-    out[:, 0] = x0
-    if len(times) == 1:
-        return Trajectory(times, out, p, {"nfev": 0, "njev": 0, "nlu": 0})
+    from degranulation.protocols import apply
+
+    x = np.array(x0, dtype=float)
+    p = np.array(p, dtype=float)
+    frozen = np.zeros(len(x), dtype=bool)
+    out = np.empty((len(x), len(times)))
+    counters = {"nfev": 0, "njev": 0, "nlu": 0}
+    pending = sorted((e for e in events if e.t <= times[-1]), key=lambda e: e.t)
+    t = min(float(times[0]), pending[0].t) if pending else float(times[0])
+    filled = 0
+    while True:
+        apply([e for e in pending if e.t == t], x, p, frozen)
+        pending = [e for e in pending if e.t > t]
+        while filled < len(times) and times[filled] <= t:
+            out[:, filled] = x
+            filled += 1
+        if filled == len(times):
+            return Trajectory(times, out, p, counters)
+        stop = pending[0].t if pending else float(times[-1])
+        x, filled = _segment(compiled, solver, p, frozen, t, stop, x, times, out, filled, counters)
+        t = stop
+
+
+def _segment(
+    compiled: CompiledOde,
+    solver: _Solver,
+    p: np.ndarray,
+    frozen: np.ndarray,
+    t0: float,
+    t1: float,
+    x: np.ndarray,
+    times: np.ndarray,
+    out: np.ndarray,
+    filled: int,
+    counters: dict[str, int],
+) -> tuple[np.ndarray, int]:
+    """Integrate one smooth stretch, filling outputs strictly before ``t1``."""
+    fun, jac = compiled.functions(p, frozen if frozen.any() else None)
     try:
-        ode = solver.make(fun, jac, float(times[0]), x0.astype(float), float(times[-1]))
+        ode = solver.make(fun, jac, t0, x, t1)
     except (ValueError, ArithmeticError) as exc:
-        raise _failure(compiled, f"the solver could not start: {exc}", float(times[0]), x0) from None
-    filled = 1
+        raise _failure(compiled, f"the solver could not start: {exc}", t0, x) from None
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         while ode.status == "running":
             try:
@@ -243,12 +299,13 @@ def integrate(
                 raise _failure(compiled, str(message), ode.t, ode.y)
             if not np.all(np.isfinite(ode.y)):
                 raise _failure(compiled, "the state is no longer finite", ode.t, ode.y)
-            upto = int(np.searchsorted(times, ode.t, side="right"))
+            upto = int(np.searchsorted(times, min(ode.t, np.nextafter(t1, -np.inf)), side="right"))
             if upto > filled:
                 out[:, filled:upto] = ode.dense_output()(times[filled:upto])
                 filled = upto
-    counters = {"nfev": int(ode.nfev), "njev": int(ode.njev), "nlu": int(ode.nlu)}
-    return Trajectory(times, out, p, counters)
+    for name in counters:
+        counters[name] += int(getattr(ode, name))
+    return np.array(ode.y, dtype=float), filled
 
 
 def _failure(compiled: CompiledOde, message: str, t: float, y: np.ndarray) -> SimulationError:

@@ -114,6 +114,7 @@ class _Checker:
             yield from self.reaction(index, table)
         for observable in self.model.observables:
             yield from self.observable(observable, table)
+        yield from self.protocols()
         for parameter in self.model.parameters:
             if parameter.id not in self.used:
                 yield UnusedName(
@@ -292,6 +293,33 @@ class _Checker:
                 code="U106", location=f"{location}.unit",
                 hint=case_hint(observable.unit, dim) or "give a unit of the expression's dimension",
             )
+
+    def protocols(self) -> Iterator[ModelIssue]:
+        from degranulation.kinetics import internal_value
+
+        names = [p.id for p in self.model.protocols]
+        if self.model.default_protocol and self.model.default_protocol not in names:
+            yield _unknown(self.model.default_protocol, "protocol", names, "default_protocol")
+        species = set(self.model.species_ids)
+        settable = species | {p.id for p in self.model.parameters} | {c.id for c in self.model.compartments}
+        for protocol in self.model.protocols:
+            for index, step in enumerate(protocol.steps):
+                location = f"protocols.{protocol.id}.steps[{index}]"
+                yield from self._value(step.at, f"{location}.at", dims(time=1), "a time")
+                if step.at.value < 0:
+                    yield ValueIssue(f"step time '{step.at}' is negative", code="V402", location=f"{location}.at")
+                allowed = settable if step.action == "set" else species
+                if step.target not in allowed:
+                    kind = "species or parameter" if step.action == "set" else "species"
+                    yield _unknown(step.target, kind, sorted(allowed), f"{location}.{step.action}")
+                    continue
+                if step.value is None:
+                    continue
+                try:
+                    internal_value(self.model, step.target, step.value)
+                except UnitError as exc:
+                    yield UnitMismatch(exc.message, code="U105", location=f"{location}.{step.action}.{step.target}",
+                                       hint=exc.hint)
 
     def _parse(
         self, text: str, location: str, *, mass_action: bool = False

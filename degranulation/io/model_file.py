@@ -29,6 +29,8 @@ from degranulation.network import (
     Model,
     Observable,
     Parameter,
+    Protocol,
+    Step,
     ParameterStatus,
     Reaction,
     Scale,
@@ -39,7 +41,8 @@ from degranulation.units import UnitSystem, split_quantity
 
 _TOP_KEYS: Final = (
     "format", "id", "title", "cell_type", "description", "references", "units",
-    "compartments", "species", "parameters", "reactions", "observables",
+    "compartments", "species", "parameters", "reactions", "observables", "protocols",
+    "default_protocol",
 )  # fmt: skip
 _UNIT_KEYS: Final = ("time", "concentration", "amount")
 _COMPARTMENT_KEYS: Final = ("size", "label", "description")
@@ -48,6 +51,8 @@ _PARAMETER_KEYS: Final = ("value", "description", "source", "status", "estimate"
 _ESTIMATE_KEYS: Final = ("bounds", "scale")
 _REACTION_KEYS: Final = ("id", "equation", "rate", "label", "description")
 _OBSERVABLE_KEYS: Final = ("expr", "unit", "description")
+_PROTOCOL_KEYS: Final = ("description", "steps")
+_STEP_KEYS: Final = ("at", "set", "add", "clamp", "release")
 
 
 def read_model(path: str | Path) -> Model:
@@ -167,6 +172,8 @@ class _Reader:
             parameters=tuple(self.records(data, "parameters", self.parameter)),
             reactions=tuple(self.reactions(data.get("reactions", []))),
             observables=tuple(self.records(data, "observables", self.observable)),
+            protocols=tuple(self.records(data, "protocols", self.protocol)),
+            default_protocol=self.text(data, "default_protocol", ""),
             source=self.file,
         )
 
@@ -279,6 +286,39 @@ class _Reader:
             description=self.text(raw, "description", location),
         )
 
+    def protocol(self, name: str, raw: Any, location: str) -> Protocol:
+        raw = self.mapping(raw, location)
+        self.keys(raw, _PROTOCOL_KEYS, location)
+        return Protocol(
+            name,
+            steps=self.steps(raw.get("steps", []), f"{location}.steps"),
+            description=self.text(raw, "description", location),
+        )
+
+    def steps(self, raw: Any, location: str) -> tuple[Step, ...]:
+        if not isinstance(raw, list):
+            self.issue(location, f"expected an array of steps, got {_kind(raw)}", code="F003")
+            return ()
+        found: list[Step] = []
+        for index, entry in enumerate(raw):
+            where = f"{location}[{index}]"
+            entry = self.mapping(entry, where)
+            self.keys(entry, _STEP_KEYS, where)
+            if "at" not in entry:
+                self.issue(f"{where}.at", "missing required key 'at' (the step's time, e.g. '5 min')", code="F004")
+            at = self.value(entry.get("at", "nan"), f"{where}.at")
+            for action in ("set", "add", "clamp"):
+                for target, value in self.mapping(entry.get(action, {}), f"{where}.{action}").items():
+                    found.append(Step(at, action, target, self.value(value, f"{where}.{action}.{target}")))
+            released = entry.get("release", [])
+            if not isinstance(released, list) or not all(isinstance(r, str) for r in released):
+                self.issue(f"{where}.release", "expected a list of species ids", code="F003")
+                released = []
+            found.extend(Step(at, "release", target) for target in released)
+            if not any(key in entry for key in ("set", "add", "clamp", "release")):
+                self.issue(where, "step has no action", "give set, add, clamp or release", code="F004")
+        return tuple(found)
+
     def mapping(self, raw: Any, location: str) -> Mapping[str, Any]:
         if isinstance(raw, Mapping):
             return raw
@@ -289,6 +329,21 @@ class _Reader:
 def _kind(value: Any) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "text", list: "an array"}
     return f"{names.get(type(value), type(value).__name__)} ({value!r})"
+
+
+def parse_steps(raw: Any, *, location: str = "protocol") -> tuple[Step, ...]:
+    """Protocol steps from the model-file structure (a list of ``{at, set|add|clamp|release}``).
+
+    Raises
+    ------
+    ModelValidationError
+        With every structural problem, located as ``protocol[1].set.Ag``.
+    """
+    reader = _Reader(None)
+    steps = reader.steps(raw, location)
+    if reader.issues:
+        raise ModelValidationError(f"{len(reader.issues)} error(s) in the protocol", reader.issues)
+    return steps
 
 
 def model_to_dict(model: Model) -> dict[str, Any]:
@@ -316,7 +371,17 @@ def model_to_dict(model: Model) -> dict[str, Any]:
         _fields(r, id=r.id, equation=r.equation, rate=r.rate) for r in model.reactions
     ]
     data["observables"] = {o.id: _fields(o, expr=o.expr, unit=o.unit) for o in model.observables}
+    if model.protocols:
+        data["protocols"] = {p.id: _fields(p, steps=[_step_dict(s) for s in p.steps]) for p in model.protocols}
+    if model.default_protocol:
+        data["default_protocol"] = model.default_protocol
     return data
+
+
+def _step_dict(step: Step) -> dict[str, Any]:
+    if step.action == "release":
+        return {"at": str(step.at), "release": [step.target]}
+    return {"at": str(step.at), step.action: {step.target: str(step.value)}}
 
 
 def _fields(record: Any, **values: Any) -> dict[str, Any]:
