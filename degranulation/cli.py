@@ -169,13 +169,18 @@ def _validate(args: argparse.Namespace) -> int:
 def _as_issue(exc: ModelError, path: str) -> Any:
     from degranulation.errors import ModelIssue
 
-    return ModelIssue(exc.message, code="F000", file=path, location=exc.location, hint=exc.hint)
+    return ModelIssue(exc.message, code="F000", file=path, location=exc.location, column=exc.column,
+                      hint=exc.hint)
 
 
 def _simulate(args: argparse.Namespace) -> int:
     from degranulation.library import load_model
     from degranulation.simulation import simulate
 
+    from degranulation.io.store import FORMATS
+
+    if args.output is not None and args.output.suffix.lower() not in FORMATS:
+        raise UsageError(f"cannot write '{args.output}': use one of {', '.join(FORMATS)}")
     model = load_model(args.model)
     params, initial = _overrides(model, args.set)
     try:

@@ -198,10 +198,10 @@ class ModelIssue(ModelError):
 
     def format(self) -> str:
         """One-line text form: ``error[U101] reactions[1].rate: ... (hint: ...)``."""
-        where = self.location or ""
+        where = f" {self.location}:" if self.location else ""
         col = f" (column {self.column})" if self.column is not None else ""
         hint = f"; hint: {self.hint}" if self.hint else ""
-        return f"{self.severity}[{self.code}] {where}: {self.message}{col}{hint}"
+        return f"{self.severity}[{self.code}]{where} {self.message}{col}{hint}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: code, severity, file, location, column, message, hint."""
@@ -257,7 +257,6 @@ class ModelValidationError(ExceptionGroup, ModelError):  # type: ignore[misc]
 
     def __init__(self, message: str, issues: Sequence[ModelIssue]) -> None:
         super().__init__(message, list(issues))
-        self.message = message
         self.file = issues[0].file if issues else None
         self.location = None
         self.column = None

@@ -69,8 +69,8 @@ def model_path(name_or_path: str | Path) -> Path:
     bundled = models_folder() / f"{text}.toml"
     if bundled.is_file():
         return bundled
-    known = [p.stem for p in models_folder().glob("*.toml")]
-    close = difflib.get_close_matches(text, known, n=1)
+    known = sorted(p.stem for p in models_folder().glob("*.toml"))
+    close = [k for k in known if k.startswith(text)] or difflib.get_close_matches(text, known, n=1)
     hint = f"did you mean '{close[0]}'?" if close else "run 'degranulation models' to list them"
     raise ModelError(f"unknown model '{text}'", hint=hint)
 

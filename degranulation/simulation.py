@@ -158,7 +158,8 @@ def _time_value(model: Model, value: Any, location: str) -> float:
     try:
         given = UnitValue.parse(value)
         if dict(dimensionality(given.unit)) != {"[time]": 1}:
-            raise UnitError(f"'{given}' is not a time", hint="write e.g. '30 min', '600 s' or '2 h'")
+            problem = "has no unit" if not given.unit else "is not a time"
+            raise UnitError(f"'{given}' {problem}", hint="write e.g. '30 min', '600 s' or '2 h'")
     except UnitError as exc:
         raise exc.with_location(location=location) from None
     return model.units.magnitude(given.value, given.unit)

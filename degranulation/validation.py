@@ -90,7 +90,10 @@ def validate(model: Model) -> list[ModelIssue]:
 
 def find_issues(model: Model) -> list[ModelIssue]:
     """Every error and warning in a model, in file order (nothing is raised)."""
-    issues = list(_Checker(model).run())
+    checker = _Checker(model)
+    issues = list(checker.run())
+    if not any(issue.severity == "error" for issue in issues):
+        issues += checker.unused()
     for issue in issues:
         if issue.file is None:
             issue.file = model.source
@@ -115,6 +118,9 @@ class _Checker:
         for observable in self.model.observables:
             yield from self.observable(observable, table)
         yield from self.protocols()
+
+    def unused(self) -> Iterator[ModelIssue]:
+        """Unused parameters (only meaningful once every expression parsed)."""
         for parameter in self.model.parameters:
             if parameter.id not in self.used:
                 yield UnusedName(
@@ -305,6 +311,7 @@ class _Checker:
         for protocol in self.model.protocols:
             for index, step in enumerate(protocol.steps):
                 location = f"protocols.{protocol.id}.steps[{index}]"
+                self.used.add(step.target)
                 yield from self._value(step.at, f"{location}.at", dims(time=1), "a time")
                 if step.at.value < 0:
                     yield ValueIssue(f"step time '{step.at}' is negative", code="V402", location=f"{location}.at")

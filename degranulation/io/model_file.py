@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -88,8 +89,14 @@ def loads_model(text: str, *, file: str | None = None) -> Model:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ModelFileError(
-            f"not valid TOML: {exc}", file=file, hint="check quotes, brackets and '=' signs"
+            f"not valid TOML: {message}",
+            file=file,
+            location=f"line {where[1]}" if where else None,
+            column=int(where[2]) if where else None,
+            hint="check quotes, brackets and '=' signs",
         ) from None
     return model_from_dict(data, file=file)
 
