@@ -33,11 +33,26 @@ class ModelBuilder:
     ('L', 'R', 'LR')
     """
 
-    def __init__(self, id: str, *, title: str = "", cell_type: str = "", description: str = "",
-                 references: tuple[str, ...] = (), units: dict[str, str] | None = None) -> None:
-        self._data: dict[str, Any] = {"format": FORMAT, "id": id, "units": dict(units or {}),
-                                      "compartments": {}, "species": {}, "parameters": {},
-                                      "reactions": [], "observables": {}}
+    def __init__(
+        self,
+        id: str,
+        *,
+        title: str = "",
+        cell_type: str = "",
+        description: str = "",
+        references: tuple[str, ...] = (),
+        units: dict[str, str] | None = None,
+    ) -> None:
+        self._data: dict[str, Any] = {
+            "format": FORMAT,
+            "id": id,
+            "units": dict(units or {}),
+            "compartments": {},
+            "species": {},
+            "parameters": {},
+            "reactions": [],
+            "observables": {},
+        }
         for key, value in (("title", title), ("cell_type", cell_type), ("description", description)):
             if value:
                 self._data[key] = value
@@ -49,30 +64,54 @@ class ModelBuilder:
         self._data["compartments"][id] = _drop_empty(size=_text(size), label=label, description=description)
         return self
 
-    def species(self, id: str, initial: Any, *, compartment: str | None = None, label: str = "",
-                description: str = "", molar_mass: Any = None, boundary: bool = False) -> ModelBuilder:
+    def species(
+        self,
+        id: str,
+        initial: Any,
+        *,
+        compartment: str | None = None,
+        label: str = "",
+        description: str = "",
+        molar_mass: Any = None,
+        boundary: bool = False,
+    ) -> ModelBuilder:
         """Add a species; ``initial`` is an amount (``"400 molecule"``) or a concentration."""
         self._data["species"][id] = _drop_empty(
-            initial=_text(initial), compartment=compartment, label=label, description=description,
-            molar_mass=None if molar_mass is None else _text(molar_mass), boundary=boundary or None,
+            initial=_text(initial),
+            compartment=compartment,
+            label=label,
+            description=description,
+            molar_mass=None if molar_mass is None else _text(molar_mass),
+            boundary=boundary or None,
         )
         return self
 
-    def parameter(self, id: str, value: Any, *, description: str = "", source: str = "",
-                  status: str = "", estimate: dict[str, Any] | None = None) -> ModelBuilder:
+    def parameter(
+        self,
+        id: str,
+        value: Any,
+        *,
+        description: str = "",
+        source: str = "",
+        status: str = "",
+        estimate: dict[str, Any] | None = None,
+    ) -> ModelBuilder:
         """Add a parameter with its unit, e.g. ``("k_on", "1e6 1/(M*s)")``."""
         self._data["parameters"][id] = _drop_empty(
             value=_text(value), description=description, source=source, status=status, estimate=estimate
         )
         return self
 
-    def reaction(self, equation: str, rate: str, *, id: str | None = None, label: str = "",
-                 description: str = "") -> ModelBuilder:
+    def reaction(
+        self, equation: str, rate: str, *, id: str | None = None, label: str = "", description: str = ""
+    ) -> ModelBuilder:
         """Add a reaction such as ``("L + R <-> LR", "mass_action(k_on, k_off)")``."""
         number = len(self._data["reactions"]) + 1
-        self._data["reactions"].append(_drop_empty(
-            id=id or f"r{number}", equation=equation, rate=rate, label=label, description=description
-        ))
+        self._data["reactions"].append(
+            _drop_empty(
+                id=id or f"r{number}", equation=equation, rate=rate, label=label, description=description
+            )
+        )
         return self
 
     def observable(self, id: str, expr: str, unit: str, *, description: str = "") -> ModelBuilder:

@@ -70,9 +70,7 @@ class DegranulationError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.message, self._fields()))
 
-    def with_location(
-        self, *, file: str | None = None, location: str | None = None
-    ) -> DegranulationError:
+    def with_location(self, *, file: str | None = None, location: str | None = None) -> DegranulationError:
         """Return a copy that also names ``file`` and ``location`` where they were unknown."""
         fields = self._fields()
         if file and not self.file:

@@ -114,9 +114,7 @@ def parse_expression(text: str, *, allow_mass_action: bool = False) -> ParsedExp
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(
-            f"cannot parse '{text.strip()}': {exc.msg}", column=exc.offset
-        ) from None
+        raise ExpressionError(f"cannot parse '{text.strip()}': {exc.msg}", column=exc.offset) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("expression is nested too deeply or is not text") from None
     builder = _Builder()
@@ -174,9 +172,7 @@ class _Builder:
         if name == MASS_ACTION:
             raise _error(node, "mass_action(...) must be the whole rate of a reaction")
         if name not in FUNCTIONS:
-            raise _error(
-                node, f"unknown function '{name}'; known functions: {', '.join(sorted(FUNCTIONS))}"
-            )
+            raise _error(node, f"unknown function '{name}'; known functions: {', '.join(sorted(FUNCTIONS))}")
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             raise _error(node, f"{name}() takes positional arguments only")
         low, high, func = FUNCTIONS[name]

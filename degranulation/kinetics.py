@@ -127,8 +127,7 @@ def expression_dimension(expr: sympy.Expr, table: dict[str, Any]) -> Any:
         for term, dim in zip(expr.args[1:], args[1:], strict=True):
             if dim != args[0]:
                 raise DimensionError(
-                    f"'{expr.args[0]}' is {format_dimension(args[0])} but "
-                    f"'{term}' is {format_dimension(dim)}"
+                    f"'{expr.args[0]}' is {format_dimension(args[0])} but '{term}' is {format_dimension(dim)}"
                 )
         return args[0]
     if isinstance(expr, sympy.Pow):
@@ -145,8 +144,7 @@ def expression_dimension(expr: sympy.Expr, table: dict[str, Any]) -> Any:
     for arg, dim in zip(expr.args, args, strict=True):
         if dim != dims():
             raise DimensionError(
-                f"{type(expr).__name__}() needs a dimensionless argument; '{arg}' is "
-                f"{format_dimension(dim)}"
+                f"{type(expr).__name__}() needs a dimensionless argument; '{arg}' is {format_dimension(dim)}"
             )
     return dims()
 
@@ -198,7 +196,9 @@ def rate_law(model: Model, index: int, table: dict[str, Any]) -> RateLaw:
             location=location,
             hint="use '<->' for a reversible reaction, or drop the second constant",
         )
-    terms = [_mass_action_term(model, reaction, 1, kf, reaction.reactants, reaction.products, table, location)]
+    terms = [
+        _mass_action_term(model, reaction, 1, kf, reaction.reactants, reaction.products, table, location)
+    ]
     if kr is not None:
         terms.append(
             _mass_action_term(model, reaction, -1, kr, reaction.products, reaction.reactants, table, location)

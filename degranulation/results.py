@@ -28,17 +28,26 @@ def make_dataset(
     variables: dict[str, Any] = {}
     for i, species in enumerate(model.species):
         unit = species_unit(model, species)
-        attrs = {"units": unit, "units_as_written": unit, "long_name": species.label or species.id,
-                 "kind": "species"}
+        attrs = {
+            "units": unit,
+            "units_as_written": unit,
+            "long_name": species.label or species.id,
+            "kind": "species",
+        }
         variables[species.id] = ("time", trajectory.x[i], attrs)
     observed = compiled.observe(trajectory.x, trajectory.p, trajectory.t)
     for k, observable in enumerate(model.observables):
-        attrs = {"units": observable.unit, "units_as_written": observable.unit,
-                 "long_name": observable.description or observable.id, "kind": "observable"}
+        attrs = {
+            "units": observable.unit,
+            "units_as_written": observable.unit,
+            "long_name": observable.description or observable.id,
+            "kind": "observable",
+        }
         variables[observable.id] = ("time", observed[k], attrs)
     time_unit = model.units.time
-    time = xr.Variable("time", np.asarray(trajectory.t, dtype=float),
-                       {"units": time_unit, "units_as_written": time_unit})
+    time = xr.Variable(
+        "time", np.asarray(trajectory.t, dtype=float), {"units": time_unit, "units_as_written": time_unit}
+    )
     attrs = {
         "model_id": model.id,
         "model_title": model.title,

@@ -147,24 +147,32 @@ class _Checker:
         for index, reaction in enumerate(self.model.reactions):
             if reaction.id in reaction_ids:
                 yield DuplicateName(
-                    f"reaction id '{reaction.id}' is used twice", code="N202", location=f"reactions[{index}].id"
+                    f"reaction id '{reaction.id}' is used twice",
+                    code="N202",
+                    location=f"reactions[{index}].id",
                 )
             reaction_ids.add(reaction.id)
 
     def _check_id(self, name: str, location: str, seen: dict[str, str]) -> Iterator[ModelIssue]:
         if not _ID_RE.match(name) or keyword.iskeyword(name):
             yield ModelIssue(
-                f"'{name}' is not a valid id", code="N203", location=location,
+                f"'{name}' is not a valid id",
+                code="N203",
+                location=location,
                 hint="ids are ASCII identifiers: letters, digits and '_', not starting with a digit",
             )
         elif name in RESERVED:
             yield ModelIssue(
-                f"'{name}' is reserved", code="N203", location=location,
+                f"'{name}' is reserved",
+                code="N203",
+                location=location,
                 hint="'t' is time; E, I, S, N, O, Q and pi mean something to SymPy; rename it",
             )
         if name in seen:
             yield DuplicateName(
-                f"id '{name}' is already used by {seen[name]}", code="N202", location=location,
+                f"id '{name}' is already used by {seen[name]}",
+                code="N202",
+                location=location,
                 hint="ids are unique across compartments, species, parameters and observables",
             )
         else:
@@ -189,7 +197,8 @@ class _Checker:
                 yield _unknown(species.compartment, "compartment", compartments, f"{location}.compartment")
             if species.compartment is None and self.model.compartments:
                 yield ModelIssue(
-                    f"species '{species.id}' has no compartment", code="N201",
+                    f"species '{species.id}' has no compartment",
+                    code="N201",
                     location=f"{location}.compartment",
                     hint=f"add compartment = '{compartments[0]}' (or another compartment id)",
                 )
@@ -201,13 +210,16 @@ class _Checker:
             yield from self._finite(species.initial, f"{location}.initial")
             if species.initial.value < 0:
                 yield ValueIssue(
-                    f"initial value '{species.initial}' is negative", code="V402",
-                    location=f"{location}.initial", hint="initial amounts and concentrations are >= 0",
+                    f"initial value '{species.initial}' is negative",
+                    code="V402",
+                    location=f"{location}.initial",
+                    hint="initial amounts and concentrations are >= 0",
                 )
             if species.compartment is None and dim == dims(substance=1, length=-3):
                 yield ModelIssue(
                     f"species '{species.id}' is a concentration but has no compartment",
-                    code="N201", location=f"{location}.compartment",
+                    code="N201",
+                    location=f"{location}.compartment",
                     hint="declare a compartment with a size and set compartment = '<id>'",
                 )
             if species.molar_mass is not None:
@@ -224,8 +236,11 @@ class _Checker:
                 where = f"{location}.estimate.bounds[{index}]"
                 yield from self._value(bound, where, _dim_or_none(parameter.value.unit), "the parameter's")
             if low.value >= high.value and low.unit == high.unit:
-                yield ValueIssue("lower bound is not below the upper bound", code="V402",
-                                 location=f"{location}.estimate.bounds")
+                yield ValueIssue(
+                    "lower bound is not below the upper bound",
+                    code="V402",
+                    location=f"{location}.estimate.bounds",
+                )
 
     def _value(
         self, value: UnitValue, location: str, expected: Any, what: str, *, positive: bool = False
@@ -238,7 +253,9 @@ class _Checker:
         if expected is not None and dim != expected:
             yield UnitMismatch(
                 f"'{value}' is {format_dimension(dim)}; expected {what} ({format_dimension(expected)})",
-                code="U105", location=location, hint=case_hint(value.unit, expected),
+                code="U105",
+                location=location,
+                hint=case_hint(value.unit, expected),
             )
         yield from self._finite(value, location)
         if positive and value.value <= 0:
@@ -247,8 +264,9 @@ class _Checker:
     @staticmethod
     def _finite(value: UnitValue, location: str) -> Iterator[ModelIssue]:
         if not math.isfinite(value.value):
-            yield ValueIssue(f"value '{value}' is not finite", code="V401", location=location,
-                             hint="give a finite number")
+            yield ValueIssue(
+                f"value '{value}' is not finite", code="V401", location=location, hint="give a finite number"
+            )
 
     def reaction(self, index: int, table: dict[str, Any]) -> Iterator[ModelIssue]:
         reaction = self.model.reactions[index]
@@ -264,8 +282,9 @@ class _Checker:
             if name not in species_ids:
                 names_ok = False
                 column = _column_of(name, reaction.equation)
-                yield _unknown(name, "species", species_ids, f"{location}.equation", column,
-                               f" in '{reaction.equation}'")
+                yield _unknown(
+                    name, "species", species_ids, f"{location}.equation", column, f" in '{reaction.equation}'"
+                )
         parsed = yield from self._parse(reaction.rate, f"{location}.rate", mass_action=True)
         if parsed is None or not names_ok:
             return
@@ -296,7 +315,8 @@ class _Checker:
             yield UnitMismatch(
                 f"'{observable.expr}' is {format_dimension(dim)} but the unit '{observable.unit}' "
                 f"is {format_dimension(unit_dim)}",
-                code="U106", location=f"{location}.unit",
+                code="U106",
+                location=f"{location}.unit",
                 hint=case_hint(observable.unit, dim) or "give a unit of the expression's dimension",
             )
 
@@ -314,7 +334,9 @@ class _Checker:
                 self.used.add(step.target)
                 yield from self._value(step.at, f"{location}.at", dims(time=1), "a time")
                 if step.at.value < 0:
-                    yield ValueIssue(f"step time '{step.at}' is negative", code="V402", location=f"{location}.at")
+                    yield ValueIssue(
+                        f"step time '{step.at}' is negative", code="V402", location=f"{location}.at"
+                    )
                 allowed = settable if step.action == "set" else species
                 if step.target not in allowed:
                     kind = "species or parameter" if step.action == "set" else "species"
@@ -325,8 +347,12 @@ class _Checker:
                 try:
                     internal_value(self.model, step.target, step.value)
                 except UnitError as exc:
-                    yield UnitMismatch(exc.message, code="U105", location=f"{location}.{step.action}.{step.target}",
-                                       hint=exc.hint)
+                    yield UnitMismatch(
+                        exc.message,
+                        code="U105",
+                        location=f"{location}.{step.action}.{step.target}",
+                        hint=exc.hint,
+                    )
 
     def _parse(
         self, text: str, location: str, *, mass_action: bool = False
@@ -375,4 +401,3 @@ def _unknown(
 def _column_of(name: str, text: str) -> int | None:
     match = re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text)
     return match.start() + 1 if match else None
-

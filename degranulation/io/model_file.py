@@ -30,12 +30,12 @@ from degranulation.network import (
     Model,
     Observable,
     Parameter,
-    Protocol,
-    Step,
     ParameterStatus,
+    Protocol,
     Reaction,
     Scale,
     Species,
+    Step,
     UnitValue,
 )
 from degranulation.units import UnitSystem, split_quantity
@@ -265,7 +265,9 @@ class _Reader:
 
     def reactions(self, raw: Any) -> list[Reaction]:
         if not isinstance(raw, list):
-            self.issue("reactions", f"expected an array of tables ([[reactions]]), got {_kind(raw)}", code="F003")
+            self.issue(
+                "reactions", f"expected an array of tables ([[reactions]]), got {_kind(raw)}", code="F003"
+            )
             return []
         found = []
         for index, entry in enumerate(raw):
@@ -312,7 +314,9 @@ class _Reader:
             entry = self.mapping(entry, where)
             self.keys(entry, _STEP_KEYS, where)
             if "at" not in entry:
-                self.issue(f"{where}.at", "missing required key 'at' (the step's time, e.g. '5 min')", code="F004")
+                self.issue(
+                    f"{where}.at", "missing required key 'at' (the step's time, e.g. '5 min')", code="F004"
+                )
             at = self.value(entry.get("at", "nan"), f"{where}.at")
             for action in ("set", "add", "clamp"):
                 for target, value in self.mapping(entry.get(action, {}), f"{where}.{action}").items():
@@ -374,12 +378,12 @@ def model_to_dict(model: Model) -> dict[str, Any]:
         for s in model.species
     }
     data["parameters"] = {p.id: _parameter_dict(p) for p in model.parameters}
-    data["reactions"] = [
-        _fields(r, id=r.id, equation=r.equation, rate=r.rate) for r in model.reactions
-    ]
+    data["reactions"] = [_fields(r, id=r.id, equation=r.equation, rate=r.rate) for r in model.reactions]
     data["observables"] = {o.id: _fields(o, expr=o.expr, unit=o.unit) for o in model.observables}
     if model.protocols:
-        data["protocols"] = {p.id: _fields(p, steps=[_step_dict(s) for s in p.steps]) for p in model.protocols}
+        data["protocols"] = {
+            p.id: _fields(p, steps=[_step_dict(s) for s in p.steps]) for p in model.protocols
+        }
     if model.default_protocol:
         data["default_protocol"] = model.default_protocol
     return data

@@ -88,6 +88,7 @@ def to_csv(dataset: xarray.Dataset) -> str:
 
 def to_json(dataset: xarray.Dataset) -> dict[str, Any]:
     """``{"time": {"unit", "values"}, "variables": {...}, "attrs": {...}}``."""
+
     def entry(name: str) -> dict[str, Any]:
         variable = dataset[name]
         return {"unit": variable.attrs.get("units", ""), "values": variable.values.tolist()}

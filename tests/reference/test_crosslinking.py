@@ -50,7 +50,9 @@ def test_matches_published_d1_1_table(model):
     ds = dg.simulate(model, t="600 s", points=11, rtol=1e-10, atol=1e-6)
     ours = ds["RecMon"].pint.magnitude / CELL_FRACTION
     np.testing.assert_allclose(ours, rec_mon, atol=6e-4)
-    np.testing.assert_allclose(ds["RecDim"].pint.magnitude / CELL_FRACTION, 400 - np.array(rec_mon), atol=6e-4)
+    np.testing.assert_allclose(
+        ds["RecDim"].pint.magnitude / CELL_FRACTION, 400 - np.array(rec_mon), atol=6e-4
+    )
 
 
 def phi_closed_form(x, kappa):
@@ -118,7 +120,9 @@ def mixed_unit_model(k_unit_value: str) -> dg.Model:
     molecule per s is 1.32845238e-10 · N_A · 1 nL in 1/(M*s).
     """
     return (
-        dg.ModelBuilder("crosslinking_mixed", units={"time": "min", "concentration": "uM", "amount": "molecule"})
+        dg.ModelBuilder(
+            "crosslinking_mixed", units={"time": "min", "concentration": "uM", "amount": "molecule"}
+        )
         .compartment("medium", "1 nL")
         .compartment("cell", "1.4 pL")
         .species("L", f"{6e6 / (6.02214076e23 * 1e-9) * 1e9!r} nM", compartment="medium")

@@ -35,8 +35,20 @@ def test_validate_json(capsys, tmp_path):
 def test_simulate_writes_each_format(tmp_path, capsys):
     for suffix in (".nc", ".csv", ".json"):
         path = tmp_path / f"run{suffix}"
-        args = ["simulate", "ige_fceri_crosslinking", "--set", "kp2=5e-4/molecule/s",
-                "--set", "L=3e6molecule", "--t-end", "2min", "--points", "3", "-o", str(path)]
+        args = [
+            "simulate",
+            "ige_fceri_crosslinking",
+            "--set",
+            "kp2=5e-4/molecule/s",
+            "--set",
+            "L=3e6molecule",
+            "--t-end",
+            "2min",
+            "--points",
+            "3",
+            "-o",
+            str(path),
+        ]
         assert main(args) == 0
         assert path.stat().st_size > 0
     ds = dg.load(tmp_path / "run.nc")
@@ -47,8 +59,23 @@ def test_simulate_writes_each_format(tmp_path, capsys):
 
 
 def test_simulate_to_stdout(capsys):
-    assert main(["simulate", "ige_fceri_crosslinking", "--t-end", "1min", "--points", "2",
-                 "--solver", "LSODA", "--rtol", "1e-8"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "ige_fceri_crosslinking",
+                "--t-end",
+                "1min",
+                "--points",
+                "2",
+                "--solver",
+                "LSODA",
+                "--rtol",
+                "1e-8",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("time [s],L [molecule]")
     assert len(lines) == 3
@@ -59,7 +86,9 @@ def test_simulate_a_model_file_with_a_protocol(tmp_path, capsys):
     from degranulation.network import Protocol, Step, UnitValue
 
     washout = Protocol("washout", (Step(UnitValue(1, "min"), "set", "L", UnitValue(0, "molecule")),))
-    path = dg.write_model(model.replace(protocols=(washout,), default_protocol="washout"), tmp_path / "m.toml")
+    path = dg.write_model(
+        model.replace(protocols=(washout,), default_protocol="washout"), tmp_path / "m.toml"
+    )
     assert main(["simulate", str(path), "--t-end", "2min", "--points", "3"]) == 0
     rows = capsys.readouterr().out.splitlines()[1:]
     assert float(rows[2].split(",")[1]) == 0.0  # L washed out at 1 min

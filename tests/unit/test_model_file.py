@@ -45,7 +45,9 @@ def test_reads_every_section():
     assert model.get_parameter("k_on").estimate.scale == "log10"
     assert model.reactions[0].reactants == (("L", 1), ("R", 1))
     assert [(s.action, s.target) for s in model.get_protocol("pulse").steps] == [
-        ("set", "L"), ("add", "R"), ("release", "L")
+        ("set", "L"),
+        ("add", "R"),
+        ("release", "L"),
     ]
 
 
@@ -73,8 +75,13 @@ def test_builder_makes_the_same_model_as_the_file():
         .species("L", "1 nM", compartment="medium")
         .species("R", "4 nM", compartment="medium")
         .species("LR", "0 nM")
-        .parameter("k_on", "1e6 1/(M*s)", status="measured", source="made up",
-                   estimate={"bounds": ["1e4 1/(M*s)", "1e8 1/(M*s)"]})
+        .parameter(
+            "k_on",
+            "1e6 1/(M*s)",
+            status="measured",
+            source="made up",
+            estimate={"bounds": ["1e4 1/(M*s)", "1e8 1/(M*s)"]},
+        )
         .parameter("k_off", "0.01 1/s")
         .reaction("L + R <-> LR", "mass_action(k_on, k_off)", id="bind")
         .observable("bound", "LR", "nM")
@@ -108,6 +115,6 @@ def test_toml_syntax_error_is_located():
 
 def test_structure_errors_are_collected():
     with pytest.raises(ModelValidationError) as caught:
-        loads_model('id = 3\nspecis = 1\n[parameters]\nk = 1\n')
+        loads_model("id = 3\nspecis = 1\n[parameters]\nk = 1\n")
     codes = sorted(issue.code for issue in caught.value.issues)
     assert codes == ["F002", "F003", "F005"]

@@ -52,8 +52,13 @@ def test_times_in_any_unit(decay):
 
 @pytest.mark.parametrize(
     ("t", "error"),
-    [(10, dg.UnitError), ("10 nM", dg.UnitError), ("-1 min", dg.UnitError),
-     (["2 min", "1 min"], ValueError), ([1.0, 2.0], dg.UnitError)],
+    [
+        (10, dg.UnitError),
+        ("10 nM", dg.UnitError),
+        ("-1 min", dg.UnitError),
+        (["2 min", "1 min"], ValueError),
+        ([1.0, 2.0], dg.UnitError),
+    ],
 )
 def test_bad_times(decay, t, error):
     with pytest.raises(error):
@@ -109,17 +114,17 @@ def test_unknown_solver_lists_choices(decay):
 
 def test_protocol_steps(decay):
     protocol = [
-        {"at": "2 min", "set": {"A": "1 uM"}},          # wash to a new value
-        {"at": "4 min", "add": {"A": "1 uM"}},          # add more
-        {"at": "6 min", "clamp": {"A": "0.5 uM"}},      # hold constant
+        {"at": "2 min", "set": {"A": "1 uM"}},  # wash to a new value
+        {"at": "4 min", "add": {"A": "1 uM"}},  # add more
+        {"at": "6 min", "clamp": {"A": "0.5 uM"}},  # hold constant
         {"at": "8 min", "release": ["A"]},
     ]
     ds = dg.simulate(decay, t="10 min", points=11, protocol=protocol, rtol=1e-10, atol=1e-12)
     a = ds["A"].pint.magnitude
-    assert a[2] == pytest.approx(1.0)                                  # right after the set
+    assert a[2] == pytest.approx(1.0)  # right after the set
     assert a[4] == pytest.approx(1.0 * math.exp(-1.0) + 1.0, rel=1e-7)  # decayed, then +1
-    np.testing.assert_allclose(a[6:9], 0.5, rtol=1e-12)                # clamped
-    assert a[10] == pytest.approx(0.5 * math.exp(-1.0), rel=1e-7)      # released
+    np.testing.assert_allclose(a[6:9], 0.5, rtol=1e-12)  # clamped
+    assert a[10] == pytest.approx(0.5 * math.exp(-1.0), rel=1e-7)  # released
     # B gains exactly what A loses while A is free (A is replaced during steps)
     assert ds["B"].pint.magnitude[7] > ds["B"].pint.magnitude[6]
     steps = json.loads(ds.attrs["protocol"])
@@ -127,8 +132,9 @@ def test_protocol_steps(decay):
 
 
 def test_protocol_can_set_parameters(decay):
-    ds = dg.simulate(decay, t="4 min", points=5, protocol=[{"at": "2 min", "set": {"k": "0 1/s"}}],
-                     rtol=1e-10, atol=1e-12)
+    ds = dg.simulate(
+        decay, t="4 min", points=5, protocol=[{"at": "2 min", "set": {"k": "0 1/s"}}], rtol=1e-10, atol=1e-12
+    )
     np.testing.assert_allclose(ds["A"].pint.magnitude[2:], a_exact(2.0), rtol=1e-8)
 
 

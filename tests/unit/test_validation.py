@@ -80,8 +80,12 @@ def test_bundled_model_is_clean():
 
 def test_mass_action_multiplies_by_volume_for_concentrations():
     # A concentration reaction A -> B (k in 1/s) has extent rate V·k·A; the ODE divides by V.
-    model = loads_model(BAD.replace("1 nm", "1 nM").replace("A -> C", "A -> B")
-                        .replace('"k * B"', '"cell * k * B"').replace(" + kk", ""))
+    model = loads_model(
+        BAD.replace("1 nm", "1 nM")
+        .replace("A -> C", "A -> B")
+        .replace('"k * B"', '"cell * k * B"')
+        .replace(" + kk", "")
+    )
     from degranulation.symbolic import build_system
 
     system = build_system(model)
