@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from degranulation.errors import ModelError, SimulationError, UnitError
+from degranulation.errors import ConservationWarning, ModelError, SimulationError, UnitError
 from degranulation.network import Model, Species, Step, UnitValue
 from degranulation.solvers import _Solver, solver_from
 
@@ -50,7 +51,7 @@ def simulate(
     rtol: float | None = None,
     atol: float | None = None,
     points: int = DEFAULT_POINTS,
-    cache_dir: str | Path | None | bool = None,
+    cache_dir: str | Path | bool | None = None,
 ) -> xarray.Dataset:
     """Simulate a model and return its time course as an ``xarray.Dataset`` with units.
 
@@ -118,6 +119,8 @@ def simulate(
     x0 = initial_state(model, compiled, initial or {})
     steps = protocol_steps(model, protocol)
     trajectory = integrate(compiled, times, x0, p, options, resolve(model, compiled, steps))
+    if not steps:  # protocol steps change totals on purpose
+        check_conservation(compiled, trajectory, options)
     provenance = {
         "protocol": json.dumps([_step_text(step) for step in steps]),
         "parameters": json.dumps(_given(model, params), sort_keys=True),
@@ -267,15 +270,16 @@ def integrate(
         if filled == len(times):
             return Trajectory(times, out, p, counters)
         stop = pending[0].t if pending else float(times[-1])
-        x, filled = _segment(compiled, solver, p, frozen, t, stop, x, times, out, filled, counters)
+        fun, jac = compiled.functions(p, frozen if frozen.any() else None)
+        x, filled = _segment(compiled, solver, fun, jac, t, stop, x, times, out, filled, counters)
         t = stop
 
 
 def _segment(
     compiled: CompiledOde,
     solver: _Solver,
-    p: np.ndarray,
-    frozen: np.ndarray,
+    fun: Callable[[float, np.ndarray], np.ndarray],
+    jac: Callable[[float, np.ndarray], Any],
     t0: float,
     t1: float,
     x: np.ndarray,
@@ -284,8 +288,10 @@ def _segment(
     filled: int,
     counters: dict[str, int],
 ) -> tuple[np.ndarray, int]:
-    """Integrate one smooth stretch, filling outputs strictly before ``t1``."""
-    fun, jac = compiled.functions(p, frozen if frozen.any() else None)
+    """Integrate one smooth stretch, filling outputs strictly before ``t1``.
+
+    ``x`` may extend the state (forward sensitivities follow it); failures report the species.
+    """
     try:
         ode = solver.make(fun, jac, t0, x, t1)
     except (ValueError, ArithmeticError) as exc:
@@ -309,8 +315,30 @@ def _segment(
     return np.array(ode.y, dtype=float), filled
 
 
+def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: _Solver) -> None:
+    """Warn (ConservationWarning) if a conserved total drifts more than the tolerances allow."""
+    if not compiled.conservation_laws:
+        return
+    laws = np.array(compiled.conservation_laws, dtype=float)
+    amounts = compiled.amounts(trajectory.x, trajectory.p)
+    totals = laws @ amounts
+    scale = np.maximum(np.abs(laws) @ np.abs(amounts), np.finfo(float).tiny)
+    drift = np.abs(totals - totals[:, :1]) / scale
+    worst = np.unravel_index(np.argmax(drift), drift.shape)
+    if drift[worst] > max(100 * solver.rtol, 1e-9):
+        law = " + ".join(
+            f"{c}*{name}" for c, name in zip(compiled.conservation_laws[worst[0]], compiled.species, strict=True) if c
+        )
+        warnings.warn(
+            f"conserved total {law} drifted by {drift[worst]:.2g} (relative) by t = {trajectory.t[worst[1]]:g}; "
+            "tighten rtol/atol",
+            ConservationWarning,
+            stacklevel=3,
+        )
+
+
 def _failure(compiled: CompiledOde, message: str, t: float, y: np.ndarray) -> SimulationError:
-    state = {name: float(v) for name, v in zip(compiled.species, y, strict=True)}
+    state = {name: float(v) for name, v in zip(compiled.species, y, strict=False)}
     return SimulationError(
         f"solver failed at t = {t:.6g}: {message}",
         t_fail=float(t),

@@ -203,3 +203,15 @@ def test_disk_cache_round_trip(decay, tmp_path):
     assert second is not first
     np.testing.assert_array_equal(second.default_parameters, first.default_parameters)
     assert second.source == first.source
+
+
+def test_conservation_drift_is_reported(decay):
+    from degranulation.codegen import compile_model
+    from degranulation.errors import ConservationWarning
+    from degranulation.simulation import Trajectory, check_conservation
+
+    compiled = compile_model(decay)
+    assert compiled.conservation_laws == ((1, 1),)
+    leaky = Trajectory(np.array([0.0, 1.0]), np.array([[2.0, 1.0], [0.0, 0.5]]), compiled.default_parameters, {})
+    with pytest.warns(ConservationWarning, match=r"1\*A \+ 1\*B drifted by 0.33"):
+        check_conservation(compiled, leaky, dg.BDF())
