@@ -48,12 +48,32 @@ _LAZY = {
     "LSODA": "degranulation.solvers",
     "Model": "degranulation.network",
     "UnitSystem": "degranulation.units",
+    "read_sbml": "degranulation.io.sbml",
+    "write_sbml": "degranulation.io.sbml",
+    "read_bngnet": "degranulation.io.bngnet",
+    "sweep": "degranulation.sweeps",
+    "dose_response": "degranulation.sweeps",
+    "hill_fit": "degranulation.sweeps",
+    "HillFit": "degranulation.sweeps",
+    "geomspace": "degranulation.sweeps",
+    "read_assay": "degranulation.io.assay",
+    "AssayData": "degranulation.io.assay",
+    "fit": "degranulation.fitting",
+    "make_problem": "degranulation.fitting",
+    "FitProblem": "degranulation.fitting",
+    "FitResult": "degranulation.fitting",
+    "profile_likelihood": "degranulation.profiles",
+    "ProfileResult": "degranulation.profiles",
+    "simulate_sensitivities": "degranulation.sensitivities",
 }
 
 if TYPE_CHECKING:
     from degranulation.builder import ModelBuilder as ModelBuilder
     from degranulation.io.model_file import read_model as read_model
     from degranulation.io.model_file import write_model as write_model
+    from degranulation.io.sbml import read_sbml as read_sbml
+    from degranulation.io.sbml import write_sbml as write_sbml
+    from degranulation.io.bngnet import read_bngnet as read_bngnet
     from degranulation.io.store import load as load
     from degranulation.io.store import save as save
     from degranulation.library import list_models as list_models
@@ -63,8 +83,22 @@ if TYPE_CHECKING:
     from degranulation.solvers import BDF as BDF
     from degranulation.solvers import LSODA as LSODA
     from degranulation.solvers import Radau as Radau
+    from degranulation.sweeps import HillFit as HillFit
+    from degranulation.sweeps import dose_response as dose_response
+    from degranulation.sweeps import geomspace as geomspace
+    from degranulation.sweeps import hill_fit as hill_fit
+    from degranulation.sweeps import sweep as sweep
     from degranulation.units import UnitSystem as UnitSystem
     from degranulation.validation import validate as validate
+    from degranulation.io.assay import AssayData as AssayData
+    from degranulation.io.assay import read_assay as read_assay
+    from degranulation.fitting import FitProblem as FitProblem
+    from degranulation.fitting import FitResult as FitResult
+    from degranulation.fitting import fit as fit
+    from degranulation.fitting import make_problem as make_problem
+    from degranulation.profiles import ProfileResult as ProfileResult
+    from degranulation.profiles import profile_likelihood as profile_likelihood
+    from degranulation.sensitivities import simulate_sensitivities as simulate_sensitivities
 
 
 def __getattr__(name: str) -> Any:

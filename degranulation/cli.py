@@ -1,4 +1,4 @@
-"""Command line: ``degranulation models | validate | simulate``.
+"""Command line: ``degranulation models | validate | simulate | fit | sweep``.
 
 Holds no modelling logic: it parses arguments, calls the Python API and turns exceptions into
 one-line messages on stderr. Exit codes: 0 ok, 1 invalid model or data, 2 usage,
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from degranulation.errors import (
     ModelValidationError,
     SimulationError,
     UnitError,
+    UnsupportedFeatureError,
 )
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
@@ -63,6 +65,64 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--atol", type=float, help="absolute tolerance in model units (default 1e-9)")
     simulate.add_argument("-o", "--output", type=Path, help="write .nc, .csv or .json (default: CSV to stdout)")
     simulate.set_defaults(handler=_simulate)
+
+    convert = commands.add_parser("convert", help="convert a model between TOML, SBML (.xml/.sbml) and "
+                                  "BioNetGen .net (read only), by file extension")
+    convert.add_argument("source", metavar="IN", help="model file or bundled id")
+    convert.add_argument("target", metavar="OUT", type=Path, help="file to write: .toml, .xml or .sbml")
+    convert.set_defaults(handler=_convert)
+
+    fit = commands.add_parser("fit", help="fit parameters to assay data and write fit.json")
+    fit.add_argument("model", metavar="MODEL", help="model file or bundled id")
+    fit.add_argument("data", nargs="+", metavar="ASSAY", help="assay CSV file(s), units in the headers")
+    fit.add_argument("--estimate", action="append", required=True, metavar="NAME",
+                     help="parameter or initial value (Ag.initial) to estimate; repeat for each")
+    fit.add_argument("--starts", type=int, default=10, help="multistart runs (default 10)")
+    fit.add_argument("--seed", type=int, help="seed for the start points")
+    fit.add_argument("--design", choices=["lhs", "sobol"], default="lhs", help="start design (default lhs)")
+    fit.add_argument("--noise", choices=["sd", "additive", "proportional"],
+                     help="noise model (default: sd with an sd column, else additive)")
+    fit.add_argument("--scale", action="append", default=[], metavar="READOUT",
+                     help="fit a scale factor for an arbitrary-unit readout")
+    fit.add_argument("--offset", action="append", default=[], metavar="READOUT", help="fit an offset")
+    fit.add_argument("--intervals", choices=["fisher", "profile"], default="fisher",
+                     help="confidence intervals from the Fisher information (default) or profile likelihood")
+    fit.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    fit.add_argument("--workers", type=int, default=1, help="processes for the starts (default 1)")
+    fit.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    fit.add_argument("--rtol", type=float, default=1e-8, help="solver relative tolerance (default 1e-8)")
+    fit.add_argument("--atol", type=float, help="solver absolute tolerance in model units")
+    fit.add_argument("-o", "--output", type=Path, help="write fit.json here (default: stdout)")
+    fit.add_argument("--plot", type=Path, metavar="PNG", help="also draw data vs fitted model with residuals")
+    fit.set_defaults(handler=_fit)
+
+    sweep = commands.add_parser("sweep", help="dose response: solve over doses, write .nc, fit Hill curves")
+    sweep.add_argument("model", metavar="MODEL", help="model file or bundled id")
+    sweep.add_argument("--vary", required=True, metavar="NAME",
+                       help="parameter, compartment or species (its initial value)")
+    sweep.add_argument("--from", dest="start", metavar="VALUE", help="first dose with unit, e.g. 1pM")
+    sweep.add_argument("--to", dest="stop", metavar="VALUE", help="last dose with unit, e.g. 10uM")
+    sweep.add_argument("--num", type=int, default=21, help="doses from --from to --to, log-spaced (default 21)")
+    sweep.add_argument("--values", metavar="V1,V2,...", help="doses instead of --from/--to, e.g. 1nM,10nM")
+    sweep.add_argument("--observe", action="append", metavar="NAME",
+                       help="species or observable; repeat (default: all)")
+    sweep.add_argument("--at", help="readout time (e.g. 30min) or 'steady' (with --t-end as the horizon)")
+    sweep.add_argument("--t-end", help="end time of time courses, or the horizon for --at steady")
+    sweep.add_argument("--points", type=int, default=101, help="output times of time courses (default 101)")
+    sweep.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="fixed override for every dose")
+    sweep.add_argument("--protocol", help="protocol declared in the model file, or 'none'")
+    sweep.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    sweep.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    sweep.add_argument("--resume", action="store_true", help="continue the interrupted sweep stored under -o")
+    sweep.add_argument("--solver", help="LSODA (default for models up to 100 species), BDF or Radau")
+    sweep.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
+    sweep.add_argument("--atol", type=float, help="absolute tolerance in model units (default 1e-9)")
+    sweep.add_argument("--batch", type=int, help="doses per stacked LSODA solve (default: up to 64)")
+    sweep.add_argument("-o", "--output", type=Path, required=True, help="result file (.nc); finished doses "
+                       "are kept beside it in OUTPUT.parts/ until it is complete")
+    sweep.add_argument("--plot", type=Path, metavar="PNG", help="also draw each curve with its Hill fit")
+    sweep.set_defaults(handler=_sweep)
     return parser
 
 
@@ -86,12 +146,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("\n".join(_issue_lines(exc)), EXIT_INVALID)
     except SimulationError as exc:
         return _fail(str(exc), EXIT_FAILED)
-    except (ModelError, DataError, UnitError) as exc:
+    except (ModelError, DataError, UnitError, UnsupportedFeatureError) as exc:
         return _fail(str(exc), EXIT_INVALID)
+    except ImportError as exc:  # an optional extra is missing; the message names it
+        return _fail(str(exc), EXIT_USAGE)
     except DegranulationError as exc:
         return _fail(str(exc), EXIT_FAILED)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _fail(message: str, code: int) -> int:
@@ -122,24 +188,41 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def describe(model: Any) -> str:
-    """Text description of a model: species, parameters with units and sources, observables."""
-    lines = [f"{model.id}: {model.title}", f"cell type: {model.cell_type}", ""]
-    lines.append("species:")
-    lines += [f"  {s.id:16s} {str(s.initial):24s} {s.compartment or '':10s} {s.label}" for s in model.species]
-    lines.append("parameters:")
+    """Text description of a model: species, parameters with units, status and sources,
+    observables, protocols and references."""
+    width = max((len(r.id) for r in (*model.species, *model.parameters, *model.observables)), default=8)
+    lines = [f"{model.id}: {model.title}", f"cell type: {model.cell_type}"]
+    lines += [model.description.strip(), ""] if model.description.strip() else [""]
+    lines.append(f"species ({len(model.species)}; {len(model.reactions)} reactions):")
+    for s in model.species:
+        lines.append(f"  {s.id:{width}s} {s.initial!s:24s} {s.compartment or '':10s} {s.label}")
+    lines.append("parameters (value, [status], description; source):")
     for p in model.parameters:
         status = f"[{p.status}] " if p.status else ""
-        lines.append(f"  {p.id:16s} {str(p.value):32s} {status}{p.source or p.description}")
+        text = "; ".join(part for part in (p.description, p.source) if part)
+        lines.append(f"  {p.id:{width}s} {p.value!s:28s} {status}{text}")
     lines.append("observables:")
-    lines += [f"  {o.id:16s} {o.unit:12s} {o.expr}" for o in model.observables]
+    lines += [f"  {o.id:{width}s} {o.unit:12s} {o.description or o.expr}" for o in model.observables]
+    if model.protocols:
+        lines.append("protocols:")
+        for protocol in model.protocols:
+            mark = " (default)" if protocol.id == model.default_protocol else ""
+            lines.append(f"  {protocol.id}{mark}: {protocol.description}")
     lines.append("references:")
     lines += [f"  {r}" for r in model.references]
     return "\n".join(lines)
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from degranulation.library import load_model, save_model
+
+    save_model(load_model(args.source), args.target)
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
-    from degranulation.io.model_file import read_model
     from degranulation.library import model_path
+    from degranulation.library import read_model_file as read_model
     from degranulation.validation import find_issues
 
     reports: list[dict[str, Any]] = []
@@ -201,6 +284,118 @@ def _simulate(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise DataError(f"cannot write '{args.output}': {exc.strerror}") from None
     return EXIT_OK
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from degranulation.fitting import fit
+    from degranulation.io.assay import read_assay
+    from degranulation.library import load_model
+
+    model = load_model(args.model)
+    data = [read_assay(path) for path in args.data]
+    if args.starts < 1 or not 0 < args.level < 1:
+        raise UsageError("--starts must be >= 1 and --level between 0 and 1")
+    progress = _progress if sys.stderr.isatty() else None
+    try:
+        result = fit(model, data, estimate=args.estimate, n_starts=args.starts, seed=args.seed,
+                     design=args.design, noise=args.noise, scale=args.scale, offset=args.offset,
+                     level=args.level, workers=args.workers, scheduler=args.scheduler, rtol=args.rtol,
+                     atol=args.atol, progress=progress)
+    except (ValueError, ImportError) as exc:
+        if isinstance(exc, DegranulationError):
+            raise
+        raise UsageError(str(exc)) from None
+    if args.intervals == "profile":
+        from degranulation.profiles import profile_likelihood
+
+        profiles = profile_likelihood(result, level=args.level, workers=args.workers,
+                                      scheduler=args.scheduler)
+        result = result.with_intervals(profiles.confidence_intervals, "profile", args.level)
+    text = json.dumps(result.to_json(), indent=1)
+    if args.output is None:
+        print(text)
+    else:
+        try:
+            args.output.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise DataError(f"cannot write '{args.output}': {exc.strerror}") from None
+    if args.plot is not None:
+        from degranulation.plotting import plot_fit
+
+        try:
+            plot_fit(result, args.plot)
+        except ImportError as exc:
+            raise UsageError(str(exc)) from None
+    return EXIT_OK if result.success else EXIT_FAILED
+
+
+def _progress(done: int, total: int, start: Any) -> None:
+    end = "\n" if done == total else ""
+    print(f"\rfit: start {done}/{total}, cost {start.cost:.6g}", end=end, file=sys.stderr, flush=True)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from degranulation.library import load_model
+    from degranulation.sweeps import dose_response, fit_curves, geomspace
+
+    model = load_model(args.model)
+    params, initial = _overrides(model, args.set)
+    if args.values is not None and (args.start or args.stop):
+        raise UsageError("give --values or --from/--to, not both")
+    if args.values is None and not (args.start and args.stop):
+        raise UsageError("give the doses: --from VALUE --to VALUE [--num N], or --values V1,V2,...")
+    progress = _sweep_progress if sys.stderr.isatty() else None
+    try:
+        doses = args.values.split(",") if args.values else geomspace(args.start, args.stop, args.num)
+        result = dose_response(model, args.vary, doses, observe=args.observe, at=args.at, t=args.t_end,
+                               params=params, initial=initial, protocol=args.protocol, output=args.output,
+                               resume=args.resume, workers=args.workers, scheduler=args.scheduler,
+                               solver=args.solver, rtol=args.rtol, atol=args.atol, points=args.points,
+                               batch=args.batch, progress=progress)
+    except (ValueError, ImportError) as exc:  # the model loaded: the arguments are at fault
+        if isinstance(exc, DataError | ModelValidationError):
+            raise
+        raise UsageError(str(exc)) from None
+    fits = fit_curves(result, args.vary)
+    _print_fits(result, fits)
+    if args.plot is not None:
+        from degranulation.plotting import plot_dose_response
+
+        try:
+            plot_dose_response(result, fits, args.plot)
+        except ImportError as exc:
+            raise UsageError(str(exc)) from None
+    failed = int((result["status"] != "ok").sum())
+    if failed:
+        print(f"degranulation: warning: {failed} dose(s) failed; see the status and message variables "
+              f"in {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _sweep_progress(done: int, total: int) -> None:
+    bar = "#" * (30 * done // max(total, 1))
+    end = "\n" if done == total else ""
+    print(f"\rsweep [{bar:30s}] {done}/{total} doses", end=end, file=sys.stderr, flush=True)
+
+
+def _print_fits(result: Any, fits: dict[str, Any]) -> None:
+    """The summary table: one row per readout (EC50 with its interval, Hill n, peak)."""
+    if not fits:
+        return
+    print(f"{'readout':16s} {'EC50 [95% CI]':40s} {'Hill n':>8s}  peak")
+    for name, fit in fits.items():
+        if isinstance(fit, str):
+            print(f"{name:16s} no fit: {fit}")
+            continue
+        low, high = fit.ec50_ci
+        interval = f"{_text(fit.ec50)} [{low.magnitude:.4g}, {high.magnitude:.4g}]"
+        peak = f"{_text(fit.peak)} at {_text(fit.peak_dose)}" if fit.peak is not None else "-"
+        label = "IC50" if fit.shape == "decreasing" else "EC50"
+        print(f"{name:16s} {label} {interval:35s} {fit.n:8.3g}  {peak}")
+
+
+def _text(quantity: Any) -> str:
+    return f"{quantity.magnitude:.4g} {quantity.units:~C}"
 
 
 def _overrides(model: Any, settings: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:

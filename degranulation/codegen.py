@@ -3,11 +3,16 @@ picklable, and cached on disk by the model's content hash.
 
 Mass-action terms (most reactions) are evaluated together as one NumPy expression over index
 arrays: each term's reactants are listed slot by slot (``2 A`` fills two slots), so a rate is
-``c · Π x[slots]`` and its derivative for slot ``s`` is ``c · Π x[other slots]``. Everything
-else (explicit rate laws, coefficients, observables, ``dfdp``) is printed by SymPy's NumPy
-printer into one generated module, loaded from memory (no file is executed, no text from a
-model file reaches it except through the SymPy expressions built by
-:mod:`degranulation.expressions`).
+``c · Π x[slots]`` and its derivative for slot ``s`` is ``c · Π x[other slots]``. Their
+constants are printed once per distinct expression (a generated network has thousands of
+reactions but a few dozen constants such as ``2*kp1``) and gathered by index; observables that
+are weighted sums of species (all of a generated network's) are one sparse matrix. Everything
+else (explicit rate laws, other observables, ``dfdp``) is printed by SymPy's NumPy printer into
+one generated module, loaded from memory (no file is executed, no text from a model file
+reaches it except through the SymPy expressions built by :mod:`degranulation.expressions`).
+
+Loading a compiled model from the cache needs neither SymPy nor the symbolic stages: they are
+imported only to compile.
 """
 
 from __future__ import annotations
@@ -22,22 +27,25 @@ import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import scipy.sparse
-import sympy
 
-from degranulation.symbolic import OdeSystem
+if TYPE_CHECKING:
+    import sympy
 
-CODEGEN_VERSION: Final = "1"
+    from degranulation.symbolic import OdeSystem
+
+CODEGEN_VERSION: Final = "2"
 _ARRAYS: Final = (
-    "term_index", "term_stoich_data", "term_stoich_indices", "term_stoich_indptr",
+    "term_index", "coefficient_index", "term_stoich_data", "term_stoich_indices", "term_stoich_indptr",
     "generic_stoich_data", "generic_stoich_indices", "generic_stoich_indptr",
     "volume_index", "jac_indices", "jac_indptr", "jac_rows",
     "term_map_data", "term_map_indices", "term_map_indptr",
     "generic_map_data", "generic_map_indices", "generic_map_indptr",
     "term_entries", "observable_factors", "dfdp_rows", "dfdp_cols",
+    "observable_data", "observable_indices", "observable_indptr", "observable_generic",
 )  # fmt: skip
 
 
@@ -92,6 +100,7 @@ class CompiledOde:
     source: str
     has_dfdp: bool
     term_index: np.ndarray
+    coefficient_index: np.ndarray  # each term's constant among the distinct generated ones
     term_stoich_data: np.ndarray
     term_stoich_indices: np.ndarray
     term_stoich_indptr: np.ndarray
@@ -113,6 +122,10 @@ class CompiledOde:
     observable_factors: np.ndarray
     dfdp_rows: np.ndarray
     dfdp_cols: np.ndarray
+    observable_data: np.ndarray  # observables that are weighted sums of species, as CSR rows
+    observable_indices: np.ndarray
+    observable_indptr: np.ndarray
+    observable_generic: np.ndarray  # the others, computed by the generated module
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -156,6 +169,10 @@ class CompiledOde:
                 (self.generic_map_data, self.generic_map_indices, self.generic_map_indptr),
                 shape=(len(self.jac_indices), self.module.N_GENERIC_JAC),
             ),
+            "observables": scipy.sparse.csr_array(
+                (self.observable_data, self.observable_indices, self.observable_indptr),
+                shape=(len(self.observables), n),
+            ),
         }
 
     def scales(self, p: np.ndarray) -> np.ndarray:
@@ -165,7 +182,7 @@ class CompiledOde:
 
     def coefficients(self, p: np.ndarray) -> np.ndarray:
         """Mass-action term constants for parameter vector ``p``."""
-        return np.asarray(self.module.coefficients(p), dtype=float)
+        return np.asarray(self.module.coefficients(p), dtype=float)[self.coefficient_index]
 
     def functions(
         self, p: np.ndarray, frozen: np.ndarray | None = None
@@ -190,10 +207,13 @@ class CompiledOde:
         jac_scale = scale[self.jac_rows]
         entries = self.term_entries
         buffer = np.ones(n + 1)
+        columns = [np.ascontiguousarray(index[:, s]) for s in range(slots)]
 
         def fun(t: float, x: np.ndarray) -> np.ndarray:
             buffer[:n] = x
-            w = c * buffer[index].prod(axis=1) if slots else c.copy()
+            w = c.copy()
+            for column in columns:  # a product per slot: faster than a reduction over few slots
+                w *= buffer[column]
             dx = terms @ w
             if has_generic:
                 dx += generic @ module.generic_rates(x, p, t)
@@ -227,7 +247,9 @@ class CompiledOde:
         """Observables (rows) at states ``x`` (species × times), in their declared units."""
         if not self.observables:
             return np.zeros((0, np.shape(t)[0]))
-        values = np.asarray(self.module.observables(x, p, t), dtype=float)
+        values = np.asarray(self._matrices["observables"] @ x, dtype=float)
+        if len(self.observable_generic):
+            values[self.observable_generic] = np.asarray(self.module.observables(x, p, t), dtype=float)
         return values * self.observable_factors[:, None]
 
     def amounts(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -323,11 +345,13 @@ def _write_cache(folder: Path, compiled: CompiledOde) -> None:
 
 def compile_system(system: OdeSystem, *, key: str = "", sensitivities: bool = False) -> CompiledOde:
     """Generate the numeric form of a symbolic system (no caching; see :func:`compile_model`)."""
+    import sympy
+
     terms, term_reaction, generic = _split_laws(system)
     n = len(system.species)
     names = {s: f"x[{i}]" for i, s in enumerate(system.species_symbols)}
     names.update({s: f"p[{k}]" for k, s in enumerate(system.parameter_symbols)})
-    printer = _Printer(names)
+    printer = _printer_class()(names)
     stoich = system.effective_stoichiometry.tocsc()
 
     slots = max((sum(order for _, order in term.orders) for term in terms), default=0)
@@ -349,12 +373,17 @@ def compile_system(system: OdeSystem, *, key: str = "", sensitivities: bool = Fa
     pattern = _jacobian_pattern(term_index, n, term_stoich, generic_stoich, generic_jac)
 
     dfdp = system.dfdp if sensitivities else {}
+    distinct: dict[sympy.Expr, int] = {}
+    coefficient_index = np.array([distinct.setdefault(term.coefficient, len(distinct)) for term in terms],
+                                 dtype=np.int64)
+    observable_exprs = _observable_exprs(system)
+    observables, generic_observables = _linear_observables(observable_exprs, index_of)
     source = _module_source(
         printer,
-        coefficients=[term.coefficient for term in terms],
+        coefficients=list(distinct),
         generic_rates=[system.laws[j].expr for j in generic],
         generic_jac=[expr for _, _, expr in generic_jac],
-        observables=_observable_exprs(system),
+        observables=[observable_exprs[k] for k in generic_observables],
         dfdp=list(dfdp.values()),
     )
     amount_factors = np.array(
@@ -372,6 +401,7 @@ def compile_system(system: OdeSystem, *, key: str = "", sensitivities: bool = Fa
         source=source,
         has_dfdp=sensitivities,
         term_index=term_index,
+        coefficient_index=coefficient_index,
         term_stoich_data=term_stoich.data.astype(float),
         term_stoich_indices=term_stoich.indices.astype(np.int64),
         term_stoich_indptr=term_stoich.indptr.astype(np.int64),
@@ -380,7 +410,11 @@ def compile_system(system: OdeSystem, *, key: str = "", sensitivities: bool = Fa
         generic_stoich_indptr=generic_stoich.indptr.astype(np.int64),
         volume_index=amount_factors,
         boundary=np.asarray(system.boundary, dtype=bool),
-        observable_factors=_observable_factors(system),
+        observable_factors=_observable_factors(system, observable_exprs),
+        observable_data=observables.data.astype(float),
+        observable_indices=observables.indices.astype(np.int64),
+        observable_indptr=observables.indptr.astype(np.int64),
+        observable_generic=np.array(generic_observables, dtype=np.int64),
         dfdp_rows=np.array([i for i, _ in dfdp], dtype=np.int64),
         dfdp_cols=np.array([k for _, k in dfdp], dtype=np.int64),
         **pattern,
@@ -465,32 +499,67 @@ def _observable_exprs(system: OdeSystem) -> list[sympy.Expr]:
     return [parse_expression(o.expr).expr for o in system.model.observables]
 
 
-def _observable_factors(system: OdeSystem) -> np.ndarray:
+def _linear_observables(
+    exprs: Sequence[sympy.Expr], index_of: dict[str, int]
+) -> tuple[scipy.sparse.csr_array, list[int]]:
+    """Weighted sums of species as CSR rows; the positions of the other observables."""
+    import sympy
+
+    rows, cols, data, generic = [], [], [], []
+    for k, expr in enumerate(exprs):
+        terms = expr.as_coefficients_dict()
+        if all(isinstance(s, sympy.Symbol) and s.name in index_of and isinstance(c, sympy.Number)
+               for s, c in terms.items()):
+            for s, c in terms.items():
+                rows.append(k)
+                cols.append(index_of[s.name])
+                data.append(float(c))
+        else:
+            generic.append(k)
+    positions = (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))
+    matrix = scipy.sparse.csr_array((np.array(data), positions), shape=(len(exprs), len(index_of)))
+    return matrix, generic
+
+
+def _observable_factors(system: OdeSystem, exprs: Sequence[sympy.Expr]) -> np.ndarray:
     """Factor from an observable's internal value to its declared unit."""
     from degranulation.kinetics import expression_dimension, symbol_dimensions
     from degranulation.units import parse_unit, registry
 
     table = symbol_dimensions(system.model)
     factors = []
-    for observable, expr in zip(system.model.observables, _observable_exprs(system), strict=True):
+    for observable, expr in zip(system.model.observables, exprs, strict=True):
         internal = system.model.units.scale(expression_dimension(expr, table))
         declared = registry().Quantity(1.0, parse_unit(observable.unit)).to_base_units().magnitude
         factors.append(internal / float(declared))
     return np.array(factors, dtype=float)
 
 
-class _Printer(sympy.printing.numpy.NumPyPrinter):  # type: ignore[misc]
-    """NumPy printer that writes model names as ``x[i]``, ``p[k]`` and time as ``t``."""
+@functools.cache
+def _printer_class() -> type:
+    """SymPy's NumPy printer writing model names as ``x[i]``, ``p[k]`` and time as ``t``
+    (made on first use, so that loading a compiled model does not import SymPy)."""
+    from sympy.printing.numpy import NumPyPrinter
 
-    def __init__(self, names: dict[sympy.Symbol, str]) -> None:
-        super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
-        self._names = {s.name: text for s, text in names.items()}
+    class _Printer(NumPyPrinter):  # type: ignore[misc]
+        def __init__(self, names: dict[sympy.Symbol, str]) -> None:
+            options = {"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False}
+            super().__init__(options)
+            self._names = {s.name: text for s, text in names.items()}
 
-    def _print_Symbol(self, expr: sympy.Symbol) -> str:
-        return self._names.get(expr.name, expr.name)
+        def _print_Symbol(self, expr: sympy.Symbol) -> str:
+            return self._names.get(expr.name, expr.name)
+
+    return _Printer
 
 
-def _module_source(printer: _Printer, **lists: list[sympy.Expr]) -> str:
+def __getattr__(name: str) -> Any:
+    if name == "_Printer":  # kept importable by name for the modules that print expressions
+        return _printer_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _module_source(printer: Any, **lists: list[sympy.Expr]) -> str:
     body = []
     for name, exprs in lists.items():
         arguments = "p" if name == "coefficients" else "x, p, t"

@@ -11,6 +11,7 @@ instead of asking SymPy for an exact ten-billion-digit integer.
 from __future__ import annotations
 
 import ast
+import functools
 import keyword
 import math
 from collections.abc import Callable
@@ -107,6 +108,13 @@ def parse_expression(text: str, *, allow_mass_action: bool = False) -> ParsedExp
     """
     if not isinstance(text, str):
         raise ExpressionError(f"expected expression text, got {type(text).__name__} {text!r}")
+    # Generated networks repeat a few dozen rate texts over thousands of reactions.
+    parsed = _parse(text, allow_mass_action)
+    return ParsedExpression(parsed.expr, dict(parsed.names), parsed.mass_action)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str, allow_mass_action: bool) -> ParsedExpression:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
     if not text.strip():
@@ -148,6 +156,8 @@ class _Builder:
             return _number(node)
         if isinstance(node, ast.Name):
             return self._name(node)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+            return self._sum(node)
         if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
             return _binary(node, self.build(node.left), self.build(node.right))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
@@ -156,6 +166,24 @@ class _Builder:
         if isinstance(node, ast.Call):
             return self._call(node)
         raise _error(node, f"{_describe(node)} is not allowed in an expression")
+
+    def _sum(self, node: ast.BinOp) -> sympy.Expr:
+        # A chain a + b - c + ... becomes one n-ary Add: adding pairwise re-flattens the growing
+        # sum at every step (quadratic: seconds for an observable summing hundreds of species)
+        # and a long chain would exhaust the recursion limit.
+        chain = []
+        while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+            chain.append(node)
+            node = node.left
+        total = self.build(node)
+        terms: list[sympy.Expr] = []
+        for link in reversed(chain):
+            right = self.build(link.right)
+            if not terms and isinstance(total, sympy.Number) and isinstance(right, sympy.Number):
+                total = _binary(link, total, right)  # a numeric prefix folds in floating point
+            else:
+                terms.append(-right if isinstance(link.op, ast.Sub) else right)
+        return sympy.Add(total, *terms) if terms else total
 
     def _name(self, node: ast.Name) -> sympy.Expr:
         if node.id in FUNCTIONS or node.id == MASS_ACTION:

@@ -160,10 +160,21 @@ class MassActionTerm:
 
 @dataclass(frozen=True)
 class RateLaw:
-    """A reaction's extent rate: SymPy ``expr``, plus ``terms`` when it is mass action."""
+    """A reaction's extent rate: SymPy ``expr``, plus ``terms`` when it is mass action.
 
-    expr: sympy.Expr
+    A mass-action law builds ``expr`` from its terms on first use: the numeric stages of a
+    network of thousands of reactions need only the terms.
+    """
+
+    explicit: sympy.Expr | None
     terms: tuple[MassActionTerm, ...] | None
+
+    @functools.cached_property
+    def expr(self) -> sympy.Expr:
+        """The extent rate."""
+        if self.terms is None:
+            return self.explicit
+        return sympy.Add(*(term_expr(t) for t in self.terms))
 
 
 def rate_law(model: Model, index: int, table: dict[str, Any]) -> RateLaw:
@@ -203,8 +214,7 @@ def rate_law(model: Model, index: int, table: dict[str, Any]) -> RateLaw:
         terms.append(
             _mass_action_term(model, reaction, -1, kr, reaction.products, reaction.reactants, table, location)
         )
-    expr = sympy.Add(*(term_expr(t) for t in terms))
-    return RateLaw(expr, tuple(terms))
+    return RateLaw(None, tuple(terms))
 
 
 def term_expr(term: MassActionTerm) -> sympy.Expr:

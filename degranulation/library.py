@@ -16,6 +16,8 @@ from pathlib import Path
 from degranulation.errors import ModelError
 from degranulation.network import Model
 
+SBML_SUFFIXES = (".xml", ".sbml")
+
 
 def models_folder() -> Path:
     """Folder holding the bundled model files."""
@@ -75,13 +77,60 @@ def model_path(name_or_path: str | Path) -> Path:
     raise ModelError(f"unknown model '{text}'", hint=hint)
 
 
+def read_model_file(path: str | Path) -> Model:
+    """Read a model file by its extension: ``.toml`` (model file), ``.xml`` or ``.sbml``
+    (SBML, needs the ``sbml`` extra) or ``.net`` (BioNetGen network); not validated."""
+    suffix = Path(path).suffix.lower()
+    if suffix in SBML_SUFFIXES:
+        from degranulation.io.sbml import read_sbml
+
+        return read_sbml(path)
+    if suffix == ".net":
+        from degranulation.io.bngnet import read_bngnet
+
+        return read_bngnet(path)
+    from degranulation.io.model_file import read_model
+
+    return read_model(path)
+
+
+def save_model(model: Model, path: str | Path) -> Path:
+    """Write a model in the format its extension names: ``.toml``, or ``.xml``/``.sbml`` (SBML).
+
+    Raises
+    ------
+    ModelError
+        For another extension (BioNetGen ``.net`` files are read, not written).
+
+    Examples
+    --------
+    >>> import degranulation as dg, tempfile, pathlib
+    >>> from degranulation.library import save_model
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> dg.load_model(save_model(dg.load_model("ige_fceri_crosslinking"), folder / "m.toml")).id
+    'ige_fceri_crosslinking'
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in SBML_SUFFIXES:
+        from degranulation.io.sbml import write_sbml
+
+        return write_sbml(model, path)
+    if suffix != ".toml":
+        raise ModelError(f"cannot write a model as '{suffix or path}'", file=str(path),
+                         hint="write .toml (model file) or .xml/.sbml (SBML)")
+    from degranulation.io.model_file import write_model
+
+    return write_model(model, path)
+
+
 def load_model(name_or_path: str | Path, *, validate: bool = True) -> Model:
     """Load a bundled model by id, or a model file by path, and validate it.
 
     Parameters
     ----------
     name_or_path : str or Path
-        ``"ige_fceri_crosslinking"`` or ``"path/to/model.toml"``.
+        ``"ige_fceri_crosslinking"``, ``"path/to/model.toml"``, an SBML file (``.xml``,
+        ``.sbml``) or a BioNetGen network (``.net``).
     validate : bool
         Check names, units and values (raises ``ModelValidationError`` on errors).
 
@@ -92,9 +141,7 @@ def load_model(name_or_path: str | Path, *, validate: bool = True) -> Model:
     >>> [s.id for s in model.species]
     ['L', 'R', 'LR', 'RLR']
     """
-    from degranulation.io.model_file import read_model
-
-    model = read_model(model_path(name_or_path))
+    model = read_model_file(model_path(name_or_path))
     if validate:
         from degranulation.validation import validate as check
 

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from degranulation.simulation import Trajectory
 
 
+_MODEL_TOML: dict[str, str] = {}  # model content hash -> its TOML text, for provenance
+
+
 def make_dataset(
     model: Model, compiled: CompiledOde, trajectory: Trajectory, provenance: dict[str, str]
 ) -> xarray.Dataset:
@@ -52,7 +55,9 @@ def make_dataset(
         "model_id": model.id,
         "model_title": model.title,
         "model_hash": model.content_hash,
-        "model_toml": dumps_model(model),
+        "model_toml": _MODEL_TOML.get(model.content_hash) or _MODEL_TOML.setdefault(
+            model.content_hash, dumps_model(model)
+        ),  # written once per model: 0.1 s for a generated network of thousands of reactions
         **provenance,
         "degranulation_version": version(),
     }

@@ -17,7 +17,14 @@ import scipy.sparse
 import sympy
 
 from degranulation.expressions import symbol
-from degranulation.kinetics import RateLaw, dims, internal_value, rate_law, species_dimension, symbol_dimensions
+from degranulation.kinetics import (
+    RateLaw,
+    dims,
+    internal_value,
+    rate_law,
+    species_dimension,
+    symbol_dimensions,
+)
 from degranulation.network import Model
 
 
@@ -209,11 +216,12 @@ def conservation_laws(stoichiometry: scipy.sparse.sparray) -> tuple[tuple[int, .
     from sympy.polys.matrices import DomainMatrix
 
     n_species = stoichiometry.shape[0]
-    # Distinct reaction columns span the same space; dropping repeats keeps elimination small.
+    # Distinct reaction columns, up to sign, span the same space; dropping repeats (and the
+    # reverse of each reversible step) keeps elimination small.
     csc = scipy.sparse.csc_array(stoichiometry)
     csc.sort_indices()
     columns = {
-        tuple(zip(csc.indices[a:b].tolist(), csc.data[a:b].tolist(), strict=True))
+        tuple(zip(csc.indices[a:b].tolist(), (np.sign(csc.data[a]) * csc.data[a:b]).tolist(), strict=True))
         for a, b in zip(csc.indptr[:-1], csc.indptr[1:], strict=True)
         if b > a
     }

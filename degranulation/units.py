@@ -165,7 +165,7 @@ class UnitSystem:
     @property
     def volume(self) -> str:
         """Unit text of the derived volume unit."""
-        return f"{self.amount}/{self.concentration}"
+        return f"({self.amount})/({self.concentration})"
 
     @functools.cached_property
     def _scales(self) -> dict[str, float]:

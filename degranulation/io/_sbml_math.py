@@ -1,0 +1,280 @@
+"""SBML math for :mod:`degranulation.io.sbml`: libsbml ``ASTNode`` → expression text (read back
+through :func:`degranulation.expressions.parse_expression`, never evaluated), and SymPy →
+``ASTNode`` for writing.
+
+Only what expression text can say is translated: arithmetic, powers, ``exp``, ``ln``,
+``log`` (base 10 or any base), ``root``, ``abs``, ``tanh``, ``min``, ``max``, ``time``,
+``avogadro``, π and e. Anything else (piecewise, comparisons, logic, trigonometry,
+``delay``, ``rateOf``, ``floor`` …) raises :class:`MathFeature`, which the reader collects
+into one :class:`~degranulation.errors.UnsupportedFeatureError`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sympy
+
+from degranulation.expressions import TIME_NAME
+
+
+class MathFeature(Exception):
+    """Math that expression text cannot hold (internal; collected by the reader)."""
+
+
+def ast_to_text(
+    node: Any,
+    names: Mapping[str, str],
+    values: Mapping[str, str],
+    number: Callable[[str, float, bool], str] | None = None,
+) -> str:
+    """Expression text for SBML math.
+
+    Parameters
+    ----------
+    node : libsbml.ASTNode
+    names : mapping
+        SBML id → model id for every name the math may use.
+    values : mapping
+        SBML id → text that replaces it (a species reference's stoichiometry, an inlined
+        assignment rule), parenthesised where used.
+    number : callable, optional
+        ``number(text, value, is_scale)`` gives the text written for each number outside
+        exponents, and (``number("1", 1.0, True)``) for a factor put before every argument
+        that must be a bare number (of ``exp``, ``ln``, ``log``, ``tanh``, and base and
+        exponent of a non-numeric power). The reader uses these to let numbers carry the
+        units SBML leaves implicit.
+
+    Raises
+    ------
+    MathFeature
+        Naming the first construct that cannot be translated.
+    """
+    return _text(node, names, values, number)[0]
+
+
+# Precedence of what a piece of text is, for adding only the parentheses Python needs.
+_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
+
+
+def _text(
+    node: Any,
+    names: Mapping[str, str],
+    values: Mapping[str, str],
+    number: Callable[[str, float, bool], str] | None,
+) -> tuple[str, int]:
+    import libsbml
+
+    kind = node.getType()
+    children = [node.getChild(i) for i in range(node.getNumChildren())]
+    if node.isNumber():
+        text, value = _number(node)
+        return (text if number is None else number(text, value, False)), _ATOM
+    if kind == libsbml.AST_NAME:
+        name = node.getName()
+        if name in values:
+            return f"({values[name]})", _ATOM
+        if name in names:
+            return names[name], _ATOM
+        raise MathFeature(f"'{name}' used as a value in math")
+    constants = {
+        libsbml.AST_NAME_TIME: TIME_NAME,
+        libsbml.AST_CONSTANT_E: repr(math.e),
+        libsbml.AST_CONSTANT_PI: repr(math.pi),
+    }
+    if kind in constants:
+        return constants[kind], _ATOM
+    if kind == libsbml.AST_NAME_AVOGADRO:
+        return repr(float(node.getReal())), _ATOM
+    if kind not in _operations():
+        name = node.getName() or libsbml.formulaToL3String(node)
+        if kind == libsbml.AST_FUNCTION:
+            raise MathFeature(f"call of undefined function '{name}'")
+        raise MathFeature(f"'{name}' in math")
+    # Exponents, root degrees and log bases stay plain numbers: they have no unit.
+    plain = (
+        {
+            libsbml.AST_POWER: 1,
+            libsbml.AST_FUNCTION_POWER: 1,
+            libsbml.AST_FUNCTION_ROOT: 0,
+            libsbml.AST_FUNCTION_LOG: 0,
+        }.get(kind)
+        if len(children) == 2
+        else None
+    )
+    args = [_text(child, names, values, None if i == plain else number) for i, child in enumerate(children)]
+    if number is not None:
+        bare = _bare_arguments(kind, children)
+        args = [
+            (f"{number('1', 1.0, True)}*{_wrap(*a, _PRODUCT)}", _PRODUCT) if i in bare else a
+            for i, a in enumerate(args)
+        ]
+    return _operation(node, kind, args)
+
+
+def _wrap(text: str, precedence: int, needed: int) -> str:
+    return text if precedence >= needed else f"({text})"
+
+
+def _bare_arguments(kind: int, children: list[Any]) -> set[int]:
+    """Which arguments SBML evaluates as bare numbers (our expressions need them dimensionless)."""
+    import libsbml
+
+    if kind in (libsbml.AST_FUNCTION_EXP, libsbml.AST_FUNCTION_LN, libsbml.AST_FUNCTION_TANH):
+        return {0}
+    if kind == libsbml.AST_FUNCTION_LOG:
+        return {len(children) - 1}
+    if kind in (libsbml.AST_POWER, libsbml.AST_FUNCTION_POWER) and _names_in(children[1]):
+        return {0, 1}
+    if kind == libsbml.AST_FUNCTION_ROOT and len(children) == 2 and _names_in(children[0]):
+        return {0, 1}
+    return set()
+
+
+def _names_in(node: Any) -> bool:
+    """Whether math uses any name (time included), i.e. is not a plain number."""
+    if node.isName():
+        return True
+    return any(_names_in(node.getChild(i)) for i in range(node.getNumChildren()))
+
+
+def _operation(node: Any, kind: int, args: list[tuple[str, int]]) -> tuple[str, int]:
+    import libsbml
+
+    plain = [text for text, _ in args]
+    if kind == libsbml.AST_PLUS and args:
+        terms = [plain[0]] + [
+            f"- {text[1:]}" if precedence == _UNARY else f"+ {text}" for text, precedence in args[1:]
+        ]
+        return " ".join(terms), _SUM
+    if kind == libsbml.AST_PLUS:
+        return "0", _ATOM
+    if kind == libsbml.AST_TIMES:
+        return ("*".join(_wrap(*a, _PRODUCT) for a in args), _PRODUCT) if args else ("1", _ATOM)
+    if kind == libsbml.AST_MINUS and len(args) == 1:
+        return f"-{_wrap(*args[0], _PRODUCT)}", _UNARY
+    if kind == libsbml.AST_MINUS:
+        return f"{plain[0]} - {_wrap(*args[1], _PRODUCT)}", _SUM
+    if kind == libsbml.AST_DIVIDE:
+        return f"{_wrap(*args[0], _PRODUCT)}/{_wrap(*args[1], _UNARY)}", _PRODUCT
+    if kind in (libsbml.AST_POWER, libsbml.AST_FUNCTION_POWER):
+        return f"{_wrap(*args[0], _ATOM)}**{_wrap(*args[1], _UNARY)}", _POWER
+    if kind == libsbml.AST_FUNCTION_LOG:
+        if len(args) == 1 or plain[0] in ("10", "10.0"):
+            return f"log10({plain[-1]})", _ATOM
+        return f"log({plain[1]})/log({plain[0]})", _PRODUCT
+    if kind == libsbml.AST_FUNCTION_ROOT:
+        if len(args) == 1 or plain[0] in ("2", "2.0"):
+            return f"sqrt({plain[-1]})", _ATOM
+        return f"{_wrap(*args[1], _ATOM)}**(1/{_wrap(*args[0], _UNARY)})", _POWER
+    if kind in (libsbml.AST_FUNCTION_MAX, libsbml.AST_FUNCTION_MIN) and args:
+        name = "max" if kind == libsbml.AST_FUNCTION_MAX else "min"
+        return args[0] if len(args) == 1 else (f"{name}({', '.join(plain)})", _ATOM)
+    if len(args) != 1:
+        raise MathFeature(f"'{node.getName()}' with {len(args)} arguments in math")
+    return f"{_operations()[kind]}({plain[0]})", _ATOM
+
+
+@functools.cache
+def _operations() -> dict[int, str]:
+    """The math node kinds expression text can hold (one-argument functions: their name)."""
+    import libsbml
+
+    kinds = (
+        libsbml.AST_PLUS,
+        libsbml.AST_MINUS,
+        libsbml.AST_TIMES,
+        libsbml.AST_DIVIDE,
+        libsbml.AST_POWER,
+        libsbml.AST_FUNCTION_POWER,
+        libsbml.AST_FUNCTION_LOG,
+        libsbml.AST_FUNCTION_ROOT,
+        libsbml.AST_FUNCTION_MAX,
+        libsbml.AST_FUNCTION_MIN,
+    )
+    return dict.fromkeys(kinds, "") | {
+        libsbml.AST_FUNCTION_EXP: "exp",
+        libsbml.AST_FUNCTION_LN: "log",
+        libsbml.AST_FUNCTION_ABS: "abs",
+        libsbml.AST_FUNCTION_TANH: "tanh",
+    }
+
+
+def _number(node: Any) -> tuple[str, float]:
+    import libsbml
+
+    units = node.getUnits() if node.isSetUnits() else ""
+    if units not in ("", "dimensionless"):
+        raise MathFeature(f"a number with units ('{units}')")
+    if node.getType() == libsbml.AST_INTEGER:
+        value: float = node.getInteger()
+        text = str(value)
+    elif node.getType() == libsbml.AST_RATIONAL:
+        value = node.getNumerator() / node.getDenominator()
+        text = f"{node.getNumerator()}/{node.getDenominator()}"
+    else:
+        value = float(node.getReal())
+        text = repr(value)
+    if not math.isfinite(value):
+        raise MathFeature(f"the number {value}")
+    return (text if value >= 0 and "/" not in text else f"({text})"), value
+
+
+def sympy_to_ast(expr: sympy.Expr) -> Any:
+    """A libsbml ``ASTNode`` for a SymPy expression built by
+    :func:`~degranulation.expressions.parse_expression` (names become SBML ids)."""
+    import libsbml
+
+    if isinstance(expr, sympy.Symbol):
+        if expr.name == TIME_NAME:
+            node = libsbml.ASTNode(libsbml.AST_NAME_TIME)
+            node.setName("time")
+            return node
+        node = libsbml.ASTNode(libsbml.AST_NAME)
+        node.setName(expr.name)
+        return node
+    if isinstance(expr, sympy.Integer):
+        node = libsbml.ASTNode(libsbml.AST_INTEGER)
+        node.setValue(int(expr))
+        return node
+    if isinstance(expr, sympy.Rational):
+        node = libsbml.ASTNode(libsbml.AST_RATIONAL)
+        node.setValue(int(expr.p), int(expr.q))
+        return node
+    if expr is sympy.E:
+        return libsbml.ASTNode(libsbml.AST_CONSTANT_E)
+    if expr is sympy.pi:
+        return libsbml.ASTNode(libsbml.AST_CONSTANT_PI)
+    if isinstance(expr, sympy.Float):
+        node = libsbml.ASTNode(libsbml.AST_REAL)
+        node.setValue(float(expr))
+        return node
+    if isinstance(expr, sympy.Mul):
+        numerator, denominator = sympy.fraction(expr)
+        if denominator != 1:
+            return ast_node(libsbml.AST_DIVIDE, sympy_to_ast(numerator), sympy_to_ast(denominator))
+        if expr.args[0].is_Number and expr.args[0] < 0:
+            return ast_node(libsbml.AST_MINUS, sympy_to_ast(-expr))
+    kinds = {
+        sympy.Add: libsbml.AST_PLUS, sympy.Mul: libsbml.AST_TIMES, sympy.Pow: libsbml.AST_POWER,
+        sympy.exp: libsbml.AST_FUNCTION_EXP, sympy.log: libsbml.AST_FUNCTION_LN,
+        sympy.Abs: libsbml.AST_FUNCTION_ABS, sympy.tanh: libsbml.AST_FUNCTION_TANH,
+        sympy.Min: libsbml.AST_FUNCTION_MIN, sympy.Max: libsbml.AST_FUNCTION_MAX,
+    }  # fmt: skip
+    kind = kinds.get(type(expr))
+    if kind is None:
+        raise MathFeature(f"'{type(expr).__name__}' has no SBML form here")
+    return ast_node(kind, *(sympy_to_ast(arg) for arg in expr.args))
+
+
+def ast_node(kind: int, *children: Any) -> Any:
+    """A libsbml ``ASTNode`` of ``kind`` with ``children``."""
+    import libsbml
+
+    node = libsbml.ASTNode(kind)
+    for child in children:
+        node.addChild(child)
+    return node

@@ -1,0 +1,790 @@
+"""Reading SBML for :mod:`degranulation.io.sbml`: an SBML document → a
+:class:`~degranulation.network.Model`, every construct it cannot hold collected into one
+:class:`~degranulation.errors.UnsupportedFeatureError` (the mapping is in
+:mod:`degranulation.io.sbml`'s docstring)."""
+
+from __future__ import annotations
+
+import dataclasses
+import keyword
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import sympy
+from sympy.printing.str import StrPrinter
+
+from degranulation.errors import ExpressionError, ModelFileError, UnsupportedFeatureError
+from degranulation.expressions import FUNCTIONS, MASS_ACTION, RESERVED, TIME_NAME, parse_expression, symbol
+from degranulation.io._sbml_math import MathFeature, ast_to_text
+from degranulation.io._sbml_units import (
+    Unit,
+    UnitInference,
+    UnitProblem,
+    format_unit,
+    unit_from_reference,
+    unit_from_vector,
+)
+from degranulation.network import (
+    Compartment,
+    Model,
+    Observable,
+    Parameter,
+    Protocol,
+    Reaction,
+    Species,
+    Step,
+    StepAction,
+    UnitValue,
+)
+from degranulation.units import UnitSystem
+
+_CONVERTERS: Final = ("promoteLocalParameters", "expandFunctionDefinitions")
+_TAKEN: Final = frozenset(RESERVED) | set(FUNCTIONS) | {MASS_ACTION} | set(keyword.kwlist)
+#: Where :mod:`degranulation.io._sbml_writer` records the model's unit system.
+ANNOTATION_NS: Final = "https://degranulation.readthedocs.io/sbml/units"
+#: Packages that add no math (diagrams, extended math that the math check covers): ignored.
+_GRAPHICAL_PACKAGES: Final = frozenset({"l3v2extendedmath", "layout", "render"})
+#: Name of the protocol that holds an SBML file's events.
+_EVENTS: Final = "sbml_events"
+
+
+@dataclass(frozen=True)
+class SbmlImport:
+    """An SBML file read into a model, with what links the two.
+
+    Attributes
+    ----------
+    model : Model
+    ids : dict of str to str
+        SBML id → model id (ids that clash with reserved names are renamed, e.g. ``S`` → ``S_``).
+    units : dict of str to Unit
+        SBML id → what one unit of its SBML value is (a species: of its symbol, the amount
+        when ``hasOnlySubstanceUnits``, else the concentration). ``"time"`` is the time unit.
+    compartments : dict of str to str
+        SBML species id → SBML id of its compartment.
+    """
+
+    model: Model
+    ids: dict[str, str]
+    units: dict[str, Unit]
+    compartments: dict[str, str]
+
+
+def read_document(libsbml: Any, path: Path) -> Any:
+    """Read an SBML file with libsbml, refusing files with errors (ModelFileError)."""
+    if not path.is_file():
+        raise ModelFileError(f"no such SBML file '{path}'", file=str(path), hint="check the path")
+    document = libsbml.readSBMLFromFile(str(path))
+    problems = [
+        f"line {error.getLine()}: {' '.join(error.getShortMessage().split())}"
+        for error in (document.getError(i) for i in range(document.getNumErrors()))
+        if error.getSeverity() >= libsbml.LIBSBML_SEV_ERROR
+    ]
+    if problems:
+        raise ModelFileError(
+            f"not valid SBML: {'; '.join(problems[:5])}",
+            file=str(path),
+            hint="check the file with an SBML validator (e.g. https://sbml.org/validator)",
+        )
+    if document.getModel() is None:
+        raise ModelFileError("the SBML file has no model", file=str(path))
+    return document
+
+
+class Importer:
+    """Builds the model, collecting every unsupported construct on the way."""
+
+    def __init__(self, libsbml: Any, document: Any, file: str) -> None:
+        self.lib = libsbml
+        self.document = document
+        self.file = file
+        self.features: list[str] = []
+        self.features += list(self._packages())
+        self.initial_assignments = [a.getSymbol() for a in document.getModel().getListOfInitialAssignments()]
+        self._convert()
+        self.sbml = document.getModel()
+        self.ids = self._rename()
+        self.values: dict[str, str] = {}  # SBML ids replaced by text (stoichiometries, rules)
+        self.units: dict[str, Unit] = {}
+        self.rules = {
+            r.getVariable(): r
+            for r in self.sbml.getListOfRules()
+            if r.isAssignment()
+            and (self.sbml.getSpecies(r.getVariable()) or self.sbml.getParameter(r.getVariable()))
+        }
+        self.rate_rules = {
+            r.getVariable(): r
+            for r in self.sbml.getListOfRules()
+            if r.isRate() and self.sbml.getSpecies(r.getVariable()) is not None
+        }
+        # what SBML math may name (reaction ids are rates in SBML, which expressions lack)
+        self.names = {sid: new for sid, new in self.ids.items() if self.sbml.getReaction(sid) is None}
+        self.rule_exprs: dict[str, Any] = {}
+        self.reacting = {  # species that reactions change
+            reference.getSpecies()
+            for reaction in self.sbml.getListOfReactions()
+            for reference in (*reaction.getListOfReactants(), *reaction.getListOfProducts())
+        }
+        self.taken = set(self.ids.values())  # model ids, and ids made up for the model
+        # numbers in math: placeholder -> (text, value, where, is_scale); see _math
+        self.numbers: dict[str, tuple[str, float, str, bool]] = {}
+        self.constants: list[Parameter] = []  # numbers that carry a unit
+
+    def run(self) -> SbmlImport:
+        self.features += list(self._unsupported_constructs())
+        system = self._unit_system()
+        compartments = list(self._compartments())
+        species = list(self._species())
+        parameters = self._parameters()
+        self._stoichiometries()
+        rules = self._assignment_rules()
+        reactions = list(self._reactions()) + list(self._rate_rules())
+        unknown = self._infer_units(reactions, rules)
+        self.units.update({sid: unit for sid, unit in unknown.items() if sid not in self.numbers})
+        steps = self._events()
+        if self.features:
+            raise UnsupportedFeatureError(
+                f"{len(self.features)} SBML construct(s) cannot be represented: " + "; ".join(self.features),
+                features=self.features,
+                file=self.file,
+            )
+        literal = self._numbers(unknown)
+        protocols = (Protocol(_EVENTS, tuple(steps), "the SBML file's events"),) if steps else ()
+        model = Model(
+            id=_identifier(self.sbml.getId() or Path(self.file).stem),
+            title=self.sbml.getName(),
+            description=f"Imported from SBML Level {self.sbml.getLevel()} Version {self.sbml.getVersion()}.",
+            units=system,
+            compartments=tuple(compartments),
+            species=tuple(species),
+            parameters=tuple(self._parameter(p, unknown) for p in parameters) + tuple(self.constants),
+            reactions=tuple(
+                dataclasses.replace(r, rate=_mass_action(r, literal(r.rate), {s.id for s in species}))
+                for r, _ in reactions
+            ),
+            observables=tuple(self._observable(sid, unknown, literal) for sid in rules),
+            protocols=protocols,
+            default_protocol=_EVENTS if steps else "",
+            source=self.file,
+        )
+        compartments_of = {s.getId(): s.getCompartment() for s in self.sbml.getListOfSpecies()}
+        return SbmlImport(model, dict(self.ids), dict(self.units), compartments_of)
+
+    # -- structure ---------------------------------------------------------------------------
+
+    def _packages(self) -> Iterator[str]:
+        document = self.document
+        for i in range(document.getNumPlugins()):
+            name = document.getPlugin(i).getPackageName()
+            if name not in _GRAPHICAL_PACKAGES:
+                yield f"SBML package '{name}'"
+        for i in range(document.getNumUnknownPackages()):
+            yield f"SBML package '{document.getUnknownPackagePrefix(i)}'"
+
+    def _convert(self) -> None:
+        """Local parameters become global, function calls are inlined, and initial
+        assignments are evaluated into values, by libsbml (its converters and transforms)."""
+        model = self.document.getModel()
+        needed = {
+            "promoteLocalParameters": any(
+                r.getKineticLaw() is not None and r.getKineticLaw().getNumParameters()
+                for r in model.getListOfReactions()
+            ),
+            "expandFunctionDefinitions": model.getNumFunctionDefinitions() > 0,
+        }
+        for option in (o for o in _CONVERTERS if needed[o]):
+            properties = self.lib.ConversionProperties()
+            properties.addOption(option, True)
+            if self.document.convert(properties) != self.lib.LIBSBML_OPERATION_SUCCESS:
+                self.features.append(f"libsbml could not apply '{option}'")
+        # What the 'expandInitialAssignments' converter does, without its full (and, for
+        # large networks, slow) consistency check: the file was read without errors.
+        model = self.document.getModel()
+        if model.getNumInitialAssignments():
+            self.lib.SBMLTransforms.expandInitialAssignments(model)
+        for target in self.initial_assignments:
+            if model.getInitialAssignment(target) is not None:
+                self.features.append(f"initial assignment to '{target}' that cannot be evaluated at load")
+
+    def _rename(self) -> dict[str, str]:
+        model = self.sbml
+        records = [
+            *model.getListOfCompartments(),
+            *model.getListOfSpecies(),
+            *model.getListOfParameters(),
+            *model.getListOfReactions(),
+        ]
+        original = {r.getId() for r in records}
+        ids: dict[str, str] = {}
+        for sid in (r.getId() for r in records):
+            new = sid
+            while (
+                new in _TAKEN or new.startswith("__") or (new != sid and new in original | set(ids.values()))
+            ):
+                new = f"{new}_"
+            ids[sid] = new
+        return ids
+
+    def _unsupported_constructs(self) -> Iterator[str]:
+        model = self.sbml
+        species_ids = {s.getId() for s in model.getListOfSpecies()}
+        for rule in model.getListOfRules():
+            variable = rule.getVariable()
+            if rule.isAlgebraic():
+                yield "algebraic rule"
+            elif rule.isRate() and variable not in species_ids:
+                yield f"rate rule for {_kind(model, variable)} '{variable}'"
+            elif rule.isAssignment() and variable not in species_ids and model.getParameter(variable) is None:
+                yield f"assignment rule for {_kind(model, variable)} '{variable}'"
+        if model.getNumConstraints():
+            yield f"{model.getNumConstraints()} constraint(s)"
+        if model.isSetConversionFactor():
+            yield "model conversion factor"
+        for species in model.getListOfSpecies():
+            if species.isSetConversionFactor():
+                yield f"conversion factor of species '{species.getId()}'"
+        for reaction in model.getListOfReactions():
+            if reaction.isSetFast() and reaction.getFast():
+                yield f"fast reaction '{reaction.getId()}'"
+
+    # -- units -------------------------------------------------------------------------------
+
+    def _unit(self, reference: str, default: Unit, dimension: str, what: str) -> Unit:
+        try:
+            unit = unit_from_reference(self.sbml, reference) or default
+            vector = unit.vector()
+        except UnitProblem as exc:
+            self.features.append(f"{exc} ({what})")
+            return default
+        expected = {"substance": (1, 0, 0), "volume": (0, 3, 0), "time": (0, 0, 1)}[dimension]
+        if tuple(vector[1:4]) != expected or any(vector[4:]):
+            self.features.append(f"{what} in '{unit}', which is not a {dimension} unit")
+            return default
+        return unit
+
+    def _unit_system(self) -> UnitSystem:
+        model = self.sbml
+        level3 = model.getLevel() >= 3
+        mol, litre, second = Unit(1.0, "mol"), Unit(1.0, "L"), Unit(1.0, "s")
+        self.substance = self._unit(
+            model.getSubstanceUnits() if level3 else "substance", mol, "substance", "model substance units"
+        )
+        self.volume = self._unit(
+            model.getVolumeUnits() if level3 else "volume", litre, "volume", "model volume units"
+        )
+        self.time = self._unit(model.getTimeUnits() if level3 else "time", second, "time", "model time units")
+        self.extent = (
+            self._unit(model.getExtentUnits(), self.substance, "substance", "model extent units")
+            if level3
+            else self.substance
+        )
+        self.rate_unit = Unit(
+            self.extent.factor / self.time.factor, format_unit([(self.extent.text, 1), (self.time.text, -1)])
+        )
+        self.units["time"] = self.time
+        written = self._annotated_units()
+        if written is not None:
+            return written
+        concentration = format_unit([(self.substance.text, 1), (self.volume.text, -1)])
+        return UnitSystem(time=self.time.text, concentration=concentration, amount=self.substance.text)
+
+    def _annotated_units(self) -> UnitSystem | None:
+        """The unit system :func:`write_sbml` records, when it is valid (it only sets the units
+        the ODEs are solved in, so a stale one cannot change the model)."""
+        annotation = self.sbml.getAnnotation()
+        for i in range(annotation.getNumChildren() if annotation is not None else 0):
+            node = annotation.getChild(i)
+            if node.getURI() == ANNOTATION_NS:
+                fields = {k: node.getAttrValue(k) for k in ("time", "concentration", "amount")}
+                try:
+                    system = UnitSystem(**fields)
+                    system.check()
+                except (ValueError, TypeError):
+                    return None
+                return system
+        return None
+
+    # -- records -----------------------------------------------------------------------------
+
+    def _compartments(self) -> Iterator[Compartment]:
+        for compartment in self.sbml.getListOfCompartments():
+            cid = compartment.getId()
+            where = f"compartment '{cid}'"
+            dimensions = (
+                compartment.getSpatialDimensionsAsDouble() if compartment.isSetSpatialDimensions() else 3
+            )
+            if dimensions != 3:
+                self.features.append(f"{where} has {dimensions:g} spatial dimensions (only 3 are supported)")
+            if not compartment.isSetSize():
+                self.features.append(f"{where} has no size")
+            unit = self._unit(compartment.getUnits(), self.volume, "volume", where)
+            self.units[cid] = unit
+            yield Compartment(
+                self.ids[cid],
+                UnitValue(compartment.getSize() * unit.factor, unit.text),
+                label=compartment.getName(),
+            )
+
+    def _species(self) -> Iterator[Species]:
+        model = self.sbml
+        for species in model.getListOfSpecies():
+            sid = species.getId()
+            where = f"species '{sid}'"
+            compartment = model.getCompartment(species.getCompartment())
+            volume = self.units[compartment.getId()]
+            substance = self._unit(
+                species.getSubstanceUnits() or ("" if model.getLevel() >= 3 else "substance"),
+                self.substance,
+                "substance",
+                where,
+            )
+            if sid in self.reacting and not np.allclose(substance.vector(), self.extent.vector(), atol=1e-12):
+                self.features.append(
+                    f"{where} is in '{substance}' but reaction extents are in '{self.extent}' "
+                    "(SBML would need a conversion factor)"
+                )
+            size = compartment.getSize()
+            if species.isSetInitialAmount():
+                amount = species.getInitialAmount()
+            elif species.isSetInitialConcentration():
+                amount = species.getInitialConcentration() * size
+            else:
+                amount = None
+                if sid not in self.rules:
+                    self.features.append(f"{where} has no initial value")
+            if species.getHasOnlySubstanceUnits():
+                unit, value = substance, amount
+            else:
+                unit = Unit(
+                    substance.factor / volume.factor, format_unit([(substance.text, 1), (volume.text, -1)])
+                )
+                value = None if amount is None else amount / size
+            self.units[sid] = unit
+            if sid in self.rules:
+                continue  # an observable, not a state
+            yield Species(
+                self.ids[sid],
+                UnitValue((value or 0.0) * unit.factor, unit.text),
+                compartment=self.ids[compartment.getId()],
+                label=species.getName(),
+                boundary=(species.getBoundaryCondition() or species.getConstant())
+                and sid not in self.rate_rules,
+            )
+
+    def _parameters(self) -> list[Any]:
+        found = []
+        for parameter in self.sbml.getListOfParameters():
+            pid = parameter.getId()
+            try:
+                unit = unit_from_reference(self.sbml, parameter.getUnits())
+            except UnitProblem as exc:
+                self.features.append(f"{exc} (parameter '{pid}')")
+                unit = None
+            if unit is not None:
+                self.units[pid] = unit
+            if pid in self.rules:
+                continue
+            if not parameter.isSetValue():
+                self.features.append(f"parameter '{pid}' has no value")
+            elif not math.isfinite(parameter.getValue()):
+                self.features.append(f"parameter '{pid}' has the value {parameter.getValue()}")
+            found.append(parameter)
+        return found
+
+    def _parameter(self, parameter: Any, unknown: Mapping[str, Unit]) -> Parameter:
+        pid = parameter.getId()
+        unit = self.units.get(pid) or unknown[pid]
+        self.units[pid] = unit
+        name = parameter.getName()
+        return Parameter(
+            self.ids[pid],
+            UnitValue(parameter.getValue() * unit.factor, unit.text),
+            description=name if name != pid else "",
+        )
+
+    def _stoichiometries(self) -> None:
+        for reaction in self.sbml.getListOfReactions():
+            for reference in (*reaction.getListOfReactants(), *reaction.getListOfProducts()):
+                if reference.isSetId():
+                    self.values[reference.getId()] = repr(float(reference.getStoichiometry()))
+
+    def _math(self, node: Any, where: str, context: str) -> tuple[str, Any] | None:
+        """Expression text and SymPy for SBML math, or None (and a feature) if it has none.
+
+        Each number becomes a placeholder named after ``context`` until units are inferred:
+        a number that must carry a unit becomes a parameter of that name (see :meth:`_numbers`).
+        """
+        if node is None:
+            self.features.append(f"{where} has no math")
+            return None
+        names = self.names
+
+        def number(text: str, value: float, is_scale: bool) -> str:
+            if value == 0:
+                return text  # zero has every unit (and SymPy drops it from sums)
+            kind = "unit" if is_scale else "value"
+            placeholder = unused_id(f"{context}_{kind}{len(self.numbers) + 1}", self.taken)
+            self.taken.add(placeholder)
+            self.numbers[placeholder] = (text, value, where, is_scale)
+            return placeholder
+
+        try:
+            text = ast_to_text(node, names, self.values, number)
+            return text, parse_expression(text).expr
+        except MathFeature as exc:
+            self.features.append(f"{exc} ({where})")
+        except ExpressionError as exc:
+            self.features.append(f"{exc.message} ({where})")
+        return None
+
+    def _assignment_rules(self) -> list[str]:
+        """Assignment rules in dependency order; each one's text is inlined where it is used."""
+        pending = dict(self.rules)
+        done: list[str] = []
+        while pending:
+            ready = [v for v, rule in pending.items() if not (_names_in(rule.getMath()) & set(pending) - {v})]
+            if not ready:
+                self.features.append(
+                    f"assignment rules for {sorted(pending)} depend on each other in a cycle"
+                )
+                break
+            for variable in ready:
+                rule = pending.pop(variable)
+                math = self._math(rule.getMath(), f"assignment rule for '{variable}'", self.ids[variable])
+                if math is not None:
+                    self.values[variable], self.rule_exprs[variable] = math
+                    done.append(variable)
+        return done
+
+    def _observable(self, sid: str, unknown: Mapping[str, Unit], literal: Callable[[str], str]) -> Observable:
+        unit = self.units.get(sid) or unknown[sid]
+        self.units[sid] = unit
+        kind = "species" if self.sbml.getSpecies(sid) is not None else "parameter"
+        return Observable(
+            self.ids[sid],
+            expr=literal(self.values[sid]),
+            unit=unit.text,
+            description=f"SBML assignment rule for {kind} '{sid}'",
+        )
+
+    def _reactions(self) -> Iterator[tuple[Reaction, Any]]:
+        for reaction in self.sbml.getListOfReactions():
+            rid = reaction.getId()
+            law = reaction.getKineticLaw()
+            where = f"kinetic law of reaction '{rid}'"
+            math = self._math(law.getMath() if law is not None else None, where, self.ids[rid])
+            equation = self._equation(reaction)
+            if math is None or equation is None:
+                continue
+            text, expr = math
+            arrow = "<->" if reaction.getReversible() else "->"
+            yield (
+                Reaction(
+                    self.ids[rid], f"{equation[0]} {arrow} {equation[1]}", text, label=reaction.getName()
+                ),
+                expr,
+            )
+
+    def _equation(self, reaction: Any) -> tuple[str, str] | None:
+        sides = []
+        for references in (reaction.getListOfReactants(), reaction.getListOfProducts()):
+            terms: dict[str, int] = {}
+            for reference in references:
+                sid = reference.getSpecies()
+                stoichiometry = reference.getStoichiometry()
+                if (
+                    stoichiometry != stoichiometry
+                    or stoichiometry <= 0
+                    or stoichiometry != int(stoichiometry)
+                ):
+                    self.features.append(
+                        f"stoichiometry {stoichiometry:g} of '{sid}' in reaction '{reaction.getId()}' "
+                        "(only positive integers are supported)"
+                    )
+                    return None
+                if sid in self.rules or sid in self.rate_rules:
+                    species = self.sbml.getSpecies(sid)
+                    if not (species.getBoundaryCondition() or species.getConstant()):
+                        self.features.append(f"species '{sid}' is set by a rule and changed by reactions")
+                    continue  # a boundary species set by a rule: reactions do not change it
+                terms[sid] = terms.get(sid, 0) + int(stoichiometry)
+            sides.append(
+                " + ".join(self.ids[s] if n == 1 else f"{n} {self.ids[s]}" for s, n in terms.items())
+            )
+        if not any(sides):
+            self.features.append(f"reaction '{reaction.getId()}' changes no species outside rules")
+            return None
+        return sides[0] or "0", sides[1] or "0"
+
+    def _rate_rules(self) -> Iterator[tuple[Reaction, Any]]:
+        """A species' rate rule as a reaction ``0 -> S`` whose extent rate is the rule times
+        the compartment size (concentration species) or the rule itself (amounts)."""
+        for sid, rule in self.rate_rules.items():
+            species = self.sbml.getSpecies(sid)
+            rid = unused_id(f"rate_rule_{self.ids[sid]}", self.taken)
+            self.taken.add(rid)
+            math = self._math(rule.getMath(), f"rate rule for '{sid}'", rid)
+            if math is None:
+                continue
+            text, expr = math
+            if not species.getHasOnlySubstanceUnits():
+                text = f"{self.ids[species.getCompartment()]}*({text})"
+                expr = parse_expression(text).expr
+            yield (
+                Reaction(
+                    rid, f"0 -> {self.ids[sid]}", text, description=f"SBML rate rule for species '{sid}'"
+                ),
+                expr,
+            )
+
+    def _infer_units(self, reactions: list[tuple[Reaction, Any]], rules: list[str]) -> dict[str, Unit]:
+        """Units of the parameters, rule variables and numbers the file leaves without one."""
+        model_ids = {new: sid for sid, new in self.ids.items()}
+        known = {self.ids.get(sid, sid): unit for sid, unit in self.units.items() if sid != "time"}
+        known["t"] = self.time
+        parameters = [
+            self.ids[p.getId()] for p in self.sbml.getListOfParameters() if p.getId() not in self.units
+        ]
+        # Numbers take a unit only where no parameter can: first try them all as pure numbers.
+        dimensionless = Unit(1.0, "dimensionless")
+        try:
+            plain = {**known, **dict.fromkeys(self.numbers, dimensionless)}
+            vectors = self._solve_units(plain, parameters, reactions, rules)
+            vectors.update(dict.fromkeys(self.numbers, dimensionless.vector()))
+        except UnitProblem:
+            try:
+                vectors = self._solve_units(known, parameters + list(self.numbers), reactions, rules)
+            except UnitProblem as exc:
+                self.features.append(str(exc))
+                return {}
+        preferred = {
+            "[substance]": self.substance.text,
+            "[time]": self.time.text,
+            "[volume]": self.volume.text,
+        }
+        return {
+            model_ids.get(name, name): unit_from_vector(vector, preferred) for name, vector in vectors.items()
+        }
+
+    def _solve_units(
+        self,
+        known: Mapping[str, Unit],
+        unknown: list[str],
+        reactions: list[tuple[Reaction, Any]],
+        rules: list[str],
+    ) -> dict[str, Any]:
+        model_ids = {new: sid for sid, new in self.ids.items()}
+        inference = UnitInference(known, unknown)
+        for reaction, expr in reactions:
+            inference.require(expr, self.rate_unit, f"reaction '{model_ids.get(reaction.id, reaction.id)}'")
+        for sid in rules:
+            inference.require(self.rule_exprs[sid], self.ids[sid], f"assignment rule for '{sid}'")
+        return inference.solve()
+
+    def _numbers(self, units: Mapping[str, Unit]) -> Callable[[str], str]:
+        """Turn placeholders that carry a unit into parameters (``self.constants``); return
+        the function that writes every other one back as its number (or drops it, for a
+        unit factor that turned out to be 1)."""
+        plain: dict[str, str] = {}
+        for placeholder, (text, value, where, is_scale) in self.numbers.items():
+            unit = units[placeholder]
+            if unit == Unit(1.0, "dimensionless"):
+                plain[placeholder + "*" if is_scale else placeholder] = "" if is_scale else text
+                continue
+            what = (
+                "1 in the unit that makes a bare-number argument dimensionless"
+                if is_scale
+                else f"the number {text}, with the unit SBML leaves implicit,"
+            )
+            self.constants.append(
+                Parameter(
+                    placeholder,
+                    UnitValue(value * unit.factor, unit.text),
+                    description=f"{what} in the {where}",
+                )
+            )
+        if not plain:
+            return lambda text: text
+        alternatives = (re.escape(k) + ("" if k.endswith("*") else r"(?![A-Za-z0-9_])") for k in plain)
+        pattern = re.compile(r"\b(" + "|".join(alternatives) + ")")
+        return lambda text: pattern.sub(lambda match: plain[match.group(1)], text)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _events(self) -> list[Step]:
+        """Events that fire at a fixed time and set (or add to) values, as protocol steps.
+
+        ``time >= c`` / ``time > c`` triggers with ``c`` constant, and assignments of
+        constants (``set``) or of ``max(x + c, 0)`` / ``x + c`` with ``c >= 0`` (``add``)."""
+        self.event_targets = {
+            a.getVariable() for e in self.sbml.getListOfEvents() for a in e.getListOfEventAssignments()
+        }
+        steps: list[Step] = []
+        seen: set[tuple[float, str]] = set()
+        for event in self.sbml.getListOfEvents():
+            where = f"event '{event.getId() or event.getName() or '(no id)'}'"
+            at = self._event_time(event, where)
+            if at is None:
+                continue
+            for assignment in event.getListOfEventAssignments():
+                step = self._event_step(assignment, at, where)
+                if step is None:
+                    continue
+                if (at, step.target) in seen:
+                    self.features.append(f"{where}: '{step.target}' is changed twice at time {at:g}")
+                seen.add((at, step.target))
+                steps.append(step)
+        return sorted(steps, key=lambda step: step.at.value)
+
+    def _event_time(self, event: Any, where: str) -> float | None:
+        trigger = event.getTrigger()
+        if event.isSetDelay():
+            self.features.append(f"{where} has a delay")
+            return None
+        node = trigger.getMath() if trigger is not None else None
+        lib = self.lib
+        kinds = {
+            lib.AST_RELATIONAL_GEQ: (0, 1, True),
+            lib.AST_RELATIONAL_GT: (0, 1, False),
+            lib.AST_RELATIONAL_LEQ: (1, 0, True),
+            lib.AST_RELATIONAL_LT: (1, 0, False),
+        }
+        if node is None or node.getType() not in kinds or node.getNumChildren() != 2:
+            self.features.append(f"{where} is not triggered at a fixed time")
+            return None
+        time_index, value_index, inclusive = kinds[node.getType()]
+        at = self._constant(node.getChild(value_index))
+        if node.getChild(time_index).getType() != lib.AST_NAME_TIME or at is None:
+            self.features.append(f"{where} is not triggered at a fixed time")
+            return None
+        if at <= 0 and inclusive and trigger.getInitialValue():
+            return None  # true before the start and never again false: it never fires
+        return max(at, 0.0)
+
+    def _event_step(self, assignment: Any, at: float, where: str) -> Step | None:
+        target = assignment.getVariable()
+        unit = self.units.get(target)
+        settable = (
+            (self.sbml.getSpecies(target) is not None or self.sbml.getParameter(target) is not None)
+            and target not in self.rules
+            and target not in self.rate_rules
+        )
+        node = assignment.getMath()
+        value = self._constant(node) if node is not None else None
+        action: StepAction = "set"
+        if value is None and node is not None:
+            action, value = "add", self._increment(node, target)
+        if unit is None:
+            return None  # its unit could not be inferred, which is reported already
+        if not settable or value is None:
+            self.features.append(
+                f"{where} assigns '{target}' something other than a constant or an increment"
+            )
+            return None
+        time = UnitValue(at * self.time.factor, self.time.text)
+        return Step(time, action, self.ids[target], UnitValue(value * unit.factor, unit.text))
+
+    def _increment(self, node: Any, target: str) -> float | None:
+        """``c`` of ``max(target + c, 0)`` or ``target + c`` (``c >= 0``), the add steps."""
+        lib = self.lib
+        if node.getType() == lib.AST_FUNCTION_MAX and node.getNumChildren() == 2:
+            zero = [i for i in range(2) if self._constant(node.getChild(i)) == 0]
+            if not zero:
+                return None
+            node = node.getChild(1 - zero[0])
+            floor = True
+        else:
+            floor = False
+        if node.getType() != lib.AST_PLUS or node.getNumChildren() != 2:
+            return None
+        for i in range(2):
+            if node.getChild(i).getType() == lib.AST_NAME and node.getChild(i).getName() == target:
+                value = self._constant(node.getChild(1 - i))
+                if value is not None and (value >= 0 or floor):
+                    return value
+        return None
+
+    def _constant(self, node: Any) -> float | None:
+        """The value of math that uses only numbers and constant parameters and compartments."""
+        model = self.sbml
+        names = {}
+        for record in (*model.getListOfParameters(), *model.getListOfCompartments()):
+            sid = record.getId()
+            if sid not in self.rules and sid not in self.event_targets:
+                names[sid] = repr(record.getValue() if model.getParameter(sid) else record.getSize())
+        try:
+            expr = parse_expression(ast_to_text(node, names, self.values)).expr
+        except (MathFeature, ExpressionError):
+            return None
+        return float(expr) if expr.is_number and expr.is_finite else None
+
+
+def _mass_action(reaction: Reaction, rate: str, species: set[str]) -> str:
+    """``mass_action(kf[, kr])`` when the extent rate is exactly ``kf·Π reactants`` (minus
+    ``kr·Π products`` for a reversible reaction) with ``kf`` and ``kr`` free of ``species``
+    and time, so it is evaluated as mass action (the same expression, on the vectorised
+    path); otherwise the rate as it is."""
+    terms = sympy.Add.make_args(sympy.expand_mul(parse_expression(rate).expr))
+    sides = [reaction.reactants, reaction.products][: len(terms)]
+    if len(terms) != (2 if reaction.reversible else 1):
+        return rate
+    constants: list[Any] = []
+    for sign, side in zip((1, -1), sides, strict=False):
+        product = sympy.Mul(*(symbol(name) ** n for name, n in side))
+        matched = [
+            sign * term / product
+            for term in terms
+            if not ({s.name for s in (sign * term / product).free_symbols} & (species | {TIME_NAME}))
+        ]
+        if len(matched) != 1 or not all(
+            isinstance(a, sympy.Symbol | sympy.Number | sympy.Mul | sympy.Pow)
+            for a in sympy.preorder_traversal(matched[0])
+        ):
+            return rate
+        constants.append(matched[0])
+    return f"mass_action({', '.join(_Printer().doprint(c) for c in constants)})"
+
+
+class _Printer(StrPrinter):
+    """SymPy's text for products and powers of names and numbers, floats in full."""
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return repr(float(expr))
+
+
+def _kind(model: Any, sid: str) -> str:
+    if model.getCompartment(sid) is not None:
+        return "compartment"
+    if model.getParameter(sid) is not None:
+        return "parameter"
+    if model.getSpecies(sid) is not None:
+        return "species"
+    return "stoichiometry" if model.getElementBySId(sid) is not None else "unknown variable"
+
+
+def _names_in(node: Any) -> set[str]:
+    import libsbml
+
+    if node is None:
+        return set()
+    found = {node.getName()} if node.getType() == libsbml.AST_NAME else set()
+    for i in range(node.getNumChildren()):
+        found |= _names_in(node.getChild(i))
+    return found
+
+
+def unused_id(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_``, ``name__`` … : the first that is not taken or reserved."""
+    while name in taken or name in _TAKEN:
+        name = f"{name}_"
+    return name
+
+
+def _identifier(text: str) -> str:
+    name = re.sub(r"\W", "_", text, flags=re.ASCII)
+    return name if re.match(r"[A-Za-z_]", name) else f"model_{name}"

@@ -1,0 +1,500 @@
+"""Forward sensitivities ``∂x/∂θ`` of states and observables, solved together with the states.
+
+For ``dx/dt = f(x, p, t)`` the sensitivities ``S = ∂x/∂θ`` obey ``dS/dt = J·S + ∂f/∂θ``,
+with ``J`` and ``∂f/∂p`` the sparse exact derivatives that :mod:`degranulation.codegen`
+generates from the SymPy system. States and sensitivities form one augmented system solved by
+SciPy's BDF; its Newton matrix is the block diagonal ``I ⊗ J`` (the coupling term
+``∂(J·S)/∂x`` is left out, which changes only the Newton iteration, not the solution).
+Each column is carried as ``|θ|·∂x/∂θ`` so that it has the state's scale and the state's
+tolerances apply to it.
+
+Protocol steps act on the sensitivities as on the states: ``set`` and ``clamp`` of a species
+make its value independent of θ (its rows become zero), ``add`` keeps them, a clamped species
+stays frozen, and a parameter that a step ``set``\\ s no longer depends on θ from then on.
+Observables' derivatives ``∂g/∂x``, ``∂g/∂p`` come from the same SymPy expressions.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from degranulation.errors import ModelError
+from degranulation.network import Model
+
+if TYPE_CHECKING:
+    import types
+
+    import scipy.sparse
+    import xarray
+
+    from degranulation.codegen import CompiledOde
+    from degranulation.protocols import Event, ProtocolLike
+    from degranulation.solvers import _Solver
+
+INITIAL_SUFFIX = ".initial"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Something sensitivities are taken with respect to: a parameter (or compartment size),
+    or a species' initial value (``name`` is then ``"Ag.initial"``)."""
+
+    name: str
+    is_initial: bool
+    index: int  # into the parameter vector, or into the state for initial values
+
+
+def targets(model: Model, compiled: CompiledOde, names: Sequence[str]) -> tuple[Target, ...]:
+    """Resolve names (``"k_on"``, ``"cell"``, ``"Ag.initial"`` or ``"Ag"``) into targets.
+
+    Raises
+    ------
+    ModelError
+        For an unknown name (with the closest known one) or a name given twice.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> from degranulation.codegen import compile_model
+    >>> model = dg.load_model("ige_fceri_crosslinking")
+    >>> [t.name for t in targets(model, compile_model(model), ["kp1", "R"])]
+    ['kp1', 'R.initial']
+    """
+    parameters = {name: k for k, name in enumerate(compiled.parameters)}
+    species = {name: i for i, name in enumerate(compiled.species)}
+    found: list[Target] = []
+    for name in names:
+        base = name.removesuffix(INITIAL_SUFFIX)
+        if name in parameters and not name.endswith(INITIAL_SUFFIX):
+            found.append(Target(name, False, parameters[name]))
+        elif base in species:
+            found.append(Target(base + INITIAL_SUFFIX, True, species[base]))
+        else:
+            known = list(parameters) + [s + INITIAL_SUFFIX for s in species]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "name a parameter, or 'Species.initial'"
+            raise ModelError(f"model '{model.id}' has no parameter or species '{name}'", hint=hint)
+    seen = [t.name for t in found]
+    for name in seen:
+        if seen.count(name) > 1:
+            raise ModelError(f"'{name}' is named twice", hint="name each parameter once")
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class SensitivityTrajectory:
+    """States and their sensitivities at the output times, in the model's units.
+
+    ``s[i, j, k]`` is ``∂x_i/∂θ_j`` at ``t[k]`` (state unit per unit of ``θ_j``).
+    """
+
+    t: np.ndarray
+    x: np.ndarray  # species × times
+    s: np.ndarray  # species × targets × times
+    p: np.ndarray
+    counters: dict[str, int]
+
+
+def integrate_sensitivities(
+    compiled: CompiledOde,
+    times: np.ndarray,
+    x0: np.ndarray,
+    p: np.ndarray,
+    solver: _Solver,
+    events: Sequence[Event] = (),
+    wrt: Sequence[Target] = (),
+) -> SensitivityTrajectory:
+    """Solve states and forward sensitivities together, restarting at every protocol event.
+
+    Outputs are right-continuous at event times, as in
+    :func:`degranulation.simulation.integrate`; ``compiled`` needs ``dfdp``
+    (``compile_model(model, sensitivities=True)``).
+
+    Raises
+    ------
+    SimulationError
+        On solver failure or a non-finite state, with the time reached.
+
+    Examples
+    --------
+    >>> import numpy as np, degranulation as dg
+    >>> from degranulation.codegen import compile_model
+    >>> model = dg.load_model("ige_fceri_crosslinking")
+    >>> ode = compile_model(model, sensitivities=True)
+    >>> run = integrate_sensitivities(ode, np.array([0.0, 60.0]), ode.default_initial,
+    ...                               ode.default_parameters, dg.BDF(), wrt=targets(model, ode, ["kp2"]))
+    >>> run.s.shape
+    (4, 1, 2)
+    """
+    from degranulation.protocols import apply
+    from degranulation.simulation import _segment
+
+    n, m = compiled.n_species, len(wrt)
+    x = np.array(x0, dtype=float)
+    p = np.array(p, dtype=float)
+    # Column j holds |θ_j|·∂x/∂θ_j (θ_j's own scale; 1 where θ_j is zero).
+    values = np.array([x[t.index] if t.is_initial else p[t.index] for t in wrt], dtype=float)
+    column_scale = np.where(values != 0.0, np.abs(values), 1.0)
+    s = np.zeros((n, m))
+    for j, target in enumerate(wrt):
+        if target.is_initial:
+            s[target.index, j] = column_scale[j]
+    param_columns = np.array([j for j, t in enumerate(wrt) if not t.is_initial], dtype=np.int64)
+    param_index = np.array([wrt[j].index for j in param_columns], dtype=np.int64)
+    live = np.ones(len(param_columns), dtype=bool)  # False once a step has set that parameter
+    frozen = np.zeros(n, dtype=bool)
+    out = np.empty((n * (m + 1), len(times)))
+    counters = {"nfev": 0, "njev": 0, "nlu": 0}
+    pending = sorted((e for e in events if e.t <= times[-1]), key=lambda e: e.t)
+    t = min(float(times[0]), pending[0].t) if pending else float(times[0])
+    filled = 0
+    while True:
+        for event in (e for e in pending if e.t == t):
+            before = x[event.index] if event.is_species else 0.0
+            apply([event], x, p, frozen)
+            if not event.is_species:
+                live &= param_index != event.index  # θ no longer acts once a step sets it
+            elif event.action in ("set", "clamp") or x[event.index] != before + event.value:
+                s[event.index, :] = 0.0  # a value set (or an add clipped at zero) is independent of θ
+        pending = [e for e in pending if e.t > t]
+        y = np.concatenate([x, s.T.ravel()])
+        while filled < len(times) and times[filled] <= t:
+            out[:, filled] = y
+            filled += 1
+        if filled == len(times):
+            break
+        stop = pending[0].t if pending else float(times[-1])
+        fun, jac = _augmented(compiled, p, frozen, m, param_columns[live], param_index[live], column_scale)
+        y, filled = _segment(compiled, solver, fun, jac, t, stop, y, times, out, filled, counters)
+        x, s = y[:n].copy(), y[n:].reshape(m, n).T.copy()
+        t = stop
+    sens = out[n:].reshape(m, n, len(times)).transpose(1, 0, 2) / column_scale[None, :, None]
+    return SensitivityTrajectory(np.asarray(times, dtype=float), out[:n], sens, p, counters)
+
+
+def _augmented(
+    compiled: CompiledOde,
+    p: np.ndarray,
+    frozen: np.ndarray,
+    m: int,
+    columns: np.ndarray,
+    indices: np.ndarray,
+    column_scale: np.ndarray,
+) -> tuple[Any, Any]:
+    """``fun``/``jac`` of ``[x, S]`` for one smooth stretch (fixed ``p`` and clamps)."""
+    import scipy.sparse
+
+    n = compiled.n_species
+    fun_x, jac_x = compiled.functions(p, frozen if frozen.any() else None)
+    if m == 0:
+        return fun_x, jac_x
+    identity = scipy.sparse.identity(m + 1, format="csc")
+    # The entries of ∂f/∂p that land in the sensitivity columns (clamped rows dropped), each
+    # scattered straight into dS/dt: cheaper than building a sparse matrix per call.
+    position = {int(k): j for j, k in zip(columns, indices, strict=True)}
+    picked = np.array(
+        [
+            e
+            for e, (i, k) in enumerate(zip(compiled.dfdp_rows, compiled.dfdp_cols, strict=True))
+            if int(k) in position and not frozen[i]
+        ],
+        dtype=np.int64,
+    )
+    rows = compiled.dfdp_rows[picked]
+    cols = np.array([position[int(k)] for k in compiled.dfdp_cols[picked]], dtype=np.int64)
+    weights = column_scale[cols]
+    dfdp = compiled.module.dfdp
+    p_list = p.tolist()
+
+    def sensitivity_rhs(t: float, x: np.ndarray, s: np.ndarray) -> np.ndarray:
+        ds = jac_x(t, x) @ s
+        if len(picked):
+            # Python floats evaluate the generated scalar expressions several times faster.
+            values = np.asarray(dfdp(x.tolist(), p_list, t), dtype=float)
+            np.add.at(ds, (rows, cols), values[picked] * weights)
+        return np.asarray(ds)
+
+    def fun(t: float, y: np.ndarray) -> np.ndarray:
+        x = y[:n]
+        return np.concatenate([fun_x(t, x), sensitivity_rhs(t, x, y[n:].reshape(m, n).T).T.ravel()])
+
+    pattern = scipy.sparse.csc_array(
+        (np.ones(len(compiled.jac_indices)), compiled.jac_indices, compiled.jac_indptr), shape=(n, n)
+    )
+    groups = _column_groups(pattern)
+
+    def jac(t: float, y: np.ndarray) -> Any:
+        x, s = y[:n], y[n:].reshape(m, n).T
+        block = jac_x(t, x)
+        coupling = _coupling(sensitivity_rhs, t, x, s, pattern, groups)
+        lower = scipy.sparse.hstack([coupling, scipy.sparse.csr_array((n * m, n * m))])
+        upper = scipy.sparse.csr_array((n, n * (m + 1)))
+        return scipy.sparse.kron(identity, block, format="csc") + scipy.sparse.vstack(
+            [upper, lower], format="csc"
+        )
+
+    return fun, jac
+
+
+def _coupling(
+    rhs: Any,
+    t: float,
+    x: np.ndarray,
+    s: np.ndarray,
+    pattern: scipy.sparse.csc_array,
+    groups: list[np.ndarray],
+) -> scipy.sparse.csr_array:
+    """``∂(J·S + ∂f/∂θ)/∂x`` by forward differences: the Newton matrix's coupling block.
+
+    Only the Newton iteration uses it (the sensitivities themselves stay exact); without it
+    the iteration converges slowly on stiff models and the solver takes many more steps.
+    Its sparsity is the Jacobian's (a second derivative of a rate is non-zero only where the
+    first is), so columns that share no row are perturbed together (Curtis–Powell–Reid).
+    """
+    import scipy.sparse
+
+    n, m = s.shape
+    base = rhs(t, x, s)
+    typical = max(float(np.abs(x).max(initial=0.0)), 1e-300) * 1e-3
+    steps = 1.5e-8 * np.maximum(np.abs(x), typical)
+    rows, cols, values = [], [], []
+    for group in groups:
+        shifted = x.copy()
+        shifted[group] += steps[group]
+        change = rhs(t, shifted, s) - base  # n × m
+        for k in group:
+            touched = pattern.indices[pattern.indptr[k] : pattern.indptr[k + 1]]
+            for j in range(m):
+                rows.append(j * n + touched)
+                cols.append(np.full(len(touched), k))
+                values.append(change[touched, j] / steps[k])
+    return scipy.sparse.csr_array(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(m * n, n)
+    )
+
+
+def _column_groups(pattern: scipy.sparse.csc_array) -> list[np.ndarray]:
+    """Greedy grouping of columns so that no two columns of a group share a row."""
+    n = pattern.shape[1]
+    groups: list[list[int]] = []
+    used: list[set[int]] = []
+    for k in range(n):
+        rows = set(pattern.indices[pattern.indptr[k] : pattern.indptr[k + 1]].tolist())
+        for group, taken in zip(groups, used, strict=True):
+            if not rows & taken:
+                group.append(k)
+                taken |= rows
+                break
+        else:
+            groups.append([k])
+            used.append(rows)
+    return [np.array(g, dtype=np.int64) for g in groups]
+
+
+@dataclass(frozen=True, eq=False)
+class ObservableDerivatives:
+    """``∂g/∂x`` and ``∂g/∂p`` of a model's observables, generated from their SymPy forms.
+
+    Picklable: holds the generated source and loads it on first use.
+    """
+
+    key: str
+    source: str
+    x_rows: np.ndarray
+    x_cols: np.ndarray
+    p_rows: np.ndarray
+    p_cols: np.ndarray
+    factors: np.ndarray
+    n_species: int
+    n_parameters: int
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_cache"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_cache", {})
+
+    @property
+    def module(self) -> types.ModuleType:
+        """The generated functions."""
+        from degranulation.codegen import _load_module
+
+        if "module" not in self._cache:
+            self._cache["module"] = _load_module(f"degranulation_observables_{self.key[:16]}", self.source)
+        return self._cache["module"]
+
+    def derivatives(self, x: np.ndarray, p: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Dense ``∂g/∂x`` (observables × species × times) and ``∂g/∂p`` (observables ×
+        parameters × times), in the observables' declared units."""
+        n_obs, n_t = len(self.factors), len(t)
+        gx = np.zeros((n_obs, self.n_species, n_t))
+        gp = np.zeros((n_obs, self.n_parameters, n_t))
+        if len(self.x_rows):
+            np.add.at(gx, (self.x_rows, self.x_cols), self.module.dx(x, p, t))
+        if len(self.p_rows):
+            np.add.at(gp, (self.p_rows, self.p_cols), self.module.dp(x, p, t))
+        return gx * self.factors[:, None, None], gp * self.factors[:, None, None]
+
+
+_OBSERVABLE_CACHE: dict[str, ObservableDerivatives] = {}
+
+
+def observable_derivatives(model: Model, compiled: CompiledOde) -> ObservableDerivatives:
+    """Generate (once per compiled model) the derivatives of ``model``'s observables."""
+    if compiled.key in _OBSERVABLE_CACHE:
+        return _OBSERVABLE_CACHE[compiled.key]
+    import sympy
+
+    from degranulation.codegen import _Printer
+    from degranulation.expressions import parse_expression, symbol
+
+    species = [symbol(s) for s in compiled.species]
+    parameters = [symbol(q) for q in compiled.parameters]
+    names = {s: f"x[{i}]" for i, s in enumerate(species)}
+    names.update({s: f"p[{k}]" for k, s in enumerate(parameters)})
+    printer = _Printer(names)
+    entries: dict[str, list[tuple[int, int, sympy.Expr]]] = {"dx": [], "dp": []}
+    for row, observable in enumerate(model.observables):
+        expr = parse_expression(observable.expr).expr
+        for kind, group in (("dx", species), ("dp", parameters)):
+            for col, name in enumerate(group):
+                if name in expr.free_symbols:
+                    derivative = sympy.diff(expr, name)
+                    if derivative != 0:
+                        entries[kind].append((row, col, derivative))
+    body = []
+    for kind, found in entries.items():
+        printed = [printer.doprint(e) for _, _, e in found]
+        value = f"numpy.array(numpy.broadcast_arrays({', '.join(printed)}, t))[:-1]" if printed else "None"
+        body.append(f"def {kind}(x, p, t):\n    return {value}\n")
+    imports = "\n".join(f"import {module}" for module in sorted({"numpy", *printer.module_imports}))
+    source = f'"""Generated by degranulation.sensitivities; do not edit."""\n{imports}\n\n\n' + "\n\n".join(
+        body
+    )
+
+    def index(kind: str, position: int) -> np.ndarray:
+        return np.array([entry[position] for entry in entries[kind]], dtype=np.int64)
+
+    derivatives = ObservableDerivatives(
+        key=compiled.key,
+        source=source,
+        x_rows=index("dx", 0),
+        x_cols=index("dx", 1),
+        p_rows=index("dp", 0),
+        p_cols=index("dp", 1),
+        factors=np.asarray(compiled.observable_factors, dtype=float),
+        n_species=compiled.n_species,
+        n_parameters=len(compiled.parameters),
+    )
+    _OBSERVABLE_CACHE[compiled.key] = derivatives
+    return derivatives
+
+
+def observable_sensitivities(
+    derivatives: ObservableDerivatives, run: SensitivityTrajectory, wrt: Sequence[Target]
+) -> np.ndarray:
+    """``∂g/∂θ`` (observables × targets × times) from a run's state sensitivities."""
+    gx, gp = derivatives.derivatives(run.x, run.p, run.t)
+    result = np.einsum("oit,ijt->ojt", gx, run.s)
+    for j, target in enumerate(wrt):
+        if not target.is_initial:
+            result[:, j, :] += gp[:, target.index, :]
+    return result
+
+
+def simulate_sensitivities(
+    model: Model | str | Path,
+    t: Any = "100 s",
+    *,
+    wrt: Sequence[str],
+    params: Mapping[str, Any] | None = None,
+    initial: Mapping[str, Any] | None = None,
+    protocol: ProtocolLike = None,
+    solver: str | _Solver = "BDF",
+    rtol: float | None = None,
+    atol: float | None = None,
+    points: int = 101,
+) -> xarray.Dataset:
+    """Time courses and their sensitivities to relative changes of parameters or initial values.
+
+    Parameters
+    ----------
+    model : Model, str or Path
+        A model, a bundled model id, or a path to a model file.
+    t : str, Quantity or sequence
+        End time or output times, as in :func:`degranulation.simulate`.
+    wrt : sequence of str
+        Parameters, compartment sizes or initial values (``"Ag.initial"``).
+
+    Returns
+    -------
+    xarray.Dataset
+        What :func:`degranulation.simulate` returns, plus ``<id>_sensitivity`` (``time`` ×
+        ``parameter``) for every species and observable: ``θ·∂y/∂θ``, the change of ``y``
+        per relative change of ``θ``, in ``y``'s unit (zero where ``θ`` is zero).
+
+    Other Parameters
+    ----------------
+    params, initial, protocol, solver, rtol, atol, points
+        As in :func:`degranulation.simulate`.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> ds = dg.simulate_sensitivities("ige_fceri_crosslinking", t="60 s", wrt=["kp1", "kp2"], points=3)
+    >>> ds["RecDim_sensitivity"].sizes["parameter"]
+    2
+    """
+    from degranulation.codegen import compile_model
+    from degranulation.library import load_model
+    from degranulation.protocols import protocol_steps, resolve
+    from degranulation.results import make_dataset, quantify
+    from degranulation.simulation import Trajectory, initial_state, output_times, parameter_vector
+    from degranulation.solvers import solver_from
+
+    if not isinstance(model, Model):
+        model = load_model(model)
+    compiled = compile_model(model, sensitivities=True)
+    wanted = targets(model, compiled, wrt)
+    times = output_times(model, t, points)
+    p = parameter_vector(model, compiled, params or {})
+    x0 = initial_state(model, compiled, initial or {})
+    events = resolve(model, compiled, protocol_steps(model, protocol))
+    run = integrate_sensitivities(
+        compiled, times, x0, p, solver_from(solver, rtol=rtol, atol=atol), events, wanted
+    )
+    dataset = make_dataset(model, compiled, Trajectory(run.t, run.x, run.p, run.counters), {})
+    theta = np.array([x0[w.index] if w.is_initial else p[w.index] for w in wanted])
+    relative = {
+        **{s: run.s[i] for i, s in enumerate(compiled.species)},
+        **dict(
+            zip(
+                compiled.observables,
+                observable_sensitivities(observable_derivatives(model, compiled), run, wanted),
+                strict=True,
+            )
+        ),
+    }
+    import xarray as xr
+
+    extra = xr.Dataset(
+        {
+            f"{name}_sensitivity": (
+                ("time", "parameter"),
+                (values * theta[:, None]).T,
+                {"units": str(dataset[name].pint.units), "long_name": f"θ·∂{name}/∂θ"},
+            )
+            for name, values in relative.items()
+        },
+        coords={"parameter": [w.name for w in wanted]},
+    )
+    return xr.merge([dataset, quantify(extra)], combine_attrs="override")
