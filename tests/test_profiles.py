@@ -9,39 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import binom, chi2
+from synthetic_crosslinking import CROSSLINKING, KP1, simulate_data
 
 import degranulation as dg
 from degranulation.library import models_folder
-
-CROSSLINKING = "ige_fceri_crosslinking"
-KP1 = 1.32845238e-10
-TIMES_S = np.array([30, 60, 120, 240, 360, 480, 600])
-
-
-def crosslinking_frame(rng, *, kp1=KP1, receptors=4e5, doses=(6e6, 1.5e6)):
-    rows = []
-    for dose in doses:
-        ds = dg.simulate(
-            CROSSLINKING,
-            t=[f"{t} s" for t in [0, *TIMES_S]],
-            rtol=1e-10,
-            atol=1e-6,
-            params={"kp1": f"{kp1} 1/(molecule*s)"},
-            initial={"L": f"{dose} molecule", "R": f"{receptors} molecule"},
-        )
-        y = ds["RecDim"].pint.magnitude[1:]
-        sd = 0.05 * y + 2000.0
-        for t, value, s in zip(TIMES_S, y + rng.normal(0.0, sd), sd, strict=True):
-            rows.append(
-                {
-                    "observable": "RecDim",
-                    "time [s]": t,
-                    "value [molecule]": value,
-                    "sd [molecule]": s,
-                    "L [molecule]": dose,
-                }
-            )
-    return pd.DataFrame(rows)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +81,7 @@ def test_flags_a_parameter_the_data_cannot_determine():
 def test_synthetic_recovery_within_profile_intervals():
     # Data simulated from the library model with known kp1 and receptor number plus noise; the
     # fit recovers both within their 95 % profile-likelihood intervals, which are finite.
-    frame = crosslinking_frame(np.random.default_rng(2024), kp1=2e-10, receptors=3e5)
+    frame = simulate_data(rng=np.random.default_rng(2024), kp1=2e-10, receptors=3e5)
     fit = dg.fit(CROSSLINKING, frame, estimate=["kp1", "R"], n_starts=3, seed=0, rtol=1e-7)
     profiles = dg.profile_likelihood(fit)
     assert profiles.non_identifiable == ()
@@ -130,7 +101,7 @@ def test_profile_intervals_cover_the_truth_at_the_nominal_rate():
     n, level = 40, 0.8
     covered = 0
     for _ in range(n):
-        frame = crosslinking_frame(rng, doses=(6e6,))
+        frame = simulate_data(rng=rng, doses=(6e6,))
         fit = dg.fit(CROSSLINKING, frame, estimate=["kp1"], n_starts=1, seed=0, rtol=1e-7)
         low, high = dg.profile_likelihood(fit, level=level).confidence_intervals["kp1"]
         covered += low.magnitude < KP1 < high.magnitude
