@@ -140,52 +140,71 @@ class StackedOde:
             for event in events
         )
 
+    @functools.cached_property
+    def _banded(self) -> dict[str, Any]:
+        """The compiled model's index arrays and matrices with species in banded order.
+
+        Working in banded order throughout spares ``fun`` and ``jac`` two permutations of
+        the whole stacked state per call.
+        """
+        compiled, n = self.compiled, self.compiled.n_species
+        matrices = compiled._matrices
+        terms, generic = matrices["terms"], matrices["generic"]
+        index = np.append(self.position, n)[compiled.term_index]  # slot n (a factor 1) stays n
+        dense = terms.shape[0] * terms.shape[1] <= DENSE_LIMIT
+        return {
+            "columns": [np.ascontiguousarray(index[:, s]) for s in range(index.shape[1])],
+            # Small stoichiometry matrices are faster dense: SciPy's sparse product costs tens
+            # of microseconds of Python per call, more than the arithmetic of a small model.
+            "to_rates": terms[self.order].toarray().T if dense else None,
+            "terms": terms[self.order],
+            "generic": generic[self.order] if generic.shape[1] else None,
+        }
+
     def functions(
         self, p: np.ndarray, frozen: np.ndarray | None = None
     ) -> tuple[Callable[[float, np.ndarray], np.ndarray], Callable[[float, np.ndarray], np.ndarray]]:
         """``fun(t, y)`` and the packed banded ``jac(t, y)`` for stacked parameters ``p``."""
         compiled, size, n = self.compiled, self.size, self.compiled.n_species
-        order = self.order
         points = np.asarray(p, dtype=float).reshape(size, -1)
         c = np.stack([compiled.coefficients(q) for q in points])
         scale = np.stack([compiled.scales(q) for q in points])
         if frozen is not None:
             scale = np.where(frozen.reshape(size, n)[:, self.position], 0.0, scale)
-        matrices = compiled._matrices
-        terms, generic = matrices["terms"], matrices["generic"]
-        term_map, generic_map = matrices["term_map"], matrices["generic_map"]
-        index, entries = compiled.term_index, compiled.term_entries
-        slots = index.shape[1]
-        module = compiled.module
-        has_generic = generic.shape[1] > 0
         jac_scale = scale[:, compiled.jac_rows]
-        # Small stoichiometry matrices are faster dense: SciPy's sparse product costs tens
-        # of microseconds of Python per call, more than the arithmetic of a small model.
-        to_rates = terms.toarray().T if terms.shape[0] * terms.shape[1] <= DENSE_LIMIT else None
+        scale = scale[:, self.order]
+        banded = self._banded
+        columns, to_rates, terms, generic = (banded[k] for k in ("columns", "to_rates", "terms", "generic"))
+        term_map, generic_map = compiled._matrices["term_map"], compiled._matrices["generic_map"]
+        entries, position, module = compiled.term_entries, self.position, compiled.module
         packed_index = self._packed_index
         shape = (sum(self.bands) + 1, size * n)
-        buffer = np.ones((size, n + 1))
+        buffer = np.ones((size, n + 1))  # column n is the factor 1 of unused slots
 
         def fun(t: float, y: np.ndarray) -> np.ndarray:
-            buffer[:, order] = y.reshape(size, n)
-            w = c * buffer[:, index].prod(axis=2) if slots else c
+            buffer[:, :n] = y.reshape(size, n)
+            w = c.copy()
+            for column in columns:  # a product per slot: faster than a reduction over few slots
+                w *= buffer[:, column]
             dx = w @ to_rates if to_rates is not None else (terms @ w.T).T
-            if has_generic:
-                x = buffer[:, :n]
+            if generic is not None:
+                x = buffer[:, position]  # the generated code takes species in model order
                 rates = np.stack([module.generic_rates(x[b], points[b], t) for b in range(size)])
                 dx += (generic @ rates.T).T
-            return (scale * dx)[:, order].ravel()
+            return (scale * dx).ravel()
 
         def jac(t: float, y: np.ndarray) -> np.ndarray:
-            buffer[:, order] = y.reshape(size, n)
-            gathered = buffer[:, index]
-            others = np.ones_like(gathered)
-            if slots > 1:
-                for s in range(slots):
-                    others[:, :, s] = np.prod(np.delete(gathered, s, axis=2), axis=2)
-            values = (term_map @ (c[:, :, None] * others).reshape(size, -1)[:, entries].T).T
-            if has_generic:
-                x = buffer[:, :n]
+            buffer[:, :n] = y.reshape(size, n)
+            gathered = [buffer[:, column] for column in columns]
+            # ∂(c·Π x_slot)/∂x_s: the product over the other slots
+            others = [
+                functools.reduce(np.multiply, gathered[:s] + gathered[s + 1 :], c)
+                for s in range(len(gathered))
+            ]
+            flat = np.stack(others, axis=2).reshape(size, -1) if others else np.empty((size, 0))
+            values = (term_map @ flat[:, entries].T).T
+            if generic is not None:
+                x = buffer[:, position]
                 rates = np.stack([module.generic_jac(x[b], points[b], t) for b in range(size)])
                 values += (generic_map @ rates.T).T
             packed = np.zeros(shape)
@@ -210,8 +229,14 @@ class BandedLSODA:
     def like(cls, solver: _Solver, stacked: StackedOde) -> BandedLSODA:
         """Banded LSODA with ``solver``'s tolerances and step limits, for ``stacked``."""
         lower, upper = stacked.bands
-        return cls(rtol=solver.rtol, atol=solver.atol, lower=lower, upper=upper,
-                   max_step=solver.max_step, first_step=solver.first_step)
+        return cls(
+            rtol=solver.rtol,
+            atol=solver.atol,
+            lower=lower,
+            upper=upper,
+            max_step=solver.max_step,
+            first_step=solver.first_step,
+        )
 
     def make(
         self,
@@ -227,5 +252,6 @@ class BandedLSODA:
         options: dict[str, Any] = {"rtol": self.rtol, "atol": self.atol, "max_step": self.max_step}
         if self.first_step is not None:
             options["first_step"] = self.first_step
-        return scipy.integrate.LSODA(fun, t0, y0, t_bound, jac=jac, lband=self.lower, uband=self.upper,
-                                     **options)
+        return scipy.integrate.LSODA(
+            fun, t0, y0, t_bound, jac=jac, lband=self.lower, uband=self.upper, **options
+        )
