@@ -8,7 +8,7 @@ Examples
 >>> import degranulation as dg
 >>> ds = dg.simulate("ige_fceri_crosslinking", t="10 min")
 >>> str(ds["RecDim"].pint.units)
-'particle'
+'molecule'
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ def quantify(dataset: xarray.Dataset) -> xarray.Dataset:
 
 def dequantify(dataset: xarray.Dataset) -> xarray.Dataset:
     """Units back into ``units`` attributes, written as the model wrote them where unchanged
-    (``molecule`` rather than pint's ``particle``)."""
+    (``nM`` rather than pint's ``nanomolar``)."""
     import pint_xarray  # noqa: F401
 
     from degranulation.units import parse_unit

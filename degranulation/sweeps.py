@@ -449,8 +449,8 @@ def _model_unit(model: Model, name: str) -> str:
 
 
 def _as_written(unit: str, written: str) -> str:
-    """``written`` if it is the same unit as ``unit`` (so 'molecule' stays 'molecule', not
-    pint's 'particle'), else ``unit``."""
+    """``written`` if it is the same unit as ``unit`` (so 'nM' stays 'nM', not pint's
+    'nanomolar'), else ``unit``."""
     from degranulation.units import parse_unit
 
     try:
@@ -866,7 +866,7 @@ def _dataset(
 
 
 def _unit_attrs(unit: str) -> dict[str, str]:
-    """CF ``units``, and the unit as written so a saved file says 'molecule', not 'particle'."""
+    """CF ``units``, and the unit as written so a saved file says 'nM', not 'nanomolar'."""
     return {"units": unit, "units_as_written": unit}
 
 

@@ -59,6 +59,8 @@ def registry() -> pint.UnitRegistry:
     except OSError:  # an unwritable cache folder only costs start-up time
         ureg = pint.UnitRegistry(force_ndarray_like=True)
     ureg.define("cell = 1 = cells")
+    # pint files molecule under "particle"; results should say the unit users write.
+    ureg.define("molecule = particle = molec")
     return ureg
 
 

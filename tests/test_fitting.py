@@ -208,7 +208,7 @@ def test_designs_and_outputs():
     result = dg.fit(CROSSLINKING, frame, estimate=["kp1", "R"], n_starts=3, seed=1, design="sobol", rtol=1e-8)
     ds = result.to_dataset()
     assert ds.sizes == {"start": 3, "bound": 2, "measurement": len(frame)}
-    assert str(ds["kp1"].pint.units) == "1 / particle / second"
+    assert str(ds["kp1"].pint.units) == "1 / molecule / second"
     assert (
         ds["R.initial_ci"].pint.magnitude[0]
         < ds["R.initial"].pint.magnitude
