@@ -18,18 +18,44 @@ from typing import TYPE_CHECKING, Any
 
 from degranulation.errors import (
     DataError as DataError,
+)
+from degranulation.errors import (
     DegranulationError as DegranulationError,
+)
+from degranulation.errors import (
     DegranulationWarning as DegranulationWarning,
+)
+from degranulation.errors import (
     ExpressionError as ExpressionError,
+)
+from degranulation.errors import (
     FitError as FitError,
+)
+from degranulation.errors import (
     ModelError as ModelError,
+)
+from degranulation.errors import (
     ModelFileError as ModelFileError,
+)
+from degranulation.errors import (
     ModelIssue as ModelIssue,
+)
+from degranulation.errors import (
     ModelValidationError as ModelValidationError,
+)
+from degranulation.errors import (
     SimulationError as SimulationError,
+)
+from degranulation.errors import (
     UnitError as UnitError,
+)
+from degranulation.errors import (
     UnitMismatch as UnitMismatch,
+)
+from degranulation.errors import (
     UnknownName as UnknownName,
+)
+from degranulation.errors import (
     UnsupportedFeatureError as UnsupportedFeatureError,
 )
 
@@ -65,20 +91,33 @@ _LAZY = {
     "profile_likelihood": "degranulation.profiles",
     "ProfileResult": "degranulation.profiles",
     "simulate_sensitivities": "degranulation.sensitivities",
+    "read_petab": "degranulation.io.petab",
+    "PetabProblem": "degranulation.io.petab",
 }
 
 if TYPE_CHECKING:
     from degranulation.builder import ModelBuilder as ModelBuilder
+    from degranulation.fitting import FitProblem as FitProblem
+    from degranulation.fitting import FitResult as FitResult
+    from degranulation.fitting import fit as fit
+    from degranulation.fitting import make_problem as make_problem
+    from degranulation.io.assay import AssayData as AssayData
+    from degranulation.io.assay import read_assay as read_assay
+    from degranulation.io.bngnet import read_bngnet as read_bngnet
     from degranulation.io.model_file import read_model as read_model
     from degranulation.io.model_file import write_model as write_model
+    from degranulation.io.petab import PetabProblem as PetabProblem
+    from degranulation.io.petab import read_petab as read_petab
     from degranulation.io.sbml import read_sbml as read_sbml
     from degranulation.io.sbml import write_sbml as write_sbml
-    from degranulation.io.bngnet import read_bngnet as read_bngnet
     from degranulation.io.store import load as load
     from degranulation.io.store import save as save
     from degranulation.library import list_models as list_models
     from degranulation.library import load_model as load_model
     from degranulation.network import Model as Model
+    from degranulation.profiles import ProfileResult as ProfileResult
+    from degranulation.profiles import profile_likelihood as profile_likelihood
+    from degranulation.sensitivities import simulate_sensitivities as simulate_sensitivities
     from degranulation.simulation import simulate as simulate
     from degranulation.solvers import BDF as BDF
     from degranulation.solvers import LSODA as LSODA
@@ -90,15 +129,6 @@ if TYPE_CHECKING:
     from degranulation.sweeps import sweep as sweep
     from degranulation.units import UnitSystem as UnitSystem
     from degranulation.validation import validate as validate
-    from degranulation.io.assay import AssayData as AssayData
-    from degranulation.io.assay import read_assay as read_assay
-    from degranulation.fitting import FitProblem as FitProblem
-    from degranulation.fitting import FitResult as FitResult
-    from degranulation.fitting import fit as fit
-    from degranulation.fitting import make_problem as make_problem
-    from degranulation.profiles import ProfileResult as ProfileResult
-    from degranulation.profiles import profile_likelihood as profile_likelihood
-    from degranulation.sensitivities import simulate_sensitivities as simulate_sensitivities
 
 
 def __getattr__(name: str) -> Any:

@@ -54,39 +54,73 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="simulate a model and write its time course")
     simulate.add_argument("model", metavar="MODEL", help="model file or bundled id")
-    simulate.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                          help="set a parameter, compartment size or initial value, e.g. k_on=2e6/M/s")
-    simulate.add_argument("--protocol", help="protocol declared in the model file, or 'none' "
-                          "(default: the model's default protocol)")
+    simulate.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a parameter, compartment size or initial value, e.g. k_on=2e6/M/s",
+    )
+    simulate.add_argument(
+        "--protocol",
+        help="protocol declared in the model file, or 'none' (default: the model's default protocol)",
+    )
     simulate.add_argument("--t-end", default="100s", help="end time with unit, e.g. 30min (default 100s)")
     simulate.add_argument("--points", type=int, default=101, help="number of output times (default 101)")
     simulate.add_argument("--solver", default="BDF", help="BDF (default), Radau or LSODA")
     simulate.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
     simulate.add_argument("--atol", type=float, help="absolute tolerance in model units (default 1e-9)")
-    simulate.add_argument("-o", "--output", type=Path, help="write .nc, .csv or .json (default: CSV to stdout)")
+    simulate.add_argument(
+        "-o", "--output", type=Path, help="write .nc, .csv or .json (default: CSV to stdout)"
+    )
     simulate.set_defaults(handler=_simulate)
 
-    convert = commands.add_parser("convert", help="convert a model between TOML, SBML (.xml/.sbml) and "
-                                  "BioNetGen .net (read only), by file extension")
+    convert = commands.add_parser(
+        "convert",
+        help="convert a model between TOML, SBML (.xml/.sbml) and "
+        "BioNetGen .net (read only), by file extension",
+    )
     convert.add_argument("source", metavar="IN", help="model file or bundled id")
     convert.add_argument("target", metavar="OUT", type=Path, help="file to write: .toml, .xml or .sbml")
     convert.set_defaults(handler=_convert)
 
-    fit = commands.add_parser("fit", help="fit parameters to assay data and write fit.json")
-    fit.add_argument("model", metavar="MODEL", help="model file or bundled id")
-    fit.add_argument("data", nargs="+", metavar="ASSAY", help="assay CSV file(s), units in the headers")
-    fit.add_argument("--estimate", action="append", required=True, metavar="NAME",
-                     help="parameter or initial value (Ag.initial) to estimate; repeat for each")
+    fit = commands.add_parser("fit", help="fit parameters to assay data or a PEtab problem; write fit.json")
+    fit.add_argument("model", metavar="MODEL", help="model file or bundled id, or a PEtab problem (.yaml)")
+    fit.add_argument(
+        "data",
+        nargs="*",
+        metavar="ASSAY",
+        help="assay CSV file(s), units in the headers (none for a PEtab problem)",
+    )
+    fit.add_argument(
+        "--estimate",
+        action="append",
+        metavar="NAME",
+        help="parameter or initial value (Ag.initial) to estimate; repeat for each "
+        "(a PEtab problem names its own)",
+    )
     fit.add_argument("--starts", type=int, default=10, help="multistart runs (default 10)")
     fit.add_argument("--seed", type=int, help="seed for the start points")
     fit.add_argument("--design", choices=["lhs", "sobol"], default="lhs", help="start design (default lhs)")
-    fit.add_argument("--noise", choices=["sd", "additive", "proportional"],
-                     help="noise model (default: sd with an sd column, else additive)")
-    fit.add_argument("--scale", action="append", default=[], metavar="READOUT",
-                     help="fit a scale factor for an arbitrary-unit readout")
+    fit.add_argument(
+        "--noise",
+        choices=["sd", "additive", "proportional"],
+        help="noise model (default: sd with an sd column, else additive)",
+    )
+    fit.add_argument(
+        "--scale",
+        action="append",
+        default=[],
+        metavar="READOUT",
+        help="fit a scale factor for an arbitrary-unit readout",
+    )
     fit.add_argument("--offset", action="append", default=[], metavar="READOUT", help="fit an offset")
-    fit.add_argument("--intervals", choices=["fisher", "profile"], default="fisher",
-                     help="confidence intervals from the Fisher information (default) or profile likelihood")
+    fit.add_argument(
+        "--intervals",
+        choices=["fisher", "profile"],
+        default="fisher",
+        help="confidence intervals from the Fisher information (default) or profile likelihood",
+    )
     fit.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     fit.add_argument("--workers", type=int, default=1, help="processes for the starts (default 1)")
     fit.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
@@ -98,19 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", help="dose response: solve over doses, write .nc, fit Hill curves")
     sweep.add_argument("model", metavar="MODEL", help="model file or bundled id")
-    sweep.add_argument("--vary", required=True, metavar="NAME",
-                       help="parameter, compartment or species (its initial value)")
+    sweep.add_argument(
+        "--vary", required=True, metavar="NAME", help="parameter, compartment or species (its initial value)"
+    )
     sweep.add_argument("--from", dest="start", metavar="VALUE", help="first dose with unit, e.g. 1pM")
     sweep.add_argument("--to", dest="stop", metavar="VALUE", help="last dose with unit, e.g. 10uM")
-    sweep.add_argument("--num", type=int, default=21, help="doses from --from to --to, log-spaced (default 21)")
+    sweep.add_argument(
+        "--num", type=int, default=21, help="doses from --from to --to, log-spaced (default 21)"
+    )
     sweep.add_argument("--values", metavar="V1,V2,...", help="doses instead of --from/--to, e.g. 1nM,10nM")
-    sweep.add_argument("--observe", action="append", metavar="NAME",
-                       help="species or observable; repeat (default: all)")
+    sweep.add_argument(
+        "--observe", action="append", metavar="NAME", help="species or observable; repeat (default: all)"
+    )
     sweep.add_argument("--at", help="readout time (e.g. 30min) or 'steady' (with --t-end as the horizon)")
     sweep.add_argument("--t-end", help="end time of time courses, or the horizon for --at steady")
     sweep.add_argument("--points", type=int, default=101, help="output times of time courses (default 101)")
-    sweep.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                       help="fixed override for every dose")
+    sweep.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="fixed override for every dose"
+    )
     sweep.add_argument("--protocol", help="protocol declared in the model file, or 'none'")
     sweep.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     sweep.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
@@ -119,8 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
     sweep.add_argument("--atol", type=float, help="absolute tolerance in model units (default 1e-9)")
     sweep.add_argument("--batch", type=int, help="doses per stacked LSODA solve (default: up to 64)")
-    sweep.add_argument("-o", "--output", type=Path, required=True, help="result file (.nc); finished doses "
-                       "are kept beside it in OUTPUT.parts/ until it is complete")
+    sweep.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="result file (.nc); finished doses are kept beside it in OUTPUT.parts/ until it is complete",
+    )
     sweep.add_argument("--plot", type=Path, metavar="PNG", help="also draw each curve with its Hill fit")
     sweep.set_defaults(handler=_sweep)
     return parser
@@ -237,8 +281,14 @@ def _validate(args: argparse.Namespace) -> int:
             issues = [_as_issue(exc, path)]
         errors = sum(i.severity == "error" for i in issues)
         status = max(status, EXIT_INVALID if errors else EXIT_OK)
-        reports.append({"file": path, "issues": [i.to_dict() for i in issues], "errors": errors,
-                        "warnings": len(issues) - errors})
+        reports.append(
+            {
+                "file": path,
+                "issues": [i.to_dict() for i in issues],
+                "errors": errors,
+                "warnings": len(issues) - errors,
+            }
+        )
         if args.format == "text":
             stream = sys.stderr if errors else sys.stdout
             print(f"{path}: {errors} error(s), {len(issues) - errors} warning(s)", file=stream)
@@ -252,23 +302,32 @@ def _validate(args: argparse.Namespace) -> int:
 def _as_issue(exc: ModelError, path: str) -> Any:
     from degranulation.errors import ModelIssue
 
-    return ModelIssue(exc.message, code="F000", file=path, location=exc.location, column=exc.column,
-                      hint=exc.hint)
+    return ModelIssue(
+        exc.message, code="F000", file=path, location=exc.location, column=exc.column, hint=exc.hint
+    )
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from degranulation.io.store import FORMATS
     from degranulation.library import load_model
     from degranulation.simulation import simulate
-
-    from degranulation.io.store import FORMATS
 
     if args.output is not None and args.output.suffix.lower() not in FORMATS:
         raise UsageError(f"cannot write '{args.output}': use one of {', '.join(FORMATS)}")
     model = load_model(args.model)
     params, initial = _overrides(model, args.set)
     try:
-        dataset = simulate(model, t=args.t_end, params=params, initial=initial, protocol=args.protocol,
-                           solver=args.solver, rtol=args.rtol, atol=args.atol, points=args.points)
+        dataset = simulate(
+            model,
+            t=args.t_end,
+            params=params,
+            initial=initial,
+            protocol=args.protocol,
+            solver=args.solver,
+            rtol=args.rtol,
+            atol=args.atol,
+            points=args.points,
+        )
     except (UnitError, ValueError) as exc:  # the model was valid: the arguments are not
         raise UsageError(str(exc)) from None
     if args.output is None:
@@ -291,16 +350,41 @@ def _fit(args: argparse.Namespace) -> int:
     from degranulation.io.assay import read_assay
     from degranulation.library import load_model
 
-    model = load_model(args.model)
-    data = [read_assay(path) for path in args.data]
+    if Path(args.model).suffix.lower() in (".yaml", ".yml"):
+        if args.data or args.estimate or args.noise or args.scale or args.offset:
+            raise UsageError(
+                "a PEtab problem brings its data, parameters and noise model: "
+                "give no ASSAY, --estimate, --noise, --scale or --offset"
+            )
+        from degranulation.io.petab import read_petab
+
+        model, data = read_petab(args.model, rtol=args.rtol, atol=args.atol), None
+    else:
+        if not args.data or not args.estimate:
+            raise UsageError("fit needs ASSAY file(s) and --estimate NAME (or a PEtab problem .yaml)")
+        model = load_model(args.model)
+        data = [read_assay(path) for path in args.data]
     if args.starts < 1 or not 0 < args.level < 1:
         raise UsageError("--starts must be >= 1 and --level between 0 and 1")
     progress = _progress if sys.stderr.isatty() else None
     try:
-        result = fit(model, data, estimate=args.estimate, n_starts=args.starts, seed=args.seed,
-                     design=args.design, noise=args.noise, scale=args.scale, offset=args.offset,
-                     level=args.level, workers=args.workers, scheduler=args.scheduler, rtol=args.rtol,
-                     atol=args.atol, progress=progress)
+        result = fit(
+            model,
+            data,
+            estimate=args.estimate,
+            n_starts=args.starts,
+            seed=args.seed,
+            design=args.design,
+            noise=args.noise,
+            scale=args.scale,
+            offset=args.offset,
+            level=args.level,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            rtol=args.rtol,
+            atol=args.atol,
+            progress=progress,
+        )
     except (ValueError, ImportError) as exc:
         if isinstance(exc, DegranulationError):
             raise
@@ -308,8 +392,9 @@ def _fit(args: argparse.Namespace) -> int:
     if args.intervals == "profile":
         from degranulation.profiles import profile_likelihood
 
-        profiles = profile_likelihood(result, level=args.level, workers=args.workers,
-                                      scheduler=args.scheduler)
+        profiles = profile_likelihood(
+            result, level=args.level, workers=args.workers, scheduler=args.scheduler
+        )
         result = result.with_intervals(profiles.confidence_intervals, "profile", args.level)
     text = json.dumps(result.to_json(), indent=1)
     if args.output is None:
@@ -347,11 +432,27 @@ def _sweep(args: argparse.Namespace) -> int:
     progress = _sweep_progress if sys.stderr.isatty() else None
     try:
         doses = args.values.split(",") if args.values else geomspace(args.start, args.stop, args.num)
-        result = dose_response(model, args.vary, doses, observe=args.observe, at=args.at, t=args.t_end,
-                               params=params, initial=initial, protocol=args.protocol, output=args.output,
-                               resume=args.resume, workers=args.workers, scheduler=args.scheduler,
-                               solver=args.solver, rtol=args.rtol, atol=args.atol, points=args.points,
-                               batch=args.batch, progress=progress)
+        result = dose_response(
+            model,
+            args.vary,
+            doses,
+            observe=args.observe,
+            at=args.at,
+            t=args.t_end,
+            params=params,
+            initial=initial,
+            protocol=args.protocol,
+            output=args.output,
+            resume=args.resume,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            solver=args.solver,
+            rtol=args.rtol,
+            atol=args.atol,
+            points=args.points,
+            batch=args.batch,
+            progress=progress,
+        )
     except (ValueError, ImportError) as exc:  # the model loaded: the arguments are at fault
         if isinstance(exc, DataError | ModelValidationError):
             raise
@@ -367,8 +468,11 @@ def _sweep(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
     failed = int((result["status"] != "ok").sum())
     if failed:
-        print(f"degranulation: warning: {failed} dose(s) failed; see the status and message variables "
-              f"in {args.output}", file=sys.stderr)
+        print(
+            f"degranulation: warning: {failed} dose(s) failed; see the status and message variables "
+            f"in {args.output}",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -416,7 +520,9 @@ def _overrides(model: Any, settings: Sequence[str]) -> tuple[dict[str, str], dic
             settable += [c.id for c in model.compartments]
             close = difflib.get_close_matches(name, settable, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise UsageError(f"--set '{setting}': model '{model.id}' has no parameter or species '{name}'{hint}")
+            raise UsageError(
+                f"--set '{setting}': model '{model.id}' has no parameter or species '{name}'{hint}"
+            )
         try:
             parsed = str(UnitValue.parse(value.strip()))
         except UnitError as exc:

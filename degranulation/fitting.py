@@ -57,7 +57,7 @@ class FreeParameter:
 
     name: str
     unit: str
-    scale: Literal["lin", "log10"]
+    scale: Literal["lin", "log", "log10"]
     lower: float
     upper: float
     nominal: float
@@ -65,10 +65,14 @@ class FreeParameter:
 
     def to_optimizer(self, value: np.ndarray | float) -> Any:
         """Model value(s) → optimiser coordinate ``φ``."""
+        if self.scale == "log":
+            return np.log(value)
         return np.log10(value) if self.scale == "log10" else value
 
     def from_optimizer(self, phi: np.ndarray | float) -> Any:
         """Optimiser coordinate ``φ`` → model value(s)."""
+        if self.scale == "log":
+            return np.exp(phi)
         return 10.0**phi if self.scale == "log10" else phi
 
     @property
@@ -232,6 +236,46 @@ class FitProblem:
         value = 0.5 * float(r @ r)
         return value if math.isfinite(value) else math.inf
 
+    @property
+    def n_residuals(self) -> int:
+        """Length of the residual vector :meth:`residuals` returns."""
+        return len(self.data)
+
+    def noise(self, phi: np.ndarray) -> np.ndarray:
+        """``σ_i`` of every measurement at ``φ`` (here independent of ``φ``)."""
+        return self.sigma
+
+    def negative_log_likelihood(self, phi: np.ndarray) -> float:
+        """``−ln L`` of the data at ``φ`` under Gaussian noise with the problem's ``σ_i``."""
+        r, _ = self.residuals(np.asarray(phi, dtype=float), jacobian=False)
+        sigma = self.noise(phi)
+        return 0.5 * float(r @ r) + float(np.sum(np.log(sigma))) + 0.5 * len(r) * math.log(2 * math.pi)
+
+    def curves(self, phi: np.ndarray, points: int = 200) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+        """Model time courses at ``φ`` for plotting: ``(condition, readout, t, y)`` for every
+        readout measured in a condition, ``t`` in the model's time unit, ``y`` in the data's
+        unit (scale and offset applied)."""
+        from degranulation.simulation import integrate
+
+        theta = self.values(phi)
+        nuisance = self.predict(phi, jacobian=False).nuisance
+        found = []
+        for condition in self.conditions:
+            p, x0 = condition.p.copy(), condition.x0.copy()
+            for target, value in zip(self.targets, theta, strict=True):
+                (x0 if target.is_initial else p)[target.index] = value
+            times = np.linspace(0.0, float(condition.times[-1]), points)
+            run = integrate(self.compiled, times, x0, p, self.solver, condition.events)
+            observed = self.compiled.observe(run.x, run.p, run.t)
+            for r in dict.fromkeys(condition.readout.tolist()):
+                readout = self.readouts[r]
+                y = (run.x if readout.is_species else observed)[readout.index]
+                y = y * nuisance.get(f"scale_{readout.name}", 1.0) + nuisance.get(
+                    f"offset_{readout.name}", 0.0
+                )
+                found.append((condition.label, readout.name, times, y))
+        return found
+
     def with_sigma(self, sigma: Mapping[str, float]) -> FitProblem:
         """A copy with the noise constants of some readouts replaced."""
         readouts = tuple(dataclasses.replace(r, sigma=sigma.get(r.name, r.sigma)) for r in self.readouts)
@@ -266,7 +310,10 @@ class Prediction:
 
 
 def _chain_factor(free: FreeParameter, value: float) -> float:
-    return value * math.log(10.0) if free.scale == "log10" else 1.0
+    """``∂θ/∂φ`` at model value ``θ``."""
+    if free.scale == "lin":
+        return 1.0
+    return value * math.log(10.0) if free.scale == "log10" else value
 
 
 def _linear_nuisance(
@@ -730,7 +777,7 @@ class _Objective:
 
     def evaluate(self, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.point is None or not np.array_equal(phi, self.point):
-            n, m = len(self.problem.data), len(phi)
+            n, m = self.problem.n_residuals, len(phi)
             try:
                 with np.errstate(all="ignore"):
                     r, jac = self.problem.residuals(phi)
@@ -922,14 +969,19 @@ class FitResult:
     nuisance : dict of str to pint.Quantity
         Fitted ``scale_<readout>``, ``offset_<readout>`` and estimated ``sigma_<readout>``.
     cost : float
-        ``½ Σ r²`` at the best estimate.
+        ``½ Σ r²`` at the best estimate: the quantity minimised (with a noise model that
+        depends on the parameters, ``r`` includes its terms; see
+        :meth:`FitProblem.residuals`).
+    residuals, predictions, sigma : numpy.ndarray
+        Per measurement at the best estimate: ``(ŷ − d)/σ``, ``ŷ`` and ``σ``.
     success : bool
         The best start converged and could be simulated.
     starts : tuple of StartResult
         Every local run, in start order.
     aic, bic : float
-        ``2k + 2·NLL`` and ``k·ln n + 2·NLL`` (Gaussian likelihood, ``k`` counting the
-        estimated parameters, scales, offsets and noise constants).
+        ``2k + 2·NLL`` and ``k·ln n + 2·NLL`` (``NLL`` from
+        :meth:`FitProblem.negative_log_likelihood`, ``k`` counting the estimated
+        parameters, scales, offsets and noise constants).
     """
 
     problem: FitProblem = field(repr=False)
@@ -945,6 +997,7 @@ class FitResult:
     covariance: np.ndarray  # in optimiser coordinates
     residuals: np.ndarray
     predictions: np.ndarray
+    sigma: np.ndarray  # σ_i of each measurement at the best estimate
     aic: float
     bic: float
     n_data: int
@@ -987,28 +1040,8 @@ class FitResult:
     def curves(self, points: int = 200) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
         """Fitted model time courses for plotting: ``(condition, readout, t, y)`` for every
         readout measured in a condition, ``t`` in the model's time unit, ``y`` in the data's
-        unit (scale and offset applied)."""
-        from degranulation.simulation import integrate
-
-        problem = self.problem
-        theta = problem.values(self.best)
-        nuisance = problem.predict(self.best, jacobian=False).nuisance
-        found = []
-        for condition in problem.conditions:
-            p, x0 = condition.p.copy(), condition.x0.copy()
-            for target, value in zip(problem.targets, theta, strict=True):
-                (x0 if target.is_initial else p)[target.index] = value
-            times = np.linspace(0.0, float(condition.times[-1]), points)
-            run = integrate(problem.compiled, times, x0, p, problem.solver, condition.events)
-            observed = problem.compiled.observe(run.x, run.p, run.t)
-            for r in dict.fromkeys(condition.readout.tolist()):
-                readout = problem.readouts[r]
-                y = (run.x if readout.is_species else observed)[readout.index]
-                y = y * nuisance.get(f"scale_{readout.name}", 1.0) + nuisance.get(
-                    f"offset_{readout.name}", 0.0
-                )
-                found.append((condition.label, readout.name, times, y))
-        return found
+        unit (scale and offset applied); see :meth:`FitProblem.curves`."""
+        return self.problem.curves(self.best, points)
 
     def to_json(self) -> dict[str, Any]:
         """The ``fit.json`` content: per parameter ``value``, ``unit``, ``ci_low``, ``ci_high``;
@@ -1077,7 +1110,7 @@ class FitResult:
             self.residuals,
             {"units": "dimensionless", "long_name": "(prediction - data) / sigma"},
         )
-        variables["sigma"] = (("measurement",), problem.sigma, {"value_units": units})
+        variables["sigma"] = (("measurement",), self.sigma, {"value_units": units})
         dataset = xr.Dataset(
             variables,
             coords={
@@ -1297,10 +1330,12 @@ def _result(problem: FitProblem, best: StartResult, starts: list[StartResult], l
     from degranulation.units import parse_unit, registry
 
     ureg = registry()
+    # Both with sensitivities: the same integration, so residuals match predictions exactly.
     prediction = problem.predict(best.final, jacobian=True)
-    sigma = problem.sigma
-    residuals = (prediction.y - problem.data) / sigma
-    jacobian = prediction.dy / sigma[:, None]  # type: ignore[operator]
+    every, jacobian = problem.residuals(best.final)
+    assert jacobian is not None  # residuals() gives it unless told not to
+    n = len(problem.data)
+    residuals = every[:n]  # the data's (any further ones belong to a parameter-dependent noise model)
     intervals, covariance = fisher_intervals(problem, best.final, jacobian, level)
     values = problem.values(best.final)
     parameters = {
@@ -1328,10 +1363,9 @@ def _result(problem: FitProblem, best: StartResult, starts: list[StartResult], l
         if readout.is_sigma_estimated:
             unit = "dimensionless" if readout.noise == "proportional" else readout.unit
             nuisance[f"sigma_{readout.name}"] = ureg.Quantity(readout.sigma, parse_unit(unit))
-    cost = 0.5 * float(residuals @ residuals)
-    n = len(problem.data)
+    cost = 0.5 * float(every @ every)
     k = len(problem.free) + sum(r.has_scale + r.has_offset + r.is_sigma_estimated for r in problem.readouts)
-    nll = cost + float(np.sum(np.log(sigma))) + 0.5 * n * math.log(2 * math.pi)
+    nll = problem.negative_log_likelihood(best.final)
     return FitResult(
         problem=problem,
         best=best.final,
@@ -1346,6 +1380,7 @@ def _result(problem: FitProblem, best: StartResult, starts: list[StartResult], l
         covariance=covariance,
         residuals=residuals,
         predictions=prediction.y,
+        sigma=problem.noise(best.final),
         aic=2 * k + 2 * nll,
         bic=k * math.log(n) + 2 * nll,
         n_data=n,

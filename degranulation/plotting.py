@@ -79,12 +79,22 @@ def _draw_fit(axis: Any, fit: HillFit, dose: Any) -> None:
         grid = grid[grid <= fit.peak_dose.to(dose.units).magnitude]
     curve = fit.response(grid * dose.units)
     label = "IC50" if fit.shape == "decreasing" else "EC50"
-    axis.semilogx(grid, curve.magnitude, "-", color="tab:blue",
-                  label=f"Hill fit, n = {fit.n:.3g}, {label} = {fit.ec50:.3g~P}")
+    axis.semilogx(
+        grid,
+        curve.magnitude,
+        "-",
+        color="tab:blue",
+        label=f"Hill fit, n = {fit.n:.3g}, {label} = {fit.ec50:.3g~P}",
+    )
     axis.axvline(fit.ec50.to(dose.units).magnitude, color="tab:blue", linestyle=":", linewidth=1)
     if fit.peak is not None:
-        axis.plot([fit.peak_dose.to(dose.units).magnitude], [fit.peak.magnitude], "v", color="tab:red",
-                  label=f"peak {fit.peak:.3g~P} at {fit.peak_dose:.3g~P}")
+        axis.plot(
+            [fit.peak_dose.to(dose.units).magnitude],
+            [fit.peak.magnitude],
+            "v",
+            color="tab:red",
+            label=f"peak {fit.peak:.3g~P} at {fit.peak_dose:.3g~P}",
+        )
 
 
 def plot_fit(result: FitResult, path: str | Path) -> Path:
@@ -103,8 +113,14 @@ def plot_fit(result: FitResult, path: str | Path) -> Path:
     plt = _pyplot()
     problem = result.problem
     names = [r.name for r in problem.readouts]
-    figure, axes = plt.subplots(2, len(names), figsize=(4.8 * len(names), 5.2), squeeze=False,
-                                sharex="col", gridspec_kw={"height_ratios": [3, 1]})
+    figure, axes = plt.subplots(
+        2,
+        len(names),
+        figsize=(4.8 * len(names), 5.2),
+        squeeze=False,
+        sharex="col",
+        gridspec_kw={"height_ratios": [3, 1]},
+    )
     labels = list(dict.fromkeys(problem.labels))
     colours = {label: plt.get_cmap("tab10")(k % 10) for k, label in enumerate(labels)}
     time_unit = problem.model.units.time
@@ -116,8 +132,16 @@ def plot_fit(result: FitResult, path: str | Path) -> Path:
             if not mine.any():
                 continue
             colour = colours[label]
-            top.errorbar(problem.times[mine], problem.data[mine], yerr=problem.sigma[mine], fmt="o",
-                         color=colour, markersize=4, capsize=2, label=label)
+            top.errorbar(
+                problem.times[mine],
+                problem.data[mine],
+                yerr=result.sigma[mine],
+                fmt="o",
+                color=colour,
+                markersize=4,
+                capsize=2,
+                label=label,
+            )
             bottom.plot(problem.times[mine], result.residuals[mine], "o", color=colour, markersize=4)
         for label, name, t, y in result.curves():
             if name == readout.name:
@@ -133,4 +157,3 @@ def plot_fit(result: FitResult, path: str | Path) -> Path:
     figure.savefig(path, dpi=150)
     plt.close(figure)
     return path
-
