@@ -329,12 +329,15 @@ def internal_value(model: Model, name: str, value: UnitValue) -> float:
     expected = name_dimension(model, name)
     quantity = registry().Quantity(value.value, parse_unit(value.unit))
     record = model.by_id.get(name)
-    if isinstance(record, Species) and record.molar_mass is not None:
-        if quantity.dimensionality in (dims(mass=1), dims(mass=1) / _volume()):
-            molar_mass = registry().Quantity(record.molar_mass.value, parse_unit(record.molar_mass.unit))
-            if molar_mass.dimensionality == dims(mass=1):  # mass per molecule, e.g. kDa
-                molar_mass = molar_mass * registry().Quantity(1.0, "avogadro_constant")
-            quantity = quantity / molar_mass
+    if (
+        isinstance(record, Species)
+        and record.molar_mass is not None
+        and quantity.dimensionality in (dims(mass=1), dims(mass=1) / _volume())
+    ):
+        molar_mass = registry().Quantity(record.molar_mass.value, parse_unit(record.molar_mass.unit))
+        if molar_mass.dimensionality == dims(mass=1):  # mass per molecule, e.g. kDa
+            molar_mass = molar_mass * registry().Quantity(1.0, "avogadro_constant")
+        quantity = quantity / molar_mass
     if quantity.dimensionality != expected:
         raise UnitError(
             f"'{value}' is {format_dimension(quantity.dimensionality)}; '{name}' needs "

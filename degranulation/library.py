@@ -116,8 +116,11 @@ def save_model(model: Model, path: str | Path) -> Path:
 
         return write_sbml(model, path)
     if suffix != ".toml":
-        raise ModelError(f"cannot write a model as '{suffix or path}'", file=str(path),
-                         hint="write .toml (model file) or .xml/.sbml (SBML)")
+        raise ModelError(
+            f"cannot write a model as '{suffix or path}'",
+            file=str(path),
+            hint="write .toml (model file) or .xml/.sbml (SBML)",
+        )
     from degranulation.io.model_file import write_model
 
     return write_model(model, path)

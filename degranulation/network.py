@@ -188,7 +188,7 @@ class Model:
     cell_type: str = ""
     description: str = ""
     references: tuple[str, ...] = ()
-    units: UnitSystem = UnitSystem()
+    units: UnitSystem = field(default_factory=UnitSystem)
     compartments: tuple[Compartment, ...] = ()
     species: tuple[Species, ...] = ()
     parameters: tuple[Parameter, ...] = ()

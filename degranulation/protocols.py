@@ -81,8 +81,9 @@ def resolve(model: Model, compiled: CompiledOde, steps: Sequence[Step]) -> tuple
     for number, step in enumerate(steps):
         where = f"protocol[{number}]"
         if dict(dimensionality(step.at.unit)) != {"[time]": 1}:
-            raise UnitError(f"step time '{step.at}' is not a time", location=f"{where}.at",
-                            hint="write e.g. '5 min'")
+            raise UnitError(
+                f"step time '{step.at}' is not a time", location=f"{where}.at", hint="write e.g. '5 min'"
+            )
         t = model.units.magnitude(step.at.value, step.at.unit)
         if not np.isfinite(t) or t < 0:
             raise UnitError(f"step time '{step.at}' must be finite and >= 0", location=f"{where}.at")
@@ -95,8 +96,9 @@ def resolve(model: Model, compiled: CompiledOde, steps: Sequence[Step]) -> tuple
             try:
                 value = internal_value(model, step.target, step.value)
             except UnitError as exc:
-                raise UnitError(exc.message, location=f"{where}.{step.action}.{step.target}",
-                                hint=exc.hint) from None
+                raise UnitError(
+                    exc.message, location=f"{where}.{step.action}.{step.target}", hint=exc.hint
+                ) from None
         index = species[step.target] if is_species else parameters[step.target]
         events.append(Event(t, step.action, is_species, index, value))
     return tuple(sorted(events, key=lambda e: e.t))
@@ -107,13 +109,17 @@ def _bad_target(
 ) -> ModelError:
     record = model.by_id.get(step.target)
     if isinstance(record, Parameter) or step.target in parameters:
-        return ModelError(f"'{step.action}' applies to species; '{step.target}' is a parameter",
-                          location=f"{where}.{step.action}", hint=f"use set = {{ {step.target} = ... }}")
+        return ModelError(
+            f"'{step.action}' applies to species; '{step.target}' is a parameter",
+            location=f"{where}.{step.action}",
+            hint=f"use set = {{ {step.target} = ... }}",
+        )
     names = list(species) + (list(parameters) if step.action == "set" else [])
     close = difflib.get_close_matches(step.target, names, n=1)
     hint = f"did you mean '{close[0]}'?" if close else "name a species (or, for set, a parameter)"
-    return ModelError(f"unknown {step.action} target '{step.target}'",
-                      location=f"{where}.{step.action}", hint=hint)
+    return ModelError(
+        f"unknown {step.action} target '{step.target}'", location=f"{where}.{step.action}", hint=hint
+    )
 
 
 def apply(events: Sequence[Event], x: np.ndarray, p: np.ndarray, frozen: np.ndarray) -> None:

@@ -55,7 +55,8 @@ def make_dataset(
         "model_id": model.id,
         "model_title": model.title,
         "model_hash": model.content_hash,
-        "model_toml": _MODEL_TOML.get(model.content_hash) or _MODEL_TOML.setdefault(
+        "model_toml": _MODEL_TOML.get(model.content_hash)
+        or _MODEL_TOML.setdefault(
             model.content_hash, dumps_model(model)
         ),  # written once per model: 0.1 s for a generated network of thousands of reactions
         **provenance,

@@ -295,9 +295,7 @@ def _segment(
     # Each stretch is solved in its own time, from 0: restarted late (t0 = 300 s) with a fast
     # transient, steps of 1e-10 s would otherwise drown in t0's rounding and SciPy's BDF fails.
     try:
-        ode = solver.make(
-            lambda tau, y: fun(t0 + tau, y), lambda tau, y: jac(t0 + tau, y), 0.0, x, t1 - t0
-        )
+        ode = solver.make(lambda tau, y: fun(t0 + tau, y), lambda tau, y: jac(t0 + tau, y), 0.0, x, t1 - t0)
     except (ValueError, ArithmeticError, RuntimeError) as exc:  # RuntimeError: singular LU (SciPy)
         raise _failure(compiled, f"the solver could not start: {exc}", t0, x) from None
     if hasattr(ode, "D"):  # SciPy's BDF leaves its difference rows 2+ as np.empty garbage and
@@ -334,12 +332,16 @@ def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: _S
     amounts = compiled.amounts(trajectory.x, trajectory.p)
     sizes = compiled.amounts(np.ones((len(compiled.species), 1)), trajectory.p)[:, 0]
     totals = laws @ amounts
-    allowed = 100 * (solver.rtol * (np.abs(laws) @ np.abs(amounts)) + solver.atol * (np.abs(laws) @ sizes)[:, None])
+    allowed = 100 * (
+        solver.rtol * (np.abs(laws) @ np.abs(amounts)) + solver.atol * (np.abs(laws) @ sizes)[:, None]
+    )
     excess = np.abs(totals - totals[:, :1]) / allowed
     worst = np.unravel_index(np.argmax(excess), excess.shape)
     if excess[worst] > 1:
         law = " + ".join(
-            f"{c}*{name}" for c, name in zip(compiled.conservation_laws[worst[0]], compiled.species, strict=True) if c
+            f"{c}*{name}"
+            for c, name in zip(compiled.conservation_laws[worst[0]], compiled.species, strict=True)
+            if c
         )
         change = abs(totals[worst] - totals[worst[0], 0])
         warnings.warn(

@@ -72,12 +72,16 @@ def geomspace(start: Any, stop: Any, num: int) -> pint.Quantity:
     begin = registry().Quantity(first.value, parse_unit(first.unit))
     end = registry().Quantity(last.value, parse_unit(last.unit))
     if begin.dimensionality != end.dimensionality:
-        raise UnitError(f"'{first}' and '{last}' have different dimensions",
-                        hint="give both ends in compatible units, e.g. '1 pM' and '10 uM'")
+        raise UnitError(
+            f"'{first}' and '{last}' have different dimensions",
+            hint="give both ends in compatible units, e.g. '1 pM' and '10 uM'",
+        )
     end = end.to(begin.units)
     if not (begin.magnitude > 0 and end.magnitude > 0 and math.isfinite(end.magnitude)):
-        raise UnitError(f"geomspace needs positive, finite ends; got '{first}' and '{last}'",
-                        hint="use a list of values to include zero")
+        raise UnitError(
+            f"geomspace needs positive, finite ends; got '{first}' and '{last}'",
+            hint="use a list of values to include zero",
+        )
     if not isinstance(num, int) or num < 2:
         raise ValueError(f"num must be an integer >= 2, got {num!r}")
     return registry().Quantity(np.geomspace(float(begin.magnitude), float(end.magnitude), num), begin.units)
@@ -265,21 +269,42 @@ def sweep(
         raise ValueError("resume=True needs the output path of the interrupted sweep")
     output = None if output is None else Path(output)
     if output is not None and output.suffix.lower() != ".nc":
-        raise DataError(f"a sweep is written to NetCDF; '{output.name}' does not end in .nc",
-                        hint="name the output e.g. 'dr.nc'")
+        raise DataError(
+            f"a sweep is written to NetCDF; '{output.name}' does not end in .nc",
+            hint="name the output e.g. 'dr.nc'",
+        )
     _check_workers(workers, scheduler)
     compiled = compile_model(model, cache_dir=cache_dir)
-    plan = _make_plan(model, compiled, grid, t=t, at=at, observe=observe, mode=mode, params=params,
-                      initial=initial, protocol=protocol, solver=solver, rtol=rtol, atol=atol,
-                      points=points, batch=batch)
-    spec = _spec(model, plan, grid_mode=mode, given={"params": params, "initial": initial,
-                                                      "protocol": protocol, "at": at, "t": t})
+    plan = _make_plan(
+        model,
+        compiled,
+        grid,
+        t=t,
+        at=at,
+        observe=observe,
+        mode=mode,
+        params=params,
+        initial=initial,
+        protocol=protocol,
+        solver=solver,
+        rtol=rtol,
+        atol=atol,
+        points=points,
+        batch=batch,
+    )
+    spec = _spec(
+        model,
+        plan,
+        grid_mode=mode,
+        given={"params": params, "initial": initial, "protocol": protocol, "at": at, "t": t},
+    )
     if resume and output is not None:
         finished = _finished_result(output, spec)
         if finished is not None:
             return finished
-    parts = _run(plan, spec, output=output, resume=resume, workers=workers, scheduler=scheduler,
-                 progress=progress)
+    parts = _run(
+        plan, spec, output=output, resume=resume, workers=workers, scheduler=scheduler, progress=progress
+    )
     result = _dataset(model, plan, parts, mode=mode, at=at, spec=spec)
     if output is not None:
         from degranulation.io.sweep_store import SweepStore
@@ -323,10 +348,27 @@ def dose_response(
     >>> dr["RecDim"].dims, dr["RecDim"].pint.units == dr["L"].pint.units
     (('L',), True)
     """
-    return sweep(model, {vary: doses}, t=t, at=at, observe=observe, params=params, initial=initial,
-                 protocol=protocol, output=output, resume=resume, workers=workers, scheduler=scheduler,
-                 solver=solver, rtol=rtol, atol=atol, points=points, batch=batch, progress=progress,
-                 cache_dir=cache_dir)
+    return sweep(
+        model,
+        {vary: doses},
+        t=t,
+        at=at,
+        observe=observe,
+        params=params,
+        initial=initial,
+        protocol=protocol,
+        output=output,
+        resume=resume,
+        workers=workers,
+        scheduler=scheduler,
+        solver=solver,
+        rtol=rtol,
+        atol=atol,
+        points=points,
+        batch=batch,
+        progress=progress,
+        cache_dir=cache_dir,
+    )
 
 
 def _finished_result(output: Path, spec: dict[str, Any]) -> xarray.Dataset | None:
@@ -423,8 +465,12 @@ def _axis(model: Model, compiled: CompiledOde, name: str, values: Any, fixed: se
     if not is_species and name not in parameters:
         close = difflib.get_close_matches(name, species + parameters, n=1)
         hint = f"did you mean '{close[0]}'?" if close else "sweep a parameter, compartment or species"
-        raise ModelError(f"cannot sweep '{name}': model '{model.id}' has no parameter, compartment or "
-                         "species of that name", location=f"grid.{name}", hint=hint)
+        raise ModelError(
+            f"cannot sweep '{name}': model '{model.id}' has no parameter, compartment or "
+            "species of that name",
+            location=f"grid.{name}",
+            hint=hint,
+        )
     shown, unit = _magnitudes(name, values)
     unit = _as_written(unit, _model_unit(model, name))
     try:
@@ -468,8 +514,11 @@ def _magnitudes(name: str, values: Any) -> tuple[np.ndarray, str]:
         unit = f"{values.units:~C}" or "dimensionless"
     elif isinstance(values, str) or not isinstance(values, Sequence | np.ndarray) or np.ndim(values) != 1:
         hint = "e.g. ['1 nM', '10 nM'] or dg.geomspace('1 pM', '10 uM', 41)"
-        raise UnitError(f"grid values for '{name}' must be a list of values with units",
-                        location=f"grid.{name}", hint=hint)
+        raise UnitError(
+            f"grid values for '{name}' must be a list of values with units",
+            location=f"grid.{name}",
+            hint=hint,
+        )
     else:
         try:
             parsed = [UnitValue.parse(v) for v in values]
@@ -480,11 +529,14 @@ def _magnitudes(name: str, values: Any) -> tuple[np.ndarray, str]:
         unit = parsed[0].unit
         target = parse_unit(unit)
         try:
-            shown = np.array([registry().Quantity(v.value, parse_unit(v.unit)).to(target).magnitude
-                              for v in parsed], dtype=float)
+            shown = np.array(
+                [registry().Quantity(v.value, parse_unit(v.unit)).to(target).magnitude for v in parsed],
+                dtype=float,
+            )
         except Exception as exc:  # pint's DimensionalityError: mixed dimensions in one axis
-            raise UnitError(f"grid values for '{name}' mix dimensions ({exc})",
-                            location=f"grid.{name}") from None
+            raise UnitError(
+                f"grid values for '{name}' mix dimensions ({exc})", location=f"grid.{name}"
+            ) from None
     if len(shown) == 0:
         raise ValueError(f"grid values for '{name}' are empty")
     return shown, unit
@@ -544,18 +596,35 @@ def _outputs(
         record = model.by_id.get(name)
         if isinstance(record, Species):
             shown = f"{name}_readout" if name in swept else name
-            outputs.append(_Output(shown, True, compiled.species.index(name), species_unit(model, record),
-                                   record.label or name))
+            outputs.append(
+                _Output(
+                    shown,
+                    True,
+                    compiled.species.index(name),
+                    species_unit(model, record),
+                    record.label or name,
+                )
+            )
         elif name in compiled.observables:
             observable = model.observables[compiled.observables.index(name)]
-            outputs.append(_Output(name, False, compiled.observables.index(name), observable.unit,
-                                   observable.description or name))
+            outputs.append(
+                _Output(
+                    name,
+                    False,
+                    compiled.observables.index(name),
+                    observable.unit,
+                    observable.description or name,
+                )
+            )
         else:
             choices = [*compiled.species, *compiled.observables]
             close = difflib.get_close_matches(str(name), choices, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"choose from {', '.join(choices[:12])}"
-            raise ModelError(f"cannot observe '{name}': not a species or observable of '{model.id}'",
-                             location="observe", hint=hint)
+            raise ModelError(
+                f"cannot observe '{name}': not a species or observable of '{model.id}'",
+                location="observe",
+                hint=hint,
+            )
     if len({o.name for o in outputs}) < len(outputs):
         raise ValueError("observe names a variable twice")
     return tuple(outputs)
@@ -563,6 +632,7 @@ def _outputs(
 
 def _spec(model: Model, plan: _Plan, *, grid_mode: str, given: dict[str, Any]) -> dict[str, Any]:
     """Plain-data identity of a sweep: a resumed sweep must have exactly this."""
+
     def text(value: Any) -> Any:
         if value is None or isinstance(value, str | int | float):
             return value
@@ -681,9 +751,11 @@ def _not_steady(plan: _Plan, x: np.ndarray) -> str:
         return ""
     worst = int(np.argmax(moved / limit))
     horizon = float(plan.times[-1])
-    return (f"not at steady state by t = {horizon:.6g}: '{plan.compiled.species[worst]}' moved by "
-            f"{moved[worst]:.3g} over its second half (limit {limit[worst]:.3g}); "
-            "integrate longer (larger t)")
+    return (
+        f"not at steady state by t = {horizon:.6g}: '{plan.compiled.species[worst]}' moved by "
+        f"{moved[worst]:.3g} over its second half (limit {limit[worst]:.3g}); "
+        "integrate longer (larger t)"
+    )
 
 
 # --- running: here, in processes, or on Dask ------------------------------------------------
@@ -848,8 +920,11 @@ def _dataset(
     variables: dict[str, Any] = {}
     for k, out in enumerate(plan.outputs):
         data = values[:, k, :].reshape(*shape, len(plan.keep))
-        attrs = {**_unit_attrs(out.unit), "long_name": out.long_name,
-                 "kind": "species" if out.is_species else "observable"}
+        attrs = {
+            **_unit_attrs(out.unit),
+            "long_name": out.long_name,
+            "kind": "species" if out.is_species else "observable",
+        }
         variables[out.name] = ((*dims, "time"), data, attrs) if has_time_dim else (dims, data[..., 0], attrs)
     variables["status"] = (dims, status.reshape(shape))
     variables["message"] = (dims, message.reshape(shape))
@@ -933,15 +1008,22 @@ class HillFit:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: magnitudes with their units."""
+
         def entry(q: Any) -> Any:
             return None if q is None else {"value": float(q.magnitude), "unit": f"{q.units:~C}"}
 
         return {
-            "shape": self.shape, "ec50": entry(self.ec50), "ec50_ci": [entry(q) for q in self.ec50_ci],
-            "n": self.n, "bottom": entry(self.bottom), "top": entry(self.top),
-            "peak_dose": entry(self.peak_dose), "peak": entry(self.peak),
-            "half_max_doses": (None if self.half_max_doses is None
-                               else [entry(q) for q in self.half_max_doses]),
+            "shape": self.shape,
+            "ec50": entry(self.ec50),
+            "ec50_ci": [entry(q) for q in self.ec50_ci],
+            "n": self.n,
+            "bottom": entry(self.bottom),
+            "top": entry(self.top),
+            "peak_dose": entry(self.peak_dose),
+            "peak": entry(self.peak),
+            "half_max_doses": (
+                None if self.half_max_doses is None else [entry(q) for q in self.half_max_doses]
+            ),
             "confidence": self.confidence,
         }
 
@@ -1003,7 +1085,7 @@ def hill_fit(
     low, high = float(np.min(y)), float(np.max(y))
     top_index = int(np.argmax(y))
     level = low + (high - low) / 2
-    is_bell = 0 < top_index < len(y) - 1 and y[:top_index].min() < level and y[top_index + 1:].min() < level
+    is_bell = 0 < top_index < len(y) - 1 and y[:top_index].min() < level and y[top_index + 1 :].min() < level
     peak_dose = peak = half = None
     if is_bell:
         spline = CubicSpline(u, y)
@@ -1016,17 +1098,26 @@ def hill_fit(
             half = (quantity(10 ** left.max(), dose_unit), quantity(10 ** right.min(), dose_unit))
         u, y = u[: top_index + 1], y[: top_index + 1]
     if len(u) < 4:
-        raise FitError(f"the rising side of bell-shaped '{name}' has {len(u)} points; a Hill fit needs 4",
-                       hint="add doses below the peak")
+        raise FitError(
+            f"the rising side of bell-shaped '{name}' has {len(u)} points; a Hill fit needs 4",
+            hint="add doses below the peak",
+        )
     bottom, top, log_ec50, n, spread = _fit_logistic(u, y, name)
     shape: Literal["increasing", "decreasing", "bell"] = (
-        "bell" if is_bell else ("increasing" if (top - bottom) * n > 0 else "decreasing"))
+        "bell" if is_bell else ("increasing" if (top - bottom) * n > 0 else "decreasing")
+    )
     ci = _interval(log_ec50, spread, len(u) - 4, confidence)
     return HillFit(
-        shape=shape, ec50=quantity(10**log_ec50, dose_unit),
+        shape=shape,
+        ec50=quantity(10**log_ec50, dose_unit),
         ec50_ci=(quantity(10 ** ci[0], dose_unit), quantity(10 ** ci[1], dose_unit)),
-        n=abs(n), bottom=quantity(min(bottom, top), unit), top=quantity(max(bottom, top), unit),
-        peak_dose=peak_dose, peak=peak, half_max_doses=half, confidence=confidence,
+        n=abs(n),
+        bottom=quantity(min(bottom, top), unit),
+        top=quantity(max(bottom, top), unit),
+        peak_dose=peak_dose,
+        peak=peak,
+        half_max_doses=half,
+        confidence=confidence,
     )
 
 
@@ -1067,8 +1158,10 @@ def _curve_values(
     name = str(curve.name or "response")
     dim = dim or (str(curve.dims[0]) if curve.ndim == 1 else None)
     if dim is None or curve.ndim != 1 or dim not in curve.dims:
-        raise ValueError(f"hill_fit needs a one-dimensional curve along the dose dimension; '{name}' has "
-                         f"dimensions {curve.dims}", )
+        raise ValueError(
+            f"hill_fit needs a one-dimensional curve along the dose dimension; '{name}' has "
+            f"dimensions {curve.dims}",
+        )
     dose_array = curve[dim] if dose is None else dose
     x, dose_unit = _magnitude_and_unit(dose_array)
     y, unit = _magnitude_and_unit(curve)
@@ -1078,11 +1171,13 @@ def _curve_values(
     order = np.argsort(x[usable])
     x, y = x[usable][order], y[usable][order]
     if len(x) < 4:
-        raise FitError(f"'{name}' has {len(x)} usable points (positive dose, finite value); "
-                       "a Hill fit needs 4")
+        raise FitError(
+            f"'{name}' has {len(x)} usable points (positive dose, finite value); a Hill fit needs 4"
+        )
     if np.any(np.diff(x) == 0):
-        raise FitError(f"'{name}' has repeated doses",
-                       hint="fit one curve at a time (select the other dimensions)")
+        raise FitError(
+            f"'{name}' has repeated doses", hint="fit one curve at a time (select the other dimensions)"
+        )
     if float(np.ptp(y)) == 0.0:
         raise FitError(f"'{name}' is flat ({y[0]!r} at every dose); there is no EC50 to fit")
     return x, y, dose_unit, unit, name
@@ -1128,8 +1223,10 @@ def _fit_logistic(u: np.ndarray, y: np.ndarray, name: str) -> tuple[float, float
             warnings.simplefilter("ignore", OptimizeWarning)
             best, covariance = curve_fit(logistic, u, scaled, p0=guess, maxfev=20000)
     except (RuntimeError, ValueError) as exc:
-        raise FitError(f"the Hill fit of '{name}' did not converge: {exc}",
-                       hint="check that the doses span the rise of the curve") from None
+        raise FitError(
+            f"the Hill fit of '{name}' did not converge: {exc}",
+            hint="check that the doses span the rise of the curve",
+        ) from None
     spread = float(np.sqrt(covariance[2, 2])) if np.isfinite(covariance[2, 2]) else math.nan
     bottom, top, log_ec50, n = (float(v) for v in best)
     return low + span * bottom, low + span * top, log_ec50, n, spread

@@ -187,9 +187,7 @@ def build_system(model: Model) -> OdeSystem:
         shape=shape,
     )
     concentration = dims(substance=1, length=-3)
-    volumes = tuple(
-        s.compartment if species_dimension(s) == concentration else None for s in model.species
-    )
+    volumes = tuple(s.compartment if species_dimension(s) == concentration else None for s in model.species)
     return OdeSystem(
         model=model,
         species=model.species_ids,
@@ -244,4 +242,3 @@ def conservation_laws(stoichiometry: scipy.sparse.sparray) -> tuple[tuple[int, .
             divisor = -divisor
         laws.append(tuple(v // divisor for v in integers))
     return tuple(sorted(laws, reverse=True))
-

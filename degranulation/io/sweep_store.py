@@ -108,8 +108,10 @@ class SweepStore:
             with xr.open_dataset(self._path(chunk)) as opened:
                 return opened.load()
         except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read '{self._path(chunk)}': {exc}",
-                            hint="delete that file; resuming recomputes its points") from None
+            raise DataError(
+                f"cannot read '{self._path(chunk)}': {exc}",
+                hint="delete that file; resuming recomputes its points",
+            ) from None
 
     def finish(self, result: xarray.Dataset) -> None:
         """Write the complete result to ``output`` and remove the chunk folder."""

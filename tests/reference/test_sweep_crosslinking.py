@@ -34,9 +34,15 @@ def response():
     # 1e7 s is long enough for the slowest mode (ligand release from dimers, ~2e-5 /s) at
     # the lowest dose: every point must pass the sweep's own steady-state check.
     return dg.dose_response(
-        "ige_fceri_crosslinking", vary="L", doses=dg.geomspace("1e4 molecule", "1e9 molecule", 41),
-        observe=["crosslinked", "L"], at="steady", t="1e7 s",
-        params={"km1": f"{KM1} 1/s", "km2": f"{KM2} 1/s"}, rtol=1e-10, atol=1e-6,
+        "ige_fceri_crosslinking",
+        vary="L",
+        doses=dg.geomspace("1e4 molecule", "1e9 molecule", 41),
+        observe=["crosslinked", "L"],
+        at="steady",
+        t="1e7 s",
+        params={"km1": f"{KM1} 1/s", "km2": f"{KM2} 1/s"},
+        rtol=1e-10,
+        atol=1e-6,
     )
 
 

@@ -212,10 +212,13 @@ def test_conservation_drift_is_reported(decay):
 
     compiled = compile_model(decay)
     assert compiled.conservation_laws == ((1, 1),)
-    leaky = Trajectory(np.array([0.0, 1.0]), np.array([[2.0, 1.0], [0.0, 0.5]]), compiled.default_parameters, {})
+    leaky = Trajectory(
+        np.array([0.0, 1.0]), np.array([[2.0, 1.0], [0.0, 0.5]]), compiled.default_parameters, {}
+    )
     with pytest.warns(ConservationWarning, match=r"1\*A \+ 1\*B changed by 0.05 \(from 0.2\)"):
         check_conservation(compiled, leaky, dg.BDF())
     # A total that is zero is judged by atol, so solver noise around zero is not reported.
-    quiet = Trajectory(np.array([0.0, 1.0]), np.array([[0.0, 1e-16], [0.0, -1e-16]]), compiled.default_parameters, {})
+    quiet = Trajectory(
+        np.array([0.0, 1.0]), np.array([[0.0, 1e-16], [0.0, -1e-16]]), compiled.default_parameters, {}
+    )
     check_conservation(compiled, quiet, dg.BDF())
-

@@ -8,8 +8,22 @@ import pytest
 import degranulation as dg
 from degranulation.cli import main
 
-ARGS = ["sweep", "ige_fceri_crosslinking", "--vary", "L", "--from", "1e3molecule", "--to", "1e9molecule",
-        "--num", "13", "--observe", "RecDim", "--at", "10min"]
+ARGS = [
+    "sweep",
+    "ige_fceri_crosslinking",
+    "--vary",
+    "L",
+    "--from",
+    "1e3molecule",
+    "--to",
+    "1e9molecule",
+    "--num",
+    "13",
+    "--observe",
+    "RecDim",
+    "--at",
+    "10min",
+]
 
 
 def test_sweep_writes_result_and_summary(tmp_path, capsys):
@@ -36,10 +50,26 @@ def test_sweep_plot(tmp_path):
 
 
 def test_bell_shaped_summary_has_the_peak(tmp_path, capsys):
-    args = ["sweep", "ige_fceri_crosslinking", "--vary", "L", "--values",
-            ",".join(f"{v:g}molecule" for v in (1e4, 1e5, 3e5, 1e6, 4e6, 1e7, 1e8, 1e9)),
-            "--observe", "crosslinked", "--at", "steady", "--t-end", "1e7s", "--set", "km1=1e-3/s",
-            "--set", "km2=1/s", "-o", str(tmp_path / "bell.nc")]
+    args = [
+        "sweep",
+        "ige_fceri_crosslinking",
+        "--vary",
+        "L",
+        "--values",
+        ",".join(f"{v:g}molecule" for v in (1e4, 1e5, 3e5, 1e6, 4e6, 1e7, 1e8, 1e9)),
+        "--observe",
+        "crosslinked",
+        "--at",
+        "steady",
+        "--t-end",
+        "1e7s",
+        "--set",
+        "km1=1e-3/s",
+        "--set",
+        "km2=1/s",
+        "-o",
+        str(tmp_path / "bell.nc"),
+    ]
     assert main(args) == 0
     row = capsys.readouterr().out.splitlines()[1]
     assert " at " in row and "%" in row  # the peak height and where it is

@@ -41,8 +41,12 @@ def test_product_grid_matches_simulate_point_by_point():
     assert ds["RecDim"].dims == ("kp2", "L", "time")
     assert str(ds["L"].pint.units) == "molecule" and str(ds["time"].pint.units) == "second"
     assert ds["time"].pint.magnitude.tolist() == [60.0, 600.0]
-    one = dg.simulate(MODEL, t=["0 s", "1 min", "10 min"], params={"kp2": "1e-4 1/(molecule*s)"},
-                      initial={"L": "1e6 molecule"})
+    one = dg.simulate(
+        MODEL,
+        t=["0 s", "1 min", "10 min"],
+        params={"kp2": "1e-4 1/(molecule*s)"},
+        initial={"L": "1e6 molecule"},
+    )
     assert ds["RecDim"].isel(kp2=0, L=1).pint.magnitude.tolist() == one["RecDim"].pint.magnitude[1:].tolist()
 
 
@@ -56,8 +60,14 @@ def test_batched_lsoda_agrees_with_simulate_within_tolerance():
 
 
 def test_zip_mode_has_one_point_dimension_and_time_courses():
-    ds = dg.sweep(MODEL, {"kp1": ["1e-10 1/(molecule*s)", "2e-10 1/(molecule*s)"], "L": DOSES[:2]},
-                  mode="zip", t="60 s", points=4, observe="RecDim")
+    ds = dg.sweep(
+        MODEL,
+        {"kp1": ["1e-10 1/(molecule*s)", "2e-10 1/(molecule*s)"], "L": DOSES[:2]},
+        mode="zip",
+        t="60 s",
+        points=4,
+        observe="RecDim",
+    )
     assert ds["RecDim"].dims == ("point", "time") and ds.sizes["time"] == 4
     assert str(ds["kp1"].pint.units) == "1 / molecule / second"
     with pytest.raises(ValueError, match="one length"):
@@ -104,8 +114,9 @@ def test_a_failing_point_is_recorded_and_the_sweep_goes_on():
 
 
 def test_steady_state_that_is_not_reached_is_flagged():
-    ds = dg.dose_response(MODEL, "L", DOSES, at="steady", t="1 s", observe="RecDim",
-                          params={"km1": "1e-3 1/s", "km2": "1 1/s"})
+    ds = dg.dose_response(
+        MODEL, "L", DOSES, at="steady", t="1 s", observe="RecDim", params={"km1": "1e-3 1/s", "km2": "1 1/s"}
+    )
     assert set(ds["status"].values.tolist()) == {"not_steady"}
     assert "integrate longer" in str(ds["message"].values[0])
     assert np.isnan(ds["RecDim"].pint.magnitude).all()
@@ -163,6 +174,7 @@ def test_sweep_killed_half_way_resumes_without_recomputing(tmp_path, monkeypatch
 
     solved = []
     original = sweeps._solve_chunk
+
     def counting(plan, chunk):
         solved.append(chunk)
         return original(plan, chunk)
