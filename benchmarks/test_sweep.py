@@ -85,8 +85,19 @@ def test_earm_dose_sweep_per_dose_time(benchmark):
     options = {"t": "72000 s", "points": 1201, "rtol": 1e-8, "atol": 1e-8, "observe": "CPARP_total"}
     dg.dose_response(model, "S1", doses[:2], **options)
 
-    serial, t_serial = timed(lambda: dg.dose_response(model, "S1", doses, **options))
-    parallel, t_parallel = timed(lambda: dg.dose_response(model, "S1", doses, workers=2, **options))
+    peer = roadrunner_loop() if not benchmark.disabled and importlib.util.find_spec("roadrunner") else None
+    # Rounds alternate ours and the peer's, best of each: the shared 2-core machines vary by
+    # tens of percent from one minute to the next.
+    t_serial = t_parallel = t_peer = np.inf
+    for _ in range(1 if benchmark.disabled else 3):
+        serial, elapsed = timed(lambda: dg.dose_response(model, "S1", doses, **options))
+        t_serial = min(t_serial, elapsed)
+        parallel, elapsed = timed(lambda: dg.dose_response(model, "S1", doses, workers=2, **options))
+        t_parallel = min(t_parallel, elapsed)
+        if peer is not None:
+            finals, elapsed = timed(lambda: peer(doses.to("molecule").magnitude))
+            t_peer = min(t_peer, elapsed)
+            np.testing.assert_allclose(serial["CPARP_total"].pint.magnitude[:, -1], finals, rtol=1e-5)
     one, t_one = timed(
         lambda: dg.simulate(
             model, t="72000 s", points=1201, rtol=1e-8, atol=1e-8, initial={"S1": doses[n // 2]}
@@ -99,11 +110,7 @@ def test_earm_dose_sweep_per_dose_time(benchmark):
     )
     assert (serial["status"] == "ok").all() and parallel.identical(serial)
     ms_serial, ms_parallel = 1000 * t_serial / n, 1000 * t_parallel / n
-    peer_ms = ROADRUNNER_MS_PER_DOSE
-    if not benchmark.disabled and importlib.util.find_spec("roadrunner") is not None:
-        finals, t_peer = timed(lambda: roadrunner_loop(doses.to("molecule").magnitude))
-        np.testing.assert_allclose(serial["CPARP_total"].pint.magnitude[:, -1], finals, rtol=1e-5)
-        peer_ms = 1000 * t_peer / n
+    peer_ms = ROADRUNNER_MS_PER_DOSE if peer is None else 1000 * t_peer / n
     report(
         benchmark,
         doses=n,
@@ -119,16 +126,22 @@ def test_earm_dose_sweep_per_dose_time(benchmark):
     assert np.isfinite(ms_serial)
 
 
-def roadrunner_loop(doses: np.ndarray) -> list[float]:
-    """libRoadRunner's reset-and-simulate loop at the benchmark's settings: CPARP_total at t_end."""
+def roadrunner_loop():
+    """libRoadRunner's reset-and-simulate loop at the benchmark's settings, loaded and run once
+    (the first run pays for compilation, as our sweep's warm-up does): doses → CPARP_total at
+    t_end."""
     import roadrunner
 
     rr = roadrunner.RoadRunner(str(EARM_SBML))
     rr.integrator.relative_tolerance = rr.integrator.absolute_tolerance = 1e-8
-    rr.simulate(0, 72000, 1201)  # the first run pays for compilation, as our sweep's warm-up does
-    finals = []
-    for dose in doses:
-        rr.resetAll()
-        rr["__s0"] = float(dose)
-        finals.append(rr.simulate(0, 72000, 1201, ["time", "__obs4"])[-1, 1])
-    return finals
+    rr.simulate(0, 72000, 1201)
+
+    def loop(doses: np.ndarray) -> list[float]:
+        finals = []
+        for dose in doses:
+            rr.resetAll()
+            rr["__s0"] = float(dose)
+            finals.append(rr.simulate(0, 72000, 1201, ["time", "__obs4"])[-1, 1])
+        return finals
+
+    return loop
