@@ -72,8 +72,37 @@ def _load_module(name: str, source: str) -> types.ModuleType:
     return module
 
 
+class GeneratedCode:
+    """What a frozen dataclass holding generated ``source`` needs: the module, loaded from
+    memory on first use, and pickling without it (workers rebuild it from ``source``).
+
+    The dataclass declares ``source: str`` and
+    ``_cache: dict = field(default_factory=dict, repr=False)``.
+    """
+
+    source: str
+    _cache: dict[str, Any]
+    _module_prefix: str = "degranulation_generated"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_cache"}  # type: ignore[arg-type]
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_cache", {})
+
+    @property
+    def module(self) -> types.ModuleType:
+        """The generated functions (loaded on first use, also after unpickling)."""
+        if "module" not in self._cache:
+            digest = hashlib.sha256(self.source.encode()).hexdigest()[:16]
+            self._cache["module"] = _load_module(f"{self._module_prefix}_{digest}", self.source)
+        return self._cache["module"]
+
+
 @dataclass(frozen=True, eq=False)
-class CompiledOde:
+class CompiledOde(GeneratedCode):
     """Numeric form of an :class:`~degranulation.symbolic.OdeSystem`.
 
     All arrays are plain NumPy; ``source`` is the generated module. Call :meth:`functions`
@@ -128,25 +157,10 @@ class CompiledOde:
     observable_generic: np.ndarray  # the others, computed by the generated module
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_cache"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in state.items():
-            object.__setattr__(self, name, value)
-        object.__setattr__(self, "_cache", {})
-
     @property
     def n_species(self) -> int:
         """Number of state variables."""
         return len(self.species)
-
-    @property
-    def module(self) -> types.ModuleType:
-        """The generated functions (loaded on first use, also after unpickling)."""
-        if "module" not in self._cache:
-            self._cache["module"] = _load_module(f"degranulation_generated_{self.key[:16]}", self.source)
-        return self._cache["module"]
 
     @functools.cached_property
     def _matrices(self) -> dict[str, scipy.sparse.csr_array]:

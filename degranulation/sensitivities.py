@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from degranulation.codegen import GeneratedCode
 from degranulation.errors import ModelError
 from degranulation.network import Model
 
 if TYPE_CHECKING:
-    import types
-
     import scipy.sparse
     import xarray
 
@@ -298,7 +297,7 @@ def _column_groups(pattern: scipy.sparse.csc_array) -> list[np.ndarray]:
 
 
 @dataclass(frozen=True, eq=False)
-class ObservableDerivatives:
+class ObservableDerivatives(GeneratedCode):
     """``∂g/∂x`` and ``∂g/∂p`` of a model's observables, generated from their SymPy forms.
 
     Picklable: holds the generated source and loads it on first use.
@@ -314,23 +313,7 @@ class ObservableDerivatives:
     n_species: int
     n_parameters: int
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_cache"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in state.items():
-            object.__setattr__(self, name, value)
-        object.__setattr__(self, "_cache", {})
-
-    @property
-    def module(self) -> types.ModuleType:
-        """The generated functions."""
-        from degranulation.codegen import _load_module
-
-        if "module" not in self._cache:
-            self._cache["module"] = _load_module(f"degranulation_observables_{self.key[:16]}", self.source)
-        return self._cache["module"]
+    _module_prefix = "degranulation_observables"
 
     def derivatives(self, x: np.ndarray, p: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Dense ``∂g/∂x`` (observables × species × times) and ``∂g/∂p`` (observables ×

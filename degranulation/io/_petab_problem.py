@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from degranulation.codegen import GeneratedCode
 from degranulation.errors import DataError, SimulationError, UnsupportedFeatureError
 from degranulation.fitting import Condition, FitProblem, FitResult, Prediction, _chain_factor
 
@@ -129,30 +129,12 @@ class PetabSimulation:
 
 
 @dataclass(frozen=True, eq=False)
-class _Formulas:
+class _Formulas(GeneratedCode):
     """Generated code for every formula; picklable (the module is built on first use)."""
 
     source: str
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_cache"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in state.items():
-            object.__setattr__(self, name, value)
-        object.__setattr__(self, "_cache", {})
-
-    @property
-    def module(self) -> types.ModuleType:
-        import hashlib
-
-        from degranulation.codegen import _load_module
-
-        if "module" not in self._cache:
-            key = hashlib.sha256(self.source.encode()).hexdigest()[:16]
-            self._cache["module"] = _load_module(f"degranulation_petab_{key}", self.source)
-        return self._cache["module"]
+    _module_prefix = "degranulation_petab"
 
     def evaluate(
         self, formula: Formula, values: Sequence[np.ndarray], gradients: Sequence[np.ndarray], n: int, m: int
