@@ -120,11 +120,9 @@ def simulate_case(imported: SbmlImport, settings: Settings) -> list[tuple[str, n
 
     time = imported.units["time"]
     times = settings.times
-    start_at_zero = times[0] > 0  # SBML's initial state is at t = 0
-    solve_times = np.concatenate([[0.0], times]) if start_at_zero else times
-    dataset = simulate(
+    dataset = simulate(  # from SBML's initial state at t = 0, whatever the first output time
         imported.model,
-        t=registry().Quantity(solve_times * time.factor, time.text),
+        t=registry().Quantity(times * time.factor, time.text),
         rtol=settings.relative * TOLERANCE_FACTOR,
         atol=settings.absolute * TOLERANCE_FACTOR,
         cache_dir=False,
@@ -132,8 +130,7 @@ def simulate_case(imported: SbmlImport, settings: Settings) -> list[tuple[str, n
     columns = [("time", times)]
     for variable in settings.variables:
         quantity = _quantity(imported, dataset, variable, settings)
-        values = np.broadcast_to(np.asarray(quantity, dtype=float), solve_times.shape)
-        columns.append((variable, values[1:] if start_at_zero else values))
+        columns.append((variable, np.broadcast_to(np.asarray(quantity, dtype=float), times.shape)))
     return columns
 
 

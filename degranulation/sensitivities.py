@@ -151,7 +151,7 @@ def integrate_sensitivities(
     out = np.empty((n * (m + 1), len(times)))
     counters = {"nfev": 0, "njev": 0, "nlu": 0}
     pending = sorted((e for e in events if e.t <= times[-1]), key=lambda e: e.t)
-    t = min(float(times[0]), pending[0].t) if pending else float(times[0])
+    t = 0.0  # the model's initial time, as in simulation.integrate
     filled = 0
     while True:
         for event in (e for e in pending if e.t == t):

@@ -242,9 +242,10 @@ def integrate(
     solver: _Solver,
     events: Sequence[Event] = (),
 ) -> Trajectory:
-    """Solve from ``min(times[0], first event)``, restarting at every event; outputs at ``times``.
+    """Solve from t = 0 (where ``x0`` is), restarting at every event; outputs at ``times``.
 
-    An output at an event's time reports the state after the event (right-continuous).
+    An output at an event's time reports the state after the event (right-continuous). Output
+    times need not include 0: the state at 10 s is that of a solve from 0 either way.
 
     Raises
     ------
@@ -259,7 +260,7 @@ def integrate(
     out = np.empty((len(x), len(times)))
     counters = {"nfev": 0, "njev": 0, "nlu": 0}
     pending = sorted((e for e in events if e.t <= times[-1]), key=lambda e: e.t)
-    t = min(float(times[0]), pending[0].t) if pending else float(times[0])
+    t = 0.0  # the model's initial time (event and output times are >= 0)
     filled = 0
     while True:
         apply([e for e in pending if e.t == t], x, p, frozen)

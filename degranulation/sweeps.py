@@ -554,7 +554,7 @@ def _grid_points(axes: Sequence[_Axis], mode: SweepMode) -> np.ndarray:
 
 
 def _readout_times(model: Model, t: Any, at: Any, points: int) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Integration output times (from 0), which of them are read out, and steady or not."""
+    """Integration output times (solves start at 0), which of them are read out, and steady or not."""
     from degranulation.simulation import output_times
 
     if isinstance(at, str) and at == STEADY:
@@ -566,9 +566,6 @@ def _readout_times(model: Model, t: Any, at: Any, points: int) -> tuple[np.ndarr
         if t is None:
             raise ValueError("give t (time courses to this end time) or at (readout times or 'steady')")
         times = output_times(model, t, points)
-        if times[0] != 0.0:
-            times = np.concatenate([[0.0], times])
-            return times, np.arange(1, len(times)), False
         return times, np.arange(len(times)), False
     if t is not None:
         raise ValueError("give either t (time courses) or at (readout times), not both")
@@ -576,8 +573,7 @@ def _readout_times(model: Model, t: Any, at: Any, points: int) -> tuple[np.ndarr
         readouts = output_times(model, [at] if _is_scalar_time(at) else at)
     except UnitError as exc:
         raise UnitError(exc.message, location="at", hint=exc.hint) from None
-    times = np.union1d([0.0], readouts)
-    return times, np.searchsorted(times, readouts), False
+    return readouts, np.arange(len(readouts)), False
 
 
 def _is_scalar_time(at: Any) -> bool:

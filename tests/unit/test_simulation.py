@@ -50,6 +50,18 @@ def test_times_in_any_unit(decay):
     np.testing.assert_allclose(ds["A"].pint.magnitude, a_exact([0, 1, 2]), rtol=1e-7)
 
 
+def test_output_times_after_zero_still_start_from_the_initial_state(decay):
+    # The model's initial values hold at t = 0, so t = [4 min, 6 min] reports A0·exp(-k t) there,
+    # also when a protocol step comes before the first output time.
+    ds = dg.simulate(decay, t=["4 min", "6 min"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ds["A"].pint.magnitude, a_exact([4, 6]), rtol=1e-7)
+    stepped = dg.simulate(
+        decay, t=["4 min", "6 min"], protocol=[{"at": "2 min", "add": {"A": "1 uM"}}], rtol=1e-10, atol=1e-12
+    )
+    after_step = a_exact([2])[0] + 1.0  # A(2 min) + 1 uM, then decay for 2 and 4 more minutes
+    np.testing.assert_allclose(stepped["A"].pint.magnitude, a_exact([2, 4], a0=after_step), rtol=1e-7)
+
+
 @pytest.mark.parametrize(
     ("t", "error"),
     [
