@@ -587,7 +587,11 @@ def _module_source(printer: Any, **lists: list[sympy.Expr]) -> str:
             values = "numpy.array([\n        " + ",\n        ".join(printed) + ",\n    ], dtype=float)"
         else:
             values = "numpy.zeros(0)"
-        body.append(f"def {name}({arguments}):\n    return {values}\n")
+        statement = f"return {values}"
+        if any("numpy.select(" in text for text in printed):
+            # A piecewise evaluates every branch; one not taken may divide by zero harmlessly.
+            statement = f"with numpy.errstate(divide='ignore', invalid='ignore'):\n        {statement}"
+        body.append(f"def {name}({arguments}):\n    {statement}\n")
     imports = sorted(printer.module_imports)
     header = "\n".join(f"import {module}" for module in {"numpy", *imports})
     counts = f"N_GENERIC = {len(lists['generic_rates'])}\nN_GENERIC_JAC = {len(lists['generic_jac'])}\n"

@@ -1,8 +1,15 @@
 """The only place text becomes math: an ``ast`` whitelist that builds SymPy expressions.
 
 Allowed: numbers, names, ``+ - * / **``, unary signs, parentheses and calls of the known
-functions (:data:`FUNCTIONS`) with positional arguments. Anything else (attribute access,
-subscripts, strings, lambdas, comprehensions, keyword arguments, unknown calls) raises
+functions (:data:`FUNCTIONS`: ``exp log log10 sqrt abs min max floor ceil``, the
+trigonometric ``sin cos tan sec csc cot``, hyperbolic ``sinh cosh tanh sech csch coth`` and
+their inverses ``asin … acot``, ``asinh … acoth``) with positional arguments, and
+``piecewise(value1, condition1, value2, condition2, ..., otherwise)``: the value of the
+first condition that holds, else ``otherwise`` (without it, such a value is undefined: NaN,
+and the solver stops). Conditions, and only conditions, are comparisons ``< <= > >= == !=``
+(chains such as ``a < b < c`` too), ``True``, ``False``, joined by ``and``, ``or``, ``not``.
+Anything else (attribute access, subscripts, strings, lambdas, comprehensions, keyword
+arguments, unknown calls, a comparison used as a number) raises
 :class:`~degranulation.errors.ExpressionError` with its column, and nothing is executed.
 Numeric sub-expressions are folded here in floating point, so ``10**10**10`` fails at once
 instead of asking SymPy for an exact ten-billion-digit integer.
@@ -34,11 +41,31 @@ FUNCTIONS: Final[dict[str, tuple[int, int, Callable[..., sympy.Expr]]]] = {
     "log10": (1, 1, lambda x: sympy.log(x, 10)),
     "sqrt": (1, 1, sympy.sqrt),
     "abs": (1, 1, sympy.Abs),
-    "tanh": (1, 1, sympy.tanh),
     "min": (2, 16, sympy.Min),
     "max": (2, 16, sympy.Max),
-}
+    "floor": (1, 1, sympy.floor),
+    "ceil": (1, 1, sympy.ceiling),
+    # SymPy's own classes, so that derivatives, printers and SBML export know them.
+    **{
+        name: (1, 1, getattr(sympy, name))
+        for name in (
+            "sin", "cos", "tan", "sec", "csc", "cot", "sinh", "cosh", "tanh", "sech", "csch", "coth",
+            "asin", "acos", "atan", "asec", "acsc", "acot",
+            "asinh", "acosh", "atanh", "asech", "acsch", "acoth",
+        )
+    },
+}  # fmt: skip
 MASS_ACTION: Final = "mass_action"
+PIECEWISE: Final = "piecewise"
+
+_COMPARISONS: Final[dict[type, Callable[[sympy.Expr, sympy.Expr], sympy.Basic]]] = {
+    ast.Lt: sympy.Lt,
+    ast.LtE: sympy.Le,
+    ast.Gt: sympy.Gt,
+    ast.GtE: sympy.Ge,
+    ast.Eq: sympy.Eq,
+    ast.NotEq: sympy.Ne,
+}
 
 _OPERATORS: Final = {
     ast.Add: "+",
@@ -101,6 +128,8 @@ def parse_expression(text: str, *, allow_mass_action: bool = False) -> ParsedExp
     >>> parsed = parse_expression("2*k_on*L*R")
     >>> sorted(parsed.names)
     ['L', 'R', 'k_on']
+    >>> parse_expression("piecewise(0, t < t_on, k*sin(w*t))").expr
+    Piecewise((0, t < t_on), (k*sin(t*w), True))
     >>> parse_expression("__import__('os').system('ls')")
     Traceback (most recent call last):
     ...
@@ -165,7 +194,49 @@ class _Builder:
             return -operand if isinstance(node.op, ast.USub) else operand
         if isinstance(node, ast.Call):
             return self._call(node)
+        if _is_condition(node):
+            raise _error(node, f"{_describe(node)} can only be a condition of {PIECEWISE}(...), not a number")
         raise _error(node, f"{_describe(node)} is not allowed in an expression")
+
+    def condition(self, node: ast.AST, position: int) -> sympy.Basic:
+        """A condition of ``piecewise``: comparisons, True, False, and, or, not."""
+        if isinstance(node, ast.Compare):
+            return self._compare(node)
+        if isinstance(node, ast.BoolOp):
+            parts = [self.condition(value, position) for value in node.values]
+            return sympy.And(*parts) if isinstance(node.op, ast.And) else sympy.Or(*parts)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return sympy.Not(self.condition(node.operand, position))
+        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            return sympy.true if node.value else sympy.false
+        raise _error(
+            node,
+            f"condition {position} of {PIECEWISE}() must be a comparison (< <= > >= == !=), "
+            f"True or False, possibly joined by and/or/not; got {_describe(node)}",
+        )
+
+    def _compare(self, node: ast.Compare) -> sympy.Basic:
+        # a < b <= c means a < b and b <= c, as in Python.
+        operands = [self.build(node.left), *(self.build(c) for c in node.comparators)]
+        parts = []
+        for op, left, right in zip(node.ops, operands, operands[1:], strict=False):
+            if type(op) not in _COMPARISONS:
+                raise _error(node, f"the comparison {type(op).__name__} is not allowed; use < <= > >= == !=")
+            parts.append(_COMPARISONS[type(op)](left, right))
+        return sympy.And(*parts)
+
+    def _piecewise(self, node: ast.Call) -> sympy.Expr:
+        args = node.args
+        if len(args) < 2:
+            raise _error(
+                node, f"{PIECEWISE}() takes value1, condition1, ..., otherwise; got {len(args)} argument(s)"
+            )
+        pairs = [
+            (self.build(args[i]), self.condition(args[i + 1], i // 2 + 1)) for i in range(0, len(args) - 1, 2)
+        ]
+        if len(args) % 2:
+            pairs.append((self.build(args[-1]), sympy.true))
+        return sympy.Piecewise(*pairs)
 
     def _sum(self, node: ast.BinOp) -> sympy.Expr:
         # A chain a + b - c + ... becomes one n-ary Add: adding pairwise re-flattens the growing
@@ -186,7 +257,7 @@ class _Builder:
         return sympy.Add(total, *terms) if terms else total
 
     def _name(self, node: ast.Name) -> sympy.Expr:
-        if node.id in FUNCTIONS or node.id == MASS_ACTION:
+        if node.id in FUNCTIONS or node.id in (MASS_ACTION, PIECEWISE):
             raise _error(node, f"'{node.id}' is a function; call it with arguments")
         if keyword.iskeyword(node.id) or node.id.startswith("__"):
             raise _error(node, f"'{node.id}' is not allowed as a name")
@@ -199,10 +270,13 @@ class _Builder:
         name = node.func.id
         if name == MASS_ACTION:
             raise _error(node, "mass_action(...) must be the whole rate of a reaction")
-        if name not in FUNCTIONS:
-            raise _error(node, f"unknown function '{name}'; known functions: {', '.join(sorted(FUNCTIONS))}")
+        if name not in FUNCTIONS and name != PIECEWISE:
+            known = ", ".join(sorted([*FUNCTIONS, PIECEWISE]))
+            raise _error(node, f"unknown function '{name}'; known functions: {known}")
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             raise _error(node, f"{name}() takes positional arguments only")
+        if name == PIECEWISE:
+            return self._piecewise(node)
         low, high, func = FUNCTIONS[name]
         if not low <= len(node.args) <= high:
             count = str(low) if low == high else f"{low} to {high}"
@@ -211,6 +285,12 @@ class _Builder:
         if all(isinstance(a, sympy.Number) for a in args):
             return _fold(node, lambda: float(func(*args)))
         return func(*args)
+
+
+def _is_condition(node: ast.AST) -> bool:
+    return isinstance(node, ast.Compare | ast.BoolOp) or (
+        isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
+    )
 
 
 def _number(node: ast.Constant) -> sympy.Expr:

@@ -120,6 +120,8 @@ def expression_dimension(expr: sympy.Expr, table: dict[str, Any]) -> Any:
         return table[expr.name]
     if isinstance(expr, sympy.Number):
         return dims()
+    if isinstance(expr, sympy.Piecewise):
+        return _piecewise_dimension(expr, table)
     args = [expression_dimension(a, table) for a in expr.args]
     if isinstance(expr, sympy.Mul):
         return functools.reduce(lambda a, b: a * b, args, dims())
@@ -147,6 +149,34 @@ def expression_dimension(expr: sympy.Expr, table: dict[str, Any]) -> Any:
                 f"{type(expr).__name__}() needs a dimensionless argument; '{arg}' is {format_dimension(dim)}"
             )
     return dims()
+
+
+def _piecewise_dimension(expr: sympy.Piecewise, table: dict[str, Any]) -> Any:
+    """Every value of a piecewise has one dimension, its result's; its conditions compare
+    like with like. Zero has every dimension (``piecewise(0, t < t_on, k)``, ``A > 0``)."""
+    values = [(value, expression_dimension(value, table)) for value, _ in expr.args if value != 0]
+    for value, dim in values[1:]:
+        if dim != values[0][1]:
+            raise DimensionError(
+                f"piecewise values differ: '{values[0][0]}' is {format_dimension(values[0][1])} "
+                f"but '{value}' is {format_dimension(dim)}"
+            )
+    for _, condition in expr.args:
+        _check_condition(condition, table)
+    return values[0][1] if values else dims()
+
+
+def _check_condition(condition: sympy.Basic, table: dict[str, Any]) -> None:
+    if isinstance(condition, sympy.core.relational.Relational):
+        left, right = (expression_dimension(side, table) for side in condition.args)
+        if left != right and 0 not in condition.args:
+            raise DimensionError(
+                f"comparison '{condition}' compares '{condition.lhs}', {format_dimension(left)}, "
+                f"with '{condition.rhs}', {format_dimension(right)}"
+            )
+        return
+    for part in condition.args:  # And, Or, Not; True and False have none
+        _check_condition(part, table)
 
 
 @dataclass(frozen=True)

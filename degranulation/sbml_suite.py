@@ -147,7 +147,7 @@ def _quantity(imported: SbmlImport, dataset: Any, variable: str, settings: Setti
     name = imported.ids[variable]
     unit = imported.units[variable]
     model = imported.model
-    value = dataset[name].data if name in dataset.data_vars else _constant(model, name)
+    value = dataset[name].data if name in dataset.data_vars else _stepped(model, name, dataset)
     compartment = imported.compartments.get(variable)
     if compartment is not None:
         size = _constant(model, imported.ids[compartment])
@@ -160,6 +160,23 @@ def _quantity(imported: SbmlImport, dataset: Any, variable: str, settings: Setti
             value = value / size
             unit = Unit(unit.factor / volume.factor, format_unit([(unit.text, 1), (volume.text, -1)]))
     return (value / unit.quantity()).to("dimensionless").magnitude
+
+
+def _stepped(model: Model, name: str, dataset: Any) -> Any:
+    """A parameter's value or a compartment's size at each output time: the model's value,
+    then what the default protocol's steps (SBML events at fixed times) set it to."""
+    from degranulation.protocols import protocol_steps
+    from degranulation.units import registry
+
+    value = _constant(model, name)
+    times = dataset["time"].data
+    magnitudes = np.full(np.shape(times), float(value.magnitude))
+    for step in protocol_steps(model, None):
+        if step.target == name and step.action == "set" and step.value is not None:  # parameters are only set
+            after = times >= registry().Quantity(step.at.value, step.at.unit)
+            new = registry().Quantity(step.value.value, step.value.unit).to(value.units).magnitude
+            magnitudes = np.where(np.asarray(after), new, magnitudes)
+    return registry().Quantity(magnitudes, value.units)
 
 
 def _constant(model: Model, name: str) -> Any:

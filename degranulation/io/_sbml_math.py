@@ -3,10 +3,13 @@ through :func:`degranulation.expressions.parse_expression`, never evaluated), an
 ``ASTNode`` for writing.
 
 Only what expression text can say is translated: arithmetic, powers, ``exp``, ``ln``,
-``log`` (base 10 or any base), ``root``, ``abs``, ``tanh``, ``min``, ``max``, ``time``,
-``avogadro``, π and e. Anything else (piecewise, comparisons, logic, trigonometry,
-``delay``, ``rateOf``, ``floor`` …) raises :class:`MathFeature`, which the reader collects
-into one :class:`~degranulation.errors.UnsupportedFeatureError`.
+``log`` (base 10 or any base), ``root``, ``abs``, ``min``, ``max``, ``floor``, ``ceiling``,
+the trigonometric and hyperbolic functions and their inverses (``arcsin`` ↔ ``asin`` …),
+``piecewise`` whose conditions are relations (``lt leq gt geq eq neq``), ``and``, ``or``,
+``not``, ``xor`` and ``implies`` (written with ``and or not``), ``true`` and ``false``,
+``time``, ``avogadro``, π and e. Anything else (a condition used as a number or a number as
+a condition, ``delay``, ``rateOf``, ``factorial`` …) raises :class:`MathFeature`, which the
+reader collects into one :class:`~degranulation.errors.UnsupportedFeatureError`.
 """
 
 from __future__ import annotations
@@ -14,11 +17,24 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import sympy
 
-from degranulation.expressions import TIME_NAME
+from degranulation.expressions import FUNCTIONS, TIME_NAME
+
+#: SBML functions of one argument (``AST_FUNCTION_<key>``) and their expression-text names.
+_ONE_ARGUMENT: Final = {
+    "EXP": "exp", "LN": "log", "ABS": "abs", "FLOOR": "floor", "CEILING": "ceil",
+    "SIN": "sin", "COS": "cos", "TAN": "tan", "SEC": "sec", "CSC": "csc", "COT": "cot",
+    "SINH": "sinh", "COSH": "cosh", "TANH": "tanh", "SECH": "sech", "CSCH": "csch", "COTH": "coth",
+    "ARCSIN": "asin", "ARCCOS": "acos", "ARCTAN": "atan",
+    "ARCSEC": "asec", "ARCCSC": "acsc", "ARCCOT": "acot",
+    "ARCSINH": "asinh", "ARCCOSH": "acosh", "ARCTANH": "atanh",
+    "ARCSECH": "asech", "ARCCSCH": "acsch", "ARCCOTH": "acoth",
+}  # fmt: skip
+#: SBML relations (``AST_RELATIONAL_<key>``) and their Python operators.
+_RELATIONS: Final = {"LT": "<", "LEQ": "<=", "GT": ">", "GEQ": ">=", "EQ": "==", "NEQ": "!="}
 
 
 class MathFeature(Exception):
@@ -45,8 +61,8 @@ def ast_to_text(
         ``number(text, value, is_scale)`` gives the text written for each number outside
         exponents, and (``number("1", 1.0, True)``) for a factor put before every argument
         that must be a bare number (of ``exp``, ``ln``, ``log``, ``tanh``, and base and
-        exponent of a non-numeric power). The reader uses these to let numbers carry the
-        units SBML leaves implicit.
+        exponent of a non-numeric power, argument of the other functions but ``abs``). The
+        reader uses these to let numbers carry the units SBML leaves implicit.
 
     Raises
     ------
@@ -57,7 +73,7 @@ def ast_to_text(
 
 
 # Precedence of what a piece of text is, for adding only the parentheses Python needs.
-_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
+_OR, _AND, _NOT, _COMPARE, _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = range(-3, 6)
 
 
 def _text(
@@ -65,11 +81,24 @@ def _text(
     names: Mapping[str, str],
     values: Mapping[str, str],
     number: Callable[[str, float, bool], str] | None,
+    condition: bool = False,
 ) -> tuple[str, int]:
     import libsbml
 
     kind = node.getType()
     children = [node.getChild(i) for i in range(node.getNumChildren())]
+    if kind in _conditions():
+        if not condition:
+            raise MathFeature(f"'{node.getName()}' used as a number in math")
+        return _condition(node, kind, [_text(c, names, values, number, kind in _logic()) for c in children])
+    if condition:
+        raise MathFeature(f"'{libsbml.formulaToL3String(node)}' used as a condition in math")
+    if kind == libsbml.AST_FUNCTION_PIECEWISE and children:
+        # value1, condition1, value2, condition2, ..., [otherwise]
+        pieces = [_text(c, names, values, number, i % 2 == 1) for i, c in enumerate(children)]
+        if len(pieces) == 1:
+            return pieces[0]
+        return f"piecewise({', '.join(text for text, _ in pieces)})", _ATOM
     if node.isNumber():
         text, value = _number(node)
         return (text if number is None else number(text, value, False)), _ATOM
@@ -119,11 +148,65 @@ def _wrap(text: str, precedence: int, needed: int) -> str:
     return text if precedence >= needed else f"({text})"
 
 
+def _condition(node: Any, kind: int, args: list[tuple[str, int]]) -> tuple[str, int]:
+    import libsbml
+
+    name = node.getName()
+    if kind in (libsbml.AST_CONSTANT_TRUE, libsbml.AST_CONSTANT_FALSE):
+        return ("True" if kind == libsbml.AST_CONSTANT_TRUE else "False"), _ATOM
+    if kind == libsbml.AST_LOGICAL_NOT and len(args) == 1:
+        return f"not {_wrap(*args[0], _NOT)}", _NOT
+    if kind in (libsbml.AST_LOGICAL_AND, libsbml.AST_LOGICAL_OR) and args:
+        if len(args) == 1:
+            return args[0]
+        if kind == libsbml.AST_LOGICAL_AND:
+            return " and ".join(_wrap(*a, _NOT) for a in args), _AND
+        return " or ".join(_wrap(*a, _AND) for a in args), _OR
+    if kind == libsbml.AST_LOGICAL_XOR and args:  # an odd number hold: pairwise from the left
+        return functools.reduce(_xor, args)
+    if kind == libsbml.AST_LOGICAL_IMPLIES and len(args) == 2:
+        return f"not {_wrap(*args[0], _NOT)} or {_wrap(*args[1], _AND)}", _OR
+    operator = _conditions()[kind]
+    if operator and len(args) >= 2 and (operator != "!=" or len(args) == 2):
+        return f" {operator} ".join(_wrap(*a, _SUM) for a in args), _COMPARE  # n-ary: a chain
+    raise MathFeature(f"'{name}' with {len(args)} arguments in math")
+
+
+def _xor(a: tuple[str, int], b: tuple[str, int]) -> tuple[str, int]:
+    first, second = _wrap(*a, _NOT), _wrap(*b, _NOT)
+    return f"{first} and not {second} or not {first} and {second}", _OR
+
+
+@functools.cache
+def _conditions() -> dict[int, str]:
+    """Math node kinds that are true or false (relations: their Python operator)."""
+    import libsbml
+
+    relations = {getattr(libsbml, f"AST_RELATIONAL_{key}"): op for key, op in _RELATIONS.items()}
+    constants = dict.fromkeys((libsbml.AST_CONSTANT_TRUE, libsbml.AST_CONSTANT_FALSE), "")
+    return relations | constants | _logic()
+
+
+@functools.cache
+def _logic() -> dict[int, str]:
+    """Logical operators: their arguments are conditions too."""
+    import libsbml
+
+    kinds = (
+        libsbml.AST_LOGICAL_AND,
+        libsbml.AST_LOGICAL_OR,
+        libsbml.AST_LOGICAL_NOT,
+        libsbml.AST_LOGICAL_XOR,
+        libsbml.AST_LOGICAL_IMPLIES,
+    )
+    return dict.fromkeys(kinds, "")
+
+
 def _bare_arguments(kind: int, children: list[Any]) -> set[int]:
     """Which arguments SBML evaluates as bare numbers (our expressions need them dimensionless)."""
     import libsbml
 
-    if kind in (libsbml.AST_FUNCTION_EXP, libsbml.AST_FUNCTION_LN, libsbml.AST_FUNCTION_TANH):
+    if _operations().get(kind, "") not in ("", "abs"):
         return {0}
     if kind == libsbml.AST_FUNCTION_LOG:
         return {len(children) - 1}
@@ -195,12 +278,8 @@ def _operations() -> dict[int, str]:
         libsbml.AST_FUNCTION_MAX,
         libsbml.AST_FUNCTION_MIN,
     )
-    return dict.fromkeys(kinds, "") | {
-        libsbml.AST_FUNCTION_EXP: "exp",
-        libsbml.AST_FUNCTION_LN: "log",
-        libsbml.AST_FUNCTION_ABS: "abs",
-        libsbml.AST_FUNCTION_TANH: "tanh",
-    }
+    functions = {getattr(libsbml, f"AST_FUNCTION_{key}"): name for key, name in _ONE_ARGUMENT.items()}
+    return dict.fromkeys(kinds, "") | functions
 
 
 def _number(node: Any) -> tuple[str, float]:
@@ -258,16 +337,40 @@ def sympy_to_ast(expr: sympy.Expr) -> Any:
             return ast_node(libsbml.AST_DIVIDE, sympy_to_ast(numerator), sympy_to_ast(denominator))
         if expr.args[0].is_Number and expr.args[0] < 0:
             return ast_node(libsbml.AST_MINUS, sympy_to_ast(-expr))
-    kinds = {
-        sympy.Add: libsbml.AST_PLUS, sympy.Mul: libsbml.AST_TIMES, sympy.Pow: libsbml.AST_POWER,
-        sympy.exp: libsbml.AST_FUNCTION_EXP, sympy.log: libsbml.AST_FUNCTION_LN,
-        sympy.Abs: libsbml.AST_FUNCTION_ABS, sympy.tanh: libsbml.AST_FUNCTION_TANH,
-        sympy.Min: libsbml.AST_FUNCTION_MIN, sympy.Max: libsbml.AST_FUNCTION_MAX,
-    }  # fmt: skip
-    kind = kinds.get(type(expr))
+    if isinstance(expr, sympy.Piecewise):  # a last piece under True is SBML's otherwise
+        pieces = [(value, None if condition is sympy.true else condition) for value, condition in expr.args]
+        children = [sympy_to_ast(part) for piece in pieces for part in piece if part is not None]
+        return ast_node(libsbml.AST_FUNCTION_PIECEWISE, *children)
+    kind = _sympy_kinds().get(type(expr))
     if kind is None:
         raise MathFeature(f"'{type(expr).__name__}' has no SBML form here")
     return ast_node(kind, *(sympy_to_ast(arg) for arg in expr.args))
+
+
+@functools.cache
+def _sympy_kinds() -> dict[type, int]:
+    """SymPy classes with an SBML math node of the same meaning."""
+    import libsbml
+
+    functions = {FUNCTIONS[name][2]: kind for kind, name in _operations().items() if name}
+    relations = {
+        sympy.StrictLessThan: "LT", sympy.LessThan: "LEQ", sympy.StrictGreaterThan: "GT",
+        sympy.GreaterThan: "GEQ", sympy.Equality: "EQ", sympy.Unequality: "NEQ",
+    }  # fmt: skip
+    return {
+        **functions,
+        **{cls: getattr(libsbml, f"AST_RELATIONAL_{key}") for cls, key in relations.items()},
+        sympy.Add: libsbml.AST_PLUS,
+        sympy.Mul: libsbml.AST_TIMES,
+        sympy.Pow: libsbml.AST_POWER,
+        sympy.Min: libsbml.AST_FUNCTION_MIN,
+        sympy.Max: libsbml.AST_FUNCTION_MAX,
+        sympy.And: libsbml.AST_LOGICAL_AND,
+        sympy.Or: libsbml.AST_LOGICAL_OR,
+        sympy.Not: libsbml.AST_LOGICAL_NOT,
+        type(sympy.true): libsbml.AST_CONSTANT_TRUE,
+        type(sympy.false): libsbml.AST_CONSTANT_FALSE,
+    }
 
 
 def ast_node(kind: int, *children: Any) -> Any:

@@ -256,6 +256,10 @@ class UnitInference:
         zero = _Form(np.zeros(len(BASE_DIMENSIONS) + 1))
         if isinstance(expr, sympy.Symbol):
             return self._symbol(expr.name)
+        if isinstance(expr, sympy.Piecewise):  # one unit for all values; relations compare like units
+            for _, condition in expr.args:
+                self._condition(condition, where)
+            return self._same([value for value, _ in expr.args], where)
         if expr.is_number:
             return zero
         args = [self._form(a, where) for a in expr.args]
@@ -273,6 +277,20 @@ class UnitInference:
         for arg in args:  # functions and symbolic exponents take dimensionless numbers
             self._equal(arg, zero, where)
         return zero
+
+    def _same(self, exprs: Iterable[sympy.Expr], where: str) -> _Form:
+        """The one unit of ``exprs`` (zero has every unit)."""
+        forms = [self._form(e, where) for e in exprs if e != 0]
+        for form in forms[1:]:
+            self._equal(form, forms[0], where)
+        return forms[0] if forms else _Form(np.zeros(len(BASE_DIMENSIONS) + 1))
+
+    def _condition(self, condition: sympy.Basic, where: str) -> None:
+        if isinstance(condition, sympy.core.relational.Relational):
+            self._same(condition.args, where)
+            return
+        for part in condition.args:  # And, Or, Not; True and False have none
+            self._condition(part, where)
 
     def solve(self) -> dict[str, np.ndarray]:
         """The unit vector of each unknown.

@@ -22,14 +22,21 @@ assignment rule (parameter or species)    ``Observable``, inlined where the name
 rate rule for a species                   ``Reaction`` ``"0 -> S"`` with that rate
 event at a fixed time setting constants   a step of the default protocol ``sbml_events``
 unit definition                           pint unit text (its ``name`` if pint reads it)
+math: arithmetic, ``exp ln log root``     the same in expression text (``ln`` is ``log``,
+``abs min max floor ceiling``             ``ceiling`` is ``ceil``)
+trigonometric and hyperbolic functions    ``sin cos tan sec csc cot``, ``sinh`` … ``coth``,
+and their inverses (``arcsin`` …)         ``asin`` … ``acot``, ``asinh`` … ``acoth``
+``piecewise`` with relations (``lt``,     ``piecewise(value, condition, ..., otherwise)``
+``leq gt geq eq neq``), ``and or not``,   conditions with ``< <= > >= == != and or not``,
+``xor implies true false``                ``True False`` (``xor``, ``implies`` expanded)
 ========================================  ==================================================
 
 Not representable, so refused: events triggered by the state (or with delays, or assigning
 expressions), algebraic rules, rate rules for parameters or compartments, assignment rules
 for compartments or stoichiometries, constraints, fast reactions, non-integer or variable
 stoichiometry, conversion factors, compartments of other than 3 dimensions, SBML packages
-other than layout and render, and math outside the expression language (piecewise,
-comparisons, logic, trigonometry, ``delay``, ``rateOf`` …).
+other than layout and render, and math outside the expression language (a condition used
+as a number or a number as a condition, ``factorial``, ``delay``, ``rateOf`` …).
 
 Units: SBML math is evaluated on bare numbers, each in its declared unit. Where the file
 declares none the convention is SBML Level 2's: substance ``mol``, volume ``L``, time ``s``,
@@ -38,7 +45,8 @@ makes every rate law an extent per time with SBML's numbers unchanged (see
 :class:`~degranulation.io._sbml_units.UnitInference`); one the equations leave free is
 dimensionless. Where no parameter can carry a needed unit, a number does: it becomes a
 parameter named after its place (``rate_rule_S3_value1 = "0.15 mol/(L*s)"``), and a bare
-number SBML feeds to ``exp``, ``log`` or a non-numeric power gets a unit factor
+number SBML feeds to ``exp``, ``log``, another function but ``abs`` or a non-numeric
+power gets a unit factor
 (``exp(time)`` becomes ``exp(c*t)`` with ``c = "1 1/s"``). A file whose units contradict
 each other is refused.
 
