@@ -28,6 +28,7 @@ from degranulation.io._petab_problem import (
     Symbol,
     _Formulas,
 )
+from degranulation.io._sbml_math import names_in
 
 if TYPE_CHECKING:
     import sympy
@@ -298,7 +299,7 @@ class Builder:
         changed = set(self.table) | set(columns)
         for assignment in self.sbml.getListOfInitialAssignments():
             target = assignment.getSymbol()
-            used = sorted(_names_in(assignment.getMath()) & changed)
+            used = sorted(names_in(assignment.getMath()) & changed)
             if used and self.sbml.getSpecies(target) is None:
                 self.features.append(
                     f"initial assignment of '{target}' depends on {used}, which the PEtab tables set"
@@ -639,17 +640,6 @@ def _with_nominal_state(problem: PetabProblem, rtol: float, atol: float | None) 
         atol = 1e-3 * rtol * largest if largest > 0 else None
     solver = solver_from(problem.solver, rtol=rtol, atol=atol)
     return dataclasses.replace(problem, conditions=tuple(conditions), solver=solver)
-
-
-def _names_in(node: Any) -> set[str]:
-    import libsbml
-
-    if node is None:
-        return set()
-    found = {node.getName()} if node.getType() == libsbml.AST_NAME else set()
-    for i in range(node.getNumChildren()):
-        found |= _names_in(node.getChild(i))
-    return found
 
 
 def _is_nan(value: Any) -> bool:

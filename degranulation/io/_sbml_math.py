@@ -210,18 +210,30 @@ def _bare_arguments(kind: int, children: list[Any]) -> set[int]:
         return {0}
     if kind == libsbml.AST_FUNCTION_LOG:
         return {len(children) - 1}
-    if kind in (libsbml.AST_POWER, libsbml.AST_FUNCTION_POWER) and _names_in(children[1]):
+    if kind in (libsbml.AST_POWER, libsbml.AST_FUNCTION_POWER) and _uses_a_name(children[1]):
         return {0, 1}
-    if kind == libsbml.AST_FUNCTION_ROOT and len(children) == 2 and _names_in(children[0]):
+    if kind == libsbml.AST_FUNCTION_ROOT and len(children) == 2 and _uses_a_name(children[0]):
         return {0, 1}
     return set()
 
 
-def _names_in(node: Any) -> bool:
+def names_in(node: Any) -> set[str]:
+    """The ids (``AST_NAME`` nodes) that libsbml math ``node`` uses; none for ``None``."""
+    import libsbml
+
+    if node is None:
+        return set()
+    found = {node.getName()} if node.getType() == libsbml.AST_NAME else set()
+    for i in range(node.getNumChildren()):
+        found |= names_in(node.getChild(i))
+    return found
+
+
+def _uses_a_name(node: Any) -> bool:
     """Whether math uses any name (time included), i.e. is not a plain number."""
     if node.isName():
         return True
-    return any(_names_in(node.getChild(i)) for i in range(node.getNumChildren()))
+    return any(_uses_a_name(node.getChild(i)) for i in range(node.getNumChildren()))
 
 
 def _operation(node: Any, kind: int, args: list[tuple[str, int]]) -> tuple[str, int]:

@@ -20,7 +20,7 @@ from sympy.printing.str import StrPrinter
 
 from degranulation.errors import ExpressionError, ModelFileError, UnsupportedFeatureError
 from degranulation.expressions import FUNCTIONS, MASS_ACTION, RESERVED, TIME_NAME, parse_expression, symbol
-from degranulation.io._sbml_math import MathFeature, ast_to_text
+from degranulation.io._sbml_math import MathFeature, ast_to_text, names_in
 from degranulation.io._sbml_units import (
     Unit,
     UnitInference,
@@ -447,7 +447,7 @@ class Importer:
         pending = dict(self.rules)
         done: list[str] = []
         while pending:
-            ready = [v for v, rule in pending.items() if not (_names_in(rule.getMath()) & set(pending) - {v})]
+            ready = [v for v, rule in pending.items() if not (names_in(rule.getMath()) & set(pending) - {v})]
             if not ready:
                 self.features.append(
                     f"assignment rules for {sorted(pending)} depend on each other in a cycle"
@@ -765,17 +765,6 @@ def _kind(model: Any, sid: str) -> str:
     if model.getSpecies(sid) is not None:
         return "species"
     return "stoichiometry" if model.getElementBySId(sid) is not None else "unknown variable"
-
-
-def _names_in(node: Any) -> set[str]:
-    import libsbml
-
-    if node is None:
-        return set()
-    found = {node.getName()} if node.getType() == libsbml.AST_NAME else set()
-    for i in range(node.getNumChildren()):
-        found |= _names_in(node.getChild(i))
-    return found
 
 
 def unused_id(name: str, taken: set[str]) -> str:
