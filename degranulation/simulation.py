@@ -306,9 +306,11 @@ def _segment(
             try:
                 message = ode.step()
             except (FloatingPointError, ArithmeticError, ValueError, RuntimeError) as exc:
-                raise _failure(compiled, f"arithmetic failed ({exc})", t0 + ode.t, ode.y) from None
+                reason = f"arithmetic failed ({exc}){_undefined_rates(compiled, fun, t0 + ode.t, ode.y)}"
+                raise _failure(compiled, reason, t0 + ode.t, ode.y) from None
             if ode.status == "failed":
-                raise _failure(compiled, str(message), t0 + ode.t, ode.y)
+                reason = f"{message}{_undefined_rates(compiled, fun, t0 + ode.t, ode.y)}"
+                raise _failure(compiled, reason, t0 + ode.t, ode.y)
             if not np.all(np.isfinite(ode.y)):
                 raise _failure(compiled, "the state is no longer finite", t0 + ode.t, ode.y)
             upto = int(np.searchsorted(times, min(t0 + ode.t, np.nextafter(t1, -np.inf)), side="right"))
@@ -351,6 +353,30 @@ def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: _S
             ConservationWarning,
             stacklevel=3,
         )
+
+
+def _undefined_rates(
+    compiled: CompiledOde, fun: Callable[[float, np.ndarray], np.ndarray], t: float, y: np.ndarray
+) -> str:
+    """Which species' rates of change are not numbers at ``y`` at, or just after, ``t`` (where the
+    solver gave up, its steps having failed), as a clause ('' if all are numbers)."""
+    with np.errstate(all="ignore"):
+        try:
+            rates = [
+                np.asarray(fun(when, y), dtype=float)[: compiled.n_species]
+                for when in (t, t + 1e-9 * max(1.0, abs(t)))
+            ]
+        except (ArithmeticError, ValueError):
+            return ""
+    undefined = ~np.isfinite(rates[0]) | ~np.isfinite(rates[1])
+    names = [name for name, bad in zip(compiled.species, undefined, strict=False) if bad]
+    if not names:
+        return ""
+    return (
+        f"; the rate of change of {', '.join(names[:5])}{' …' if len(names) > 5 else ''} is not a number "
+        "there (a piecewise with no true condition and no 'otherwise', or log, sqrt or a division "
+        "outside its domain)"
+    )
 
 
 def _failure(compiled: CompiledOde, message: str, t: float, y: np.ndarray) -> SimulationError:

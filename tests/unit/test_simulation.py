@@ -179,6 +179,24 @@ def test_solver_failure_reports_time_and_state():
     assert (again.t_fail, again.state, str(again)) == (error.t_fail, error.state, str(error))
 
 
+def test_undefined_rates_are_named_when_the_solver_stops():
+    # The production stops being defined at t_on (a piecewise with no 'otherwise'): the solver
+    # cannot step past it, and the error says which rate is not a number.
+    model = (
+        dg.ModelBuilder("switch", units={"time": "s", "concentration": "nM", "amount": "nmol"})
+        .compartment("cell", "1 L")
+        .species("A", "0 nM", compartment="cell")
+        .parameter("k", "2 nM/s")
+        .parameter("t_on", "5 s")
+        .reaction("-> A", "cell*piecewise(k, t < t_on)")
+        .build()
+    )
+    with pytest.raises(dg.SimulationError, match="rate of change of A is not a number") as caught:
+        dg.simulate(model, t="10 s")
+    assert caught.value.t_fail == pytest.approx(5.0)
+    assert caught.value.state["A"] == pytest.approx(10.0, rel=1e-6)  # k·t_on made before it stopped
+
+
 def test_provenance(decay):
     ds = dg.simulate(decay, t="1 min", params={"k": "1 1/min"}, solver=dg.Radau(rtol=1e-7))
     assert ds.attrs["model_id"] == "decay"
