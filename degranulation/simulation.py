@@ -363,7 +363,7 @@ def _undefined_rates(
     with np.errstate(all="ignore"):
         try:
             rates = [
-                np.asarray(fun(when, y), dtype=float)[: compiled.n_species]
+                np.asarray(fun(when, y), dtype=float)[: len(compiled.species)]
                 for when in (t, t + 1e-9 * max(1.0, abs(t)))
             ]
         except (ArithmeticError, ValueError):
