@@ -126,7 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
     fit.add_argument("--rtol", type=float, default=1e-8, help="solver relative tolerance (default 1e-8)")
     fit.add_argument("--atol", type=float, help="solver absolute tolerance in model units")
-    fit.add_argument("-o", "--output", type=Path, help="write fit.json here (default: stdout)")
+    fit.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="write fit.json here (default: stdout); finished starts are kept in OUTPUT.starts.jsonl "
+        "until the fit completes",
+    )
+    fit.add_argument("--resume", action="store_true", help="continue the interrupted fit stored beside -o")
     fit.add_argument("--plot", type=Path, metavar="PNG", help="also draw data vs fitted model with residuals")
     fit.set_defaults(handler=_fit)
 
@@ -350,6 +357,8 @@ def _fit(args: argparse.Namespace) -> int:
     from degranulation.io.assay import read_assay
     from degranulation.library import load_model
 
+    if args.resume and args.output is None:
+        raise UsageError("--resume needs -o: the interrupted fit is stored beside its output")
     if Path(args.model).suffix.lower() in (".yaml", ".yml"):
         if args.data or args.estimate or args.noise or args.scale or args.offset:
             raise UsageError(
@@ -366,6 +375,7 @@ def _fit(args: argparse.Namespace) -> int:
         data = [read_assay(path) for path in args.data]
     if args.starts < 1 or not 0 < args.level < 1:
         raise UsageError("--starts must be >= 1 and --level between 0 and 1")
+    checkpoint = None if args.output is None else args.output.with_name(f"{args.output.name}.starts.jsonl")
     progress = _progress if sys.stderr.isatty() else None
     try:
         result = fit(
@@ -384,6 +394,8 @@ def _fit(args: argparse.Namespace) -> int:
             rtol=args.rtol,
             atol=args.atol,
             progress=progress,
+            checkpoint=checkpoint,
+            resume=args.resume,
         )
     except (ValueError, ImportError) as exc:
         if isinstance(exc, DegranulationError):

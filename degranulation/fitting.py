@@ -883,16 +883,21 @@ def run_starts(
     scheduler: Any = None,
     progress: Callable[[int, int, StartResult], None] | None = None,
     max_nfev: int | None = None,
+    finished: Sequence[StartResult] = (),
+    record: Callable[[StartResult], None] | None = None,
 ) -> list[StartResult]:
     """Optimise from every point: in this process, in ``workers`` processes, or on a Dask
-    cluster (``scheduler``: a ``distributed.Client`` or its address)."""
-    jobs = list(enumerate(points))
-    results: list[StartResult] = []
-    tasks = [(problem, phi, i, max_nfev) for i, phi in jobs]
+    cluster (``scheduler``: a ``distributed.Client`` or its address). Starts in ``finished``
+    (by index) are not run again; ``record`` sees each new one as it finishes."""
+    results = list(finished)
+    done = {s.index for s in results}
+    tasks = [(problem, phi, i, max_nfev) for i, phi in enumerate(points) if i not in done]
     for result in _map(_start_job, tasks, workers=workers, scheduler=scheduler):
+        if record is not None:
+            record(result)
         results.append(result)
         if progress is not None:
-            progress(len(results), len(jobs), result)
+            progress(len(results), len(points), result)
     return sorted(results, key=lambda s: s.index)
 
 
@@ -1195,6 +1200,8 @@ def fit(
     atol: float | None = None,
     max_nfev: int | None = None,
     progress: Callable[[int, int, StartResult], None] | None = None,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
 ) -> FitResult:
     """Estimate parameters from assay data: multistart bounded least squares with
     sensitivity-based Jacobians.
@@ -1247,11 +1254,18 @@ def fit(
         Most model evaluations per start (default: SciPy's, 100 per parameter).
     progress : callable, optional
         Called as ``progress(done, total, start_result)`` after each start.
+    checkpoint : path, optional
+        A file that every finished start is written to as it finishes (JSON lines, removed
+        when the fit completes), so that an interrupted fit loses no finished start.
+    resume : bool
+        Continue the interrupted fit stored in ``checkpoint``: its start points are reused and
+        its finished starts are not run again.
 
     Raises
     ------
     DataError
-        Data that do not fit the model (located by row and column).
+        Data that do not fit the model (located by row and column); a ``checkpoint`` that holds
+        an unfinished fit (without ``resume``) or another fit.
     FitError
         If no start could simulate the model.
 
@@ -1287,8 +1301,25 @@ def fit(
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level!r}")
     points = start_points(problem, n_starts, design=design, seed=seed)
+    store = None
+    finished: list[StartResult] = []
+    if checkpoint is not None:
+        from degranulation.io.fit_store import StartStore, problem_fingerprint
+
+        spec = {"problem": problem_fingerprint(problem), "n_starts": n_starts, "design": design, "seed": seed}
+        store = StartStore(checkpoint, spec)
+        points, finished = store.start(points, resume=resume)
+    elif resume:
+        raise ValueError("resume=True needs the checkpoint file of the interrupted fit")
     starts = run_starts(
-        problem, points, workers=workers, scheduler=scheduler, progress=progress, max_nfev=max_nfev
+        problem,
+        points,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        max_nfev=max_nfev,
+        finished=finished,
+        record=None if store is None else store.write,
     )
     best = min(starts, key=lambda s: s.cost)
     if best.is_failed:
@@ -1297,7 +1328,10 @@ def fit(
             hint="check the bounds for extreme values, or the solver tolerances",
         )
     problem, best = _estimate_noise(problem, best)
-    return _result(problem, best, starts, level)
+    result = _result(problem, best, starts, level)
+    if store is not None:
+        store.finish()
+    return result
 
 
 def _estimate_noise(
