@@ -219,7 +219,7 @@ class BandedLSODA:
     """LSODA with a packed banded Jacobian: the solver of a :class:`StackedOde`."""
 
     rtol: float
-    atol: float
+    atol: float | tuple[float, ...]  # one number, or one per stacked state
     lower: int
     upper: int
     max_step: float = np.inf
@@ -229,9 +229,12 @@ class BandedLSODA:
     def like(cls, solver: _Solver, stacked: StackedOde) -> BandedLSODA:
         """Banded LSODA with ``solver``'s tolerances and step limits, for ``stacked``."""
         lower, upper = stacked.bands
+        atol = solver.atol
+        if isinstance(atol, tuple):  # per species: into banded order, once per point
+            atol = tuple(np.tile(np.asarray(atol)[stacked.order], stacked.size).tolist())
         return cls(
             rtol=solver.rtol,
-            atol=solver.atol,
+            atol=atol,
             lower=lower,
             upper=upper,
             max_step=solver.max_step,
@@ -249,7 +252,8 @@ class BandedLSODA:
         """SciPy's ``LSODA`` stepper for this problem."""
         import scipy.integrate
 
-        options: dict[str, Any] = {"rtol": self.rtol, "atol": self.atol, "max_step": self.max_step}
+        atol = np.asarray(self.atol) if isinstance(self.atol, tuple) else self.atol
+        options: dict[str, Any] = {"rtol": self.rtol, "atol": atol, "max_step": self.max_step}
         if self.first_step is not None:
             options["first_step"] = self.first_step
         return scipy.integrate.LSODA(

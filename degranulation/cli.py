@@ -37,6 +37,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+ATOL_HELP = (
+    "absolute tolerance: a number in model units, or an amount or concentration for every species, "
+    "e.g. 1e-3molecule or 1pM"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = _Parser(prog="degranulation", description="Kinetic models of immune-cell degranulation.")
@@ -69,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--points", type=int, default=101, help="number of output times (default 101)")
     simulate.add_argument("--solver", default="BDF", help="BDF (default), Radau or LSODA")
     simulate.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
-    simulate.add_argument("--atol", type=float, help="absolute tolerance in model units (default 1e-9)")
+    simulate.add_argument(
+        "--atol",
+        type=_tolerance,
+        help=ATOL_HELP,
+    )
     simulate.add_argument(
         "-o", "--output", type=Path, help="write .nc, .csv or .json (default: CSV to stdout)"
     )
@@ -125,7 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--workers", type=int, default=1, help="processes for the starts (default 1)")
     fit.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
     fit.add_argument("--rtol", type=float, default=1e-8, help="solver relative tolerance (default 1e-8)")
-    fit.add_argument("--atol", type=float, help="solver absolute tolerance in model units")
+    fit.add_argument(
+        "--atol",
+        type=_tolerance,
+        help=ATOL_HELP,
+    )
     fit.add_argument(
         "-o",
         "--output",
@@ -163,7 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--resume", action="store_true", help="continue the interrupted sweep stored under -o")
     sweep.add_argument("--solver", help="LSODA (default for models up to 100 species), BDF or Radau")
     sweep.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
-    sweep.add_argument("--atol", type=float, help="absolute tolerance in model units (default 1e-9)")
+    sweep.add_argument(
+        "--atol",
+        type=_tolerance,
+        help=ATOL_HELP,
+    )
     sweep.add_argument("--batch", type=int, help="doses per stacked LSODA solve (default: up to 64)")
     sweep.add_argument(
         "-o",
@@ -367,6 +385,8 @@ def _fit(args: argparse.Namespace) -> int:
             )
         from degranulation.io.petab import read_petab
 
+        if isinstance(args.atol, str):
+            raise UsageError("--atol for a PEtab problem is a number in the SBML model's units")
         model, data = read_petab(args.model, rtol=args.rtol, atol=args.atol), None
     else:
         if not args.data or not args.estimate:
@@ -424,6 +444,14 @@ def _fit(args: argparse.Namespace) -> int:
         except ImportError as exc:
             raise UsageError(str(exc)) from None
     return EXIT_OK if result.success else EXIT_FAILED
+
+
+def _tolerance(text: str) -> float | str:
+    """``--atol``: a number (model units), or text with a unit for simulate() to convert."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _progress(done: int, total: int, start: Any) -> None:

@@ -357,7 +357,7 @@ def make_problem(
     protocols: Mapping[str, ProtocolLike] | None = None,
     solver: str | _Solver = "BDF",
     rtol: float | None = 1e-8,
-    atol: float | None = None,
+    atol: float | str | None = None,
 ) -> FitProblem:
     """Turn a model, assay data and the choice of parameters into a :class:`FitProblem`.
 
@@ -383,6 +383,7 @@ def make_problem(
     from degranulation.codegen import compile_model
     from degranulation.library import load_model
     from degranulation.sensitivities import observable_derivatives, targets
+    from degranulation.simulation import absolute_tolerance
     from degranulation.solvers import solver_from
 
     if not isinstance(model, Model):
@@ -399,6 +400,7 @@ def make_problem(
     readouts, data_values, base, readout_of, times, conditions, labels = _measurements(
         model, compiled, datasets, wanted, noise, sigma or {}, scaled, offsets, protocols or {}
     )
+    atol = absolute_tolerance(model, compiled, atol, compiled.default_parameters)
     if atol is None:
         # Absolute tolerance well below the largest amount in any condition (the solver's
         # default, 1e-9 in model units, is needlessly tight for molecules per cell and makes
@@ -1197,7 +1199,7 @@ def fit(
     scheduler: Any = None,
     solver: str | _Solver = "BDF",
     rtol: float | None = 1e-8,
-    atol: float | None = None,
+    atol: float | str | None = None,
     max_nfev: int | None = None,
     progress: Callable[[int, int, StartResult], None] | None = None,
     checkpoint: str | Path | None = None,
@@ -1248,8 +1250,9 @@ def fit(
         Processes for the starts; ``scheduler`` (a ``distributed.Client`` or an address)
         sends them to a Dask cluster instead.
     solver, rtol, atol
-        ODE solver and tolerances for states and sensitivities (``atol`` in model units;
-        default ``1e-3·rtol`` times the largest initial amount).
+        ODE solver and tolerances for states and sensitivities (``atol`` as in
+        :func:`degranulation.simulate`; default ``1e-3·rtol`` times the largest initial
+        value, in model units).
     max_nfev : int, optional
         Most model evaluations per start (default: SciPy's, 100 per parameter).
     progress : callable, optional

@@ -135,6 +135,7 @@ def integrate_sensitivities(
     from degranulation.simulation import _segment
 
     n, m = compiled.n_species, len(wrt)
+    solver = solver.for_states(n * (m + 1))  # a per-species atol holds for its sensitivities too
     x = np.array(x0, dtype=float)
     p = np.array(p, dtype=float)
     # Column j holds |θ_j|·∂x/∂θ_j (θ_j's own scale; 1 where θ_j is zero).
@@ -404,7 +405,7 @@ def simulate_sensitivities(
     protocol: ProtocolLike = None,
     solver: str | _Solver = "BDF",
     rtol: float | None = None,
-    atol: float | None = None,
+    atol: float | str | None = None,
     points: int = 101,
 ) -> xarray.Dataset:
     """Time courses and their sensitivities to relative changes of parameters or initial values.
@@ -441,7 +442,13 @@ def simulate_sensitivities(
     from degranulation.library import load_model
     from degranulation.protocols import protocol_steps, resolve
     from degranulation.results import make_dataset, quantify
-    from degranulation.simulation import Trajectory, initial_state, output_times, parameter_vector
+    from degranulation.simulation import (
+        Trajectory,
+        absolute_tolerance,
+        initial_state,
+        output_times,
+        parameter_vector,
+    )
     from degranulation.solvers import solver_from
 
     if not isinstance(model, Model):
@@ -452,9 +459,8 @@ def simulate_sensitivities(
     p = parameter_vector(model, compiled, params or {})
     x0 = initial_state(model, compiled, initial or {})
     events = resolve(model, compiled, protocol_steps(model, protocol))
-    run = integrate_sensitivities(
-        compiled, times, x0, p, solver_from(solver, rtol=rtol, atol=atol), events, wanted
-    )
+    options = solver_from(solver, rtol=rtol, atol=absolute_tolerance(model, compiled, atol, p))
+    run = integrate_sensitivities(compiled, times, x0, p, options, events, wanted)
     dataset = make_dataset(model, compiled, Trajectory(run.t, run.x, run.p, run.counters), {})
     theta = np.array([x0[w.index] if w.is_initial else p[w.index] for w in wanted])
     relative = {

@@ -49,7 +49,7 @@ def simulate(
     protocol: ProtocolLike = None,
     solver: str | _Solver = "BDF",
     rtol: float | None = None,
-    atol: float | None = None,
+    atol: float | str | None = None,
     points: int = DEFAULT_POINTS,
     cache_dir: str | Path | bool | None = None,
 ) -> xarray.Dataset:
@@ -84,8 +84,12 @@ def simulate(
     solver : {"BDF", "Radau", "LSODA"} or solver options
         ``dg.BDF(rtol=..., atol=...)`` etc. BDF (the default) and Radau use the sparse
         analytic Jacobian, LSODA a dense one.
-    rtol, atol : float, optional
-        Override the solver's tolerances (``atol`` is in the model's units).
+    rtol : float, optional
+        Override the solver's relative tolerance.
+    atol : float or str, optional
+        Override its absolute tolerance: a number is in each species' model unit; an amount
+        or a concentration (``"1e-3 molecule"``, ``"1 pM"``) holds for every species, converted
+        through its compartment's size (see :func:`absolute_tolerance`).
     points : int
         Number of output times when ``t`` is an end time.
     cache_dir : path, None or False
@@ -112,10 +116,10 @@ def simulate(
 
     if not isinstance(model, Model):
         model = load_model(model)
-    options = solver_from(solver, rtol=rtol, atol=atol)
     compiled = compile_model(model, cache_dir=cache_dir)
     times = output_times(model, t, points)
     p = parameter_vector(model, compiled, params or {})
+    options = solver_from(solver, rtol=rtol, atol=absolute_tolerance(model, compiled, atol, p))
     x0 = initial_state(model, compiled, initial or {})
     steps = protocol_steps(model, protocol)
     trajectory = integrate(compiled, times, x0, p, options, resolve(model, compiled, steps))
@@ -166,6 +170,71 @@ def _time_value(model: Model, value: Any, location: str) -> float:
     except UnitError as exc:
         raise exc.with_location(location=location) from None
     return model.units.magnitude(given.value, given.unit)
+
+
+def absolute_tolerance(
+    model: Model, compiled: CompiledOde, atol: Any, p: np.ndarray
+) -> float | tuple[float, ...] | None:
+    """The solver's ``atol``: a number as it is (each species' model unit), or an amount or a
+    concentration converted for every species through its compartment's size in ``p``.
+
+    ``"1e-3 molecule"`` is 1e-3 molecule for an amount species and 1e-3 molecule divided by its
+    compartment's volume for a concentration species, so one physical tolerance suits a model
+    that mixes molecules per cell with nM in the medium.
+
+    Raises
+    ------
+    UnitError
+        For a unit that is neither an amount nor a concentration, a value that is not positive,
+        or a concentration for a species that has no compartment.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> from degranulation.codegen import compile_model
+    >>> model = dg.load_model("ige_fceri_crosslinking")
+    >>> ode = compile_model(model)
+    >>> # Its species are molecules in a 1.4 pL cell: 1 pM there is 0.843 molecule.
+    >>> [f"{v:.3g}" for v in absolute_tolerance(model, ode, "1 pM", ode.default_parameters)]
+    ['0.843', '0.843', '0.843', '0.843']
+    """
+    from degranulation.units import dimensionality, format_dimension
+
+    if atol is None or (isinstance(atol, int | float) and not isinstance(atol, bool)):
+        return atol
+    try:
+        given = UnitValue.parse(atol)
+    except UnitError as exc:
+        raise exc.with_location(location="atol") from None
+    dim = dict(dimensionality(given.unit))
+    is_amount = dim == {"[substance]": 1}
+    value = model.units.magnitude(given.value, given.unit)
+    if not (is_amount or dim == {"[substance]": 1, "[length]": -3}) or not (
+        value > 0 and math.isfinite(value)
+    ):
+        raise UnitError(
+            f"'{atol}' is {format_dimension(dimensionality(given.unit))}; an absolute tolerance must be "
+            "a positive amount or concentration (or a number in model units)",
+            location="atol",
+            hint="e.g. atol='1e-3 molecule' or atol='1 pM'",
+        )
+    position = {name: k for k, name in enumerate(compiled.parameters)}
+    tolerances = []
+    for name, size_index in zip(compiled.species, compiled.amount_factors, strict=True):
+        if size_index >= 0:  # a concentration state, in the compartment of size p[size_index]
+            tolerances.append(value / p[size_index] if is_amount else value)
+        elif is_amount:
+            tolerances.append(value)
+        else:  # an amount state: the concentration's amount in its compartment
+            compartment = model.by_id[name].compartment
+            if compartment is None:
+                raise UnitError(
+                    f"'{atol}' is a concentration, but species '{name}' has no compartment",
+                    location="atol",
+                    hint="give atol as an amount, e.g. '1e-3 molecule'",
+                )
+            tolerances.append(value * p[position[compartment]])
+    return tuple(float(v) for v in tolerances)
 
 
 def parameter_vector(model: Model, compiled: CompiledOde, params: Mapping[str, Any]) -> np.ndarray:
@@ -325,7 +394,7 @@ def _segment(
 def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: _Solver) -> None:
     """Warn (ConservationWarning) if a conserved total drifts more than the tolerances allow.
 
-    The allowance for each law is ``100·(rtol·Σ|l_i·a_i| + atol·Σ|l_i|·V_i)``: the solver's own
+    The allowance for each law is ``100·(rtol·Σ|l_i·a_i| + Σ|l_i|·atol_i·V_i)``: the solver's own
     error control, in amounts (``V_i`` is 1 for amount species), so totals that are zero are
     judged by ``atol`` alone.
     """
@@ -336,7 +405,7 @@ def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: _S
     sizes = compiled.amounts(np.ones((len(compiled.species), 1)), trajectory.p)[:, 0]
     totals = laws @ amounts
     allowed = 100 * (
-        solver.rtol * (np.abs(laws) @ np.abs(amounts)) + solver.atol * (np.abs(laws) @ sizes)[:, None]
+        solver.rtol * (np.abs(laws) @ np.abs(amounts)) + (np.abs(laws) @ (solver.absolute * sizes))[:, None]
     )
     excess = np.abs(totals - totals[:, :1]) / allowed
     worst = np.unravel_index(np.argmax(excess), excess.shape)

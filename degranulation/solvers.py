@@ -6,6 +6,7 @@ sparse matrix).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import numpy as np
 @dataclass(frozen=True, kw_only=True)
 class _Solver:
     rtol: float = 1e-6
-    atol: float = 1e-9
+    atol: float | tuple[float, ...] = 1e-9  # one number, or one per state (model units)
     max_step: float = math.inf
     first_step: float | None = None
 
@@ -28,8 +29,24 @@ class _Solver:
     def __post_init__(self) -> None:
         for option in ("rtol", "atol", "max_step"):
             value = getattr(self, option)
-            if not isinstance(value, int | float) or not value > 0 or math.isnan(value):
+            numbers = value if option == "atol" and isinstance(value, tuple) else (value,)
+            if not numbers or not all(
+                isinstance(v, int | float) and v > 0 and not math.isnan(v) for v in numbers
+            ):
                 raise ValueError(f"{type(self).__name__}: {option} must be a positive number, got {value!r}")
+
+    @property
+    def absolute(self) -> float | np.ndarray:
+        """``atol`` as SciPy takes it: a number, or an array over the states."""
+        return np.asarray(self.atol, dtype=float) if isinstance(self.atol, tuple) else self.atol
+
+    def for_states(self, size: int) -> _Solver:
+        """These options for a state vector ``size`` long that repeats the model's states
+        (stacked points, or a state followed by its sensitivities): a per-state ``atol`` is
+        repeated to match."""
+        if not isinstance(self.atol, tuple) or len(self.atol) == size:
+            return self
+        return dataclasses.replace(self, atol=tuple(np.resize(np.asarray(self.atol), size).tolist()))
 
     def make(
         self,
@@ -44,7 +61,7 @@ class _Solver:
 
         method = getattr(scipy.integrate, self.name)
         jacobian = jac if self.is_sparse else (lambda t, y: jac(t, y).toarray())
-        options: dict[str, Any] = {"rtol": self.rtol, "atol": self.atol, "max_step": self.max_step}
+        options: dict[str, Any] = {"rtol": self.rtol, "atol": self.absolute, "max_step": self.max_step}
         if self.first_step is not None:
             options["first_step"] = self.first_step
         return method(fun, t0, y0, t_bound, jac=jacobian, **options)
@@ -54,7 +71,7 @@ class _Solver:
         return {
             "method": self.name,
             "rtol": self.rtol,
-            "atol": self.atol,
+            "atol": list(self.atol) if isinstance(self.atol, tuple) else self.atol,
             "max_step": self.max_step,
             "first_step": self.first_step,
         }
@@ -93,7 +110,9 @@ SOLVERS: dict[str, type[_Solver]] = {"BDF": BDF, "Radau": Radau, "LSODA": LSODA}
 Solver = BDF | Radau | LSODA
 
 
-def solver_from(solver: str | _Solver, *, rtol: float | None = None, atol: float | None = None) -> _Solver:
+def solver_from(
+    solver: str | _Solver, *, rtol: float | None = None, atol: float | tuple[float, ...] | None = None
+) -> _Solver:
     """Turn ``"BDF"`` (or an option object) into an option object, with tolerances applied.
 
     Raises

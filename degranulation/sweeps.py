@@ -168,7 +168,7 @@ def sweep(
     scheduler: Any = None,
     solver: str | _Solver | None = None,
     rtol: float | None = None,
-    atol: float | None = None,
+    atol: float | str | None = None,
     points: int = 101,
     batch: int | None = None,
     progress: Progress | None = None,
@@ -233,7 +233,9 @@ def sweep(
         LSODA, points are solved ``batch`` at a time as one stacked system with a banded
         Jacobian (fast for small models); with BDF or Radau one at a time.
     rtol, atol : float, optional
-        Tolerances (``atol`` in the model's units).
+        Tolerances; ``atol`` as in :func:`degranulation.simulate` (a number in model units, or
+        an amount or concentration for every species, converted with the model's compartment
+        sizes).
     points : int
         Output times of a time course when ``t`` is an end time.
     batch : int, optional
@@ -330,7 +332,7 @@ def dose_response(
     scheduler: Any = None,
     solver: str | _Solver | None = None,
     rtol: float | None = None,
-    atol: float | None = None,
+    atol: float | str | None = None,
     points: int = 101,
     batch: int | None = None,
     progress: Progress | None = None,
@@ -406,13 +408,13 @@ def _make_plan(
     protocol: ProtocolLike,
     solver: str | _Solver | None,
     rtol: float | None,
-    atol: float | None,
+    atol: float | str | None,
     points: int,
     batch: int | None,
 ) -> _Plan:
     from degranulation.batching import default_batch
     from degranulation.protocols import protocol_steps, resolve
-    from degranulation.simulation import initial_state, parameter_vector
+    from degranulation.simulation import absolute_tolerance, initial_state, parameter_vector
     from degranulation.solvers import solver_from
 
     if mode not in ("product", "zip"):
@@ -423,7 +425,10 @@ def _make_plan(
     axes = tuple(_axis(model, compiled, str(name), values, fixed) for name, values in grid.items())
     indices = _grid_points(axes, mode)
     times, keep, is_steady = _readout_times(model, t, at, points)
-    options = solver_from(_default_solver(solver, compiled), rtol=rtol, atol=atol)
+    p = parameter_vector(model, compiled, params or {})
+    options = solver_from(
+        _default_solver(solver, compiled), rtol=rtol, atol=absolute_tolerance(model, compiled, atol, p)
+    )
     is_batched = options.name == "LSODA"
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
@@ -440,7 +445,7 @@ def _make_plan(
         times=times,
         keep=keep,
         is_steady=is_steady,
-        base_p=parameter_vector(model, compiled, params or {}),
+        base_p=p,
         base_x0=initial_state(model, compiled, initial or {}),
         axes=axes,
         points=indices,
@@ -742,7 +747,7 @@ def _not_steady(plan: _Plan, x: np.ndarray) -> str:
     """
     half, end = x[:, -2], x[:, -1]
     moved = np.abs(end - half)
-    limit = STEADY_TOLERANCE * (plan.solver.rtol * np.abs(end) + plan.solver.atol)
+    limit = STEADY_TOLERANCE * (plan.solver.rtol * np.abs(end) + plan.solver.absolute)
     if np.all(moved <= limit):
         return ""
     worst = int(np.argmax(moved / limit))

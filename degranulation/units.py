@@ -55,11 +55,12 @@ def registry() -> pint.UnitRegistry:
     import pint
 
     try:
-        ureg = pint.UnitRegistry(cache_folder=":auto:", force_ndarray_like=True)
+        ureg = pint.UnitRegistry(cache_folder=":auto:", force_ndarray_like=True, on_redefinition="ignore")
     except OSError:  # an unwritable cache folder only costs start-up time
-        ureg = pint.UnitRegistry(force_ndarray_like=True)
+        ureg = pint.UnitRegistry(force_ndarray_like=True, on_redefinition="ignore")
     ureg.define("cell = 1 = cells")
-    # pint files molecule under "particle"; results should say the unit users write.
+    # pint files molecule under "particle"; results should say the unit users write. (pint
+    # would log this redefinition as a warning; "ignore" keeps it quiet and still applies it.)
     ureg.define("molecule = particle = molec")
     return ureg
 

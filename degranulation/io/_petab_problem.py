@@ -363,7 +363,7 @@ class PetabProblem(FitProblem):
     def _check_steady(self, x: np.ndarray, p: np.ndarray, t: float) -> None:
         fun, _ = self.compiled.functions(p)
         rate = np.abs(fun(t, x))
-        if np.any(rate > self.solver.atol + self.solver.rtol * np.abs(x)):
+        if np.any(rate > self.solver.absolute + self.solver.rtol * np.abs(x)):
             worst = self.compiled.species[int(np.argmax(rate))]
             raise SimulationError(
                 f"no steady state within {t:g} {self.model.units.time}: '{worst}' still changes",

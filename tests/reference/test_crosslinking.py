@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ import pytest
 
 import degranulation as dg
 from degranulation.codegen import compile_model
+from degranulation.units import registry
 
 # The bundled model is fceri_ji scaled from 1/1000 of a cell to a whole cell.
 CELL_FRACTION = 1000.0
@@ -159,3 +161,45 @@ def test_mixed_units_give_the_same_trajectory(model):
     a = dg.simulate(per_molar, t=times, rtol=1e-11, atol=1e-8)["RecDim"].pint.magnitude
     b = dg.simulate(per_nanomolar_minute, t=times, rtol=1e-11, atol=1e-8)["RecDim"].pint.magnitude
     np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_one_physical_atol_serves_mixed_units():
+    # atol = "1e-3 molecule" means 1e-3 molecule for the receptor species (molecules per cell)
+    # and 1e-3 molecule per nL of medium for the ligand (uM in the model): converted by pint here.
+    ureg = registry()
+    model = mixed_unit_model(f"{1.32845238e-10 * 6.02214076e23 * 1e-9!r} 1/(M*s)")
+    times = [f"{t} s" for t in range(0, 601, 60)]
+    ds = dg.simulate(model, t=times, rtol=1e-9, atol="1e-3 molecule")
+    atol = dict(zip(["L", "R", "LR", "RLR"], json.loads(ds.attrs["solver"])["atol"], strict=True))
+    per_medium = (ureg.Quantity(1e-3, "molecule") / ureg.Quantity(1.0, "nL")).to("uM").magnitude
+    assert atol["L"] == pytest.approx(per_medium, rel=1e-12)
+    assert atol["R"] == atol["LR"] == atol["RLR"] == pytest.approx(1e-3)
+    reference = dg.simulate(model, t=times, rtol=1e-12, atol=1e-12)
+    for name in ("L", "RecDim"):
+        np.testing.assert_allclose(ds[name].pint.magnitude, reference[name].pint.magnitude, rtol=1e-6)
+    # A concentration converts the other way: 1 fM of receptors in 1.4 pL is 8.4e-4 molecule.
+    in_cell = (ureg.Quantity(1.0, "fM") * ureg.Quantity(1.4, "pL")).to("molecule").magnitude
+    ds = dg.simulate(model, t=times, rtol=1e-9, atol="1 fM")
+    assert json.loads(ds.attrs["solver"])["atol"][1] == pytest.approx(in_cell, rel=1e-12)
+    # The batched sweep (stacked, banded order) and the sensitivities take it too.
+    swept = dg.dose_response(
+        model, "kp2", ["2.5e-4 1/(molecule*s)"], at="600 s", rtol=1e-9, atol="1e-3 molecule"
+    )
+    assert swept["RecDim"].pint.magnitude[0] == pytest.approx(
+        reference["RecDim"].pint.magnitude[-1], rel=1e-6
+    )
+    sensitive = dg.simulate_sensitivities(model, t="600 s", wrt=["kp2"], points=3, atol="1e-3 molecule")
+    assert sensitive["RecDim"].pint.magnitude[-1] == pytest.approx(
+        reference["RecDim"].pint.magnitude[-1], rel=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    ("atol", "message"),
+    [("1 s", "'1 s' is .time.; an absolute tolerance must be"), ("-1 nM", "must be a positive amount")],
+)
+def test_a_tolerance_that_is_no_amount_is_refused(atol, message):
+    model = mixed_unit_model(f"{1.32845238e-10 * 6.02214076e23 * 1e-9!r} 1/(M*s)")
+    with pytest.raises(dg.UnitError, match=message) as caught:
+        dg.simulate(model, t="1 s", atol=atol)
+    assert caught.value.location == "atol"

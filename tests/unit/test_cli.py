@@ -81,6 +81,15 @@ def test_simulate_to_stdout(capsys):
     assert len(lines) == 3
 
 
+def test_atol_takes_a_number_or_an_amount(capsys):
+    args = ["simulate", "ige_fceri_crosslinking", "--t-end", "1min", "--points", "2"]
+    assert main([*args, "--atol", "1e-3molecule"]) == 0
+    assert main([*args, "--atol", "1e-3"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--atol", "1s"]) == 2
+    assert "atol: '1s' is [time]" in capsys.readouterr().err
+
+
 def test_simulate_a_model_file_with_a_protocol(tmp_path, capsys):
     model = dg.load_model("ige_fceri_crosslinking")
     from degranulation.network import Protocol, Step, UnitValue
