@@ -4,7 +4,8 @@
    β-hexosaminidase release at 30 min): ``dg.dose_response`` with workers=1 and 2, against
    the same doses done as a plain loop of ``dg.simulate`` calls.
 2. The 58-species EARM 1.0 network (../shared/reference/pysb-earm/, 0–72000 s, 1201 output
-   times, rtol = atol = 1e-8): time per dose of a dose sweep of its ligand L_0, against
+   times, rtol = atol = 1e-8): time per dose of a dose sweep of its ligand L_0 (stacked CVODE
+   when scikit-sundae is installed, else stacked LSODA), against
    libRoadRunner's reset-and-simulate loop over the same doses in this process (when the
    ``bench`` extra is installed; else its quoted 12.6 ms per dose on our 2-core machines,
    the folder's README: a 50-dose sweep in 0.63 s), and against one ``dg.simulate`` per dose.
@@ -80,9 +81,18 @@ def test_earm_dose_sweep_per_dose_time(benchmark):
     if not EARM.is_file():
         pytest.fail(f"reference network missing at {EARM}")
     model = read_bngnet(EARM)
-    n = 16 if benchmark.disabled else 200
+    n = 16 if benchmark.disabled else 400
     doses = dg.geomspace("1500 molecule", "6000 molecule", n)  # L_0 = 3000 in the network
-    options = {"t": "72000 s", "points": 1201, "rtol": 1e-8, "atol": 1e-8, "observe": "CPARP_total"}
+    # Stacked CVODE (the sundials extra) where installed, else stacked LSODA.
+    solver = "CVODE" if importlib.util.find_spec("sksundae") else "LSODA"
+    options = {
+        "t": "72000 s",
+        "points": 1201,
+        "rtol": 1e-8,
+        "atol": 1e-8,
+        "observe": "CPARP_total",
+        "solver": solver,
+    }
     dg.dose_response(model, "S1", doses[:2], **options)
 
     peer = roadrunner_loop() if not benchmark.disabled and importlib.util.find_spec("roadrunner") else None
@@ -111,6 +121,7 @@ def test_earm_dose_sweep_per_dose_time(benchmark):
     assert (serial["status"] == "ok").all() and parallel.identical(serial)
     ms_serial, ms_parallel = 1000 * t_serial / n, 1000 * t_parallel / n
     peer_ms = ROADRUNNER_MS_PER_DOSE if peer is None else 1000 * t_peer / n
+    print(f"\n  solver: {solver}")
     report(
         benchmark,
         doses=n,

@@ -72,6 +72,7 @@ _LAZY = {
     "BDF": "degranulation.solvers",
     "Radau": "degranulation.solvers",
     "LSODA": "degranulation.solvers",
+    "CVODE": "degranulation.solvers",
     "Model": "degranulation.network",
     "UnitSystem": "degranulation.units",
     "read_sbml": "degranulation.io.sbml",
@@ -120,6 +121,7 @@ if TYPE_CHECKING:
     from degranulation.sensitivities import simulate_sensitivities as simulate_sensitivities
     from degranulation.simulation import simulate as simulate
     from degranulation.solvers import BDF as BDF
+    from degranulation.solvers import CVODE as CVODE
     from degranulation.solvers import LSODA as LSODA
     from degranulation.solvers import Radau as Radau
     from degranulation.sweeps import HillFit as HillFit

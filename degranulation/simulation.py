@@ -364,6 +364,8 @@ def _segment(
     """
     # Each stretch is solved in its own time, from 0: restarted late (t0 = 300 s) with a fast
     # transient, steps of 1e-10 s would otherwise drown in t0's rounding and SciPy's BDF fails.
+    if hasattr(solver, "solve_segment"):  # integrates the whole stretch in compiled code
+        return _whole_segment(compiled, solver, fun, jac, t0, t1, x, times, out, filled, counters)
     try:
         ode = solver.make(lambda tau, y: fun(t0 + tau, y), lambda tau, y: jac(t0 + tau, y), 0.0, x, t1 - t0)
     except (ValueError, ArithmeticError, RuntimeError) as exc:  # RuntimeError: singular LU (SciPy)
@@ -389,6 +391,43 @@ def _segment(
     for name in counters:
         counters[name] += int(getattr(ode, name))
     return np.array(ode.y, dtype=float), filled
+
+
+def _whole_segment(
+    compiled: CompiledOde,
+    solver: Any,
+    fun: Callable[[float, np.ndarray], np.ndarray],
+    jac: Callable[[float, np.ndarray], Any],
+    t0: float,
+    t1: float,
+    x: np.ndarray,
+    times: np.ndarray,
+    out: np.ndarray,
+    filled: int,
+    counters: dict[str, int],
+) -> tuple[np.ndarray, int]:
+    """:func:`_segment` for a solver that integrates a stretch in one call (CVODE)."""
+    from degranulation.solvers import SegmentFailure
+
+    upto = int(np.searchsorted(times, np.nextafter(t1, -np.inf), side="right"))
+    try:  # an overflow reaches CVODE as inf and fails its step: reported below, not warned
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            end, values, stats = solver.solve_segment(
+                lambda tau, y: fun(t0 + tau, y),
+                lambda tau, y: jac(t0 + tau, y),
+                t1 - t0,
+                x,
+                times[filled:upto] - t0,
+            )
+    except SegmentFailure as exc:
+        reason = f"{exc}{_undefined_rates(compiled, fun, t0 + exc.t, exc.y)}"
+        raise _failure(compiled, reason, t0 + exc.t, exc.y) from None
+    if not (np.all(np.isfinite(end)) and np.all(np.isfinite(values))):
+        raise _failure(compiled, "the state is no longer finite", t1, end)
+    out[:, filled:upto] = values
+    for name in counters:
+        counters[name] += stats.get(name, 0)
+    return end, upto
 
 
 def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: _Solver) -> None:

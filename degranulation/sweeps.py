@@ -3,7 +3,7 @@
 The model is compiled once; the compiled form (plain arrays, picklable) travels to worker
 processes or Dask workers once, and each task is a *chunk* of points. Within a chunk, points
 are solved ``batch`` at a time as one stacked system (:mod:`degranulation.batching`) when
-the solver is LSODA, or one by one otherwise. Which points share a stacked solve depends only
+the solver is LSODA or CVODE, or one by one otherwise. Which points share a stacked solve depends only
 on the grid and ``batch``, so results are identical whatever ``workers`` or ``scheduler``
 run them. Finished chunks are written under the output path as they arrive
 (:mod:`degranulation.io.sweep_store`), so an interrupted sweep resumes where it stopped. A
@@ -228,10 +228,11 @@ def sweep(
 
     Other Parameters
     ----------------
-    solver : {"LSODA", "BDF", "Radau"}, solver options, or None
+    solver : {"LSODA", "CVODE", "BDF", "Radau"}, solver options, or None
         None chooses LSODA for models of up to 100 species and BDF for larger ones. With
-        LSODA, points are solved ``batch`` at a time as one stacked system with a banded
-        Jacobian (fast for small models); with BDF or Radau one at a time.
+        LSODA or CVODE (the ``sundials`` extra; the fastest for small models), points are
+        solved ``batch`` at a time as one stacked system with a banded Jacobian, each held
+        to the tolerances; with BDF or Radau one at a time.
     rtol, atol : float, optional
         Tolerances; ``atol`` as in :func:`degranulation.simulate` (a number in model units, or
         an amount or concentration for every species, converted with the model's compartment
@@ -239,7 +240,7 @@ def sweep(
     points : int
         Output times of a time course when ``t`` is an end time.
     batch : int, optional
-        Points per stacked LSODA solve (default: up to 64, fewer for large models or
+        Points per stacked solve (default: up to 64, fewer for large models or
         short sweeps). Results depend on it only within solver tolerance.
     progress : callable, optional
         Called as ``progress(points_done, points_total)`` after each chunk.
@@ -429,11 +430,13 @@ def _make_plan(
     options = solver_from(
         _default_solver(solver, compiled), rtol=rtol, atol=absolute_tolerance(model, compiled, atol, p)
     )
-    is_batched = options.name == "LSODA"
+    is_batched = options.name in ("LSODA", "CVODE")
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
     if batch not in (None, 1) and not is_batched:
-        raise ValueError(f"batch={batch} needs solver='LSODA'; {options.name} solves one point at a time")
+        raise ValueError(
+            f"batch={batch} needs solver='LSODA' or 'CVODE'; {options.name} solves one point at a time"
+        )
     size = (batch or default_batch(compiled.n_species, len(indices))) if is_batched else 1
     per_chunk = size * max(1, round(len(indices) / (size * CHUNKS)))
     return _Plan(
@@ -705,15 +708,15 @@ def _solve_one(plan: _Plan, p: np.ndarray, x0: np.ndarray) -> np.ndarray | _Fail
 def _solve_stacked(plan: _Plan, inputs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray | _Failure]:
     """Points solved as one stacked system; if that fails, each alone, so only the failing
     points are marked."""
-    from degranulation.batching import BandedLSODA, StackedOde
+    from degranulation.batching import StackedOde, stacked_solver
     from degranulation.simulation import integrate
 
     stacked = StackedOde(plan.compiled, len(inputs))
     p = np.concatenate([p for p, _ in inputs])
     y0 = stacked.stack(np.stack([x0 for _, x0 in inputs]))
-    # integrate needs only what StackedOde and BandedLSODA provide (species, functions, make).
+    # integrate needs only what StackedOde and its solver provide (species, functions, make).
     ode: Any = stacked
-    solver: Any = BandedLSODA.like(plan.solver, stacked)
+    solver: Any = stacked_solver(plan.solver, stacked)
     try:
         trajectory = integrate(ode, plan.times, y0, p, solver, stacked.shift(plan.events))
     except SimulationError as exc:

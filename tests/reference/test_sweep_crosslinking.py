@@ -72,3 +72,24 @@ def test_hill_fit_finds_the_closed_form_peak(response):
     level = (response["crosslinked"].pint.to("dimensionless").values.min() + fit.peak.magnitude) / 2
     assert phi(np.array([low, high]), kappa) == pytest.approx([level, level], abs=1e-4)
     assert math.log10(low) == pytest.approx(-math.log10(high), abs=1e-3)
+
+
+def test_stacked_cvode_matches_the_closed_form_too():
+    pytest.importorskip("sksundae")
+    response = dg.dose_response(
+        "ige_fceri_crosslinking",
+        vary="L",
+        doses=dg.geomspace("1e4 molecule", "1e9 molecule", 11),
+        observe=["crosslinked", "L"],
+        at="steady",
+        t="1e7 s",
+        params={"km1": f"{KM1} 1/s", "km2": f"{KM2} 1/s"},
+        solver="CVODE",
+        rtol=1e-10,
+        atol=1e-6,
+    )
+    assert response["status"].values.tolist() == ["ok"] * 11
+    k1, kappa = KP1 / KM1, KP2 / KM2 * R_TOTAL
+    x = 2 * k1 * response["L_readout"].pint.to("molecule").values
+    simulated = response["crosslinked"].pint.to("dimensionless").values
+    assert np.max(np.abs(simulated - phi(x, kappa))) < 1e-8

@@ -113,7 +113,7 @@ def test_mass_concentrations_need_a_molar_mass():
     assert ds["Ag"].pint.to("nM").pint.magnitude[0] == pytest.approx(20e-9 / 66.5e3 * 1e3 * 1e9, rel=1e-8)
 
 
-@pytest.mark.parametrize("solver", ["BDF", "Radau", "LSODA", dg.BDF(rtol=1e-10, atol=1e-12)])
+@pytest.mark.parametrize("solver", ["BDF", "Radau", "LSODA", "CVODE", dg.BDF(rtol=1e-10, atol=1e-12)])
 def test_solvers_agree_with_the_exact_solution(decay, solver):
     ds = dg.simulate(decay, t="10 min", solver=solver, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(ds["A"].pint.magnitude, a_exact(np.linspace(0, 10, 101)), rtol=1e-6)
@@ -124,14 +124,15 @@ def test_unknown_solver_lists_choices(decay):
         dg.simulate(decay, solver="rk45")
 
 
-def test_protocol_steps(decay):
+@pytest.mark.parametrize("solver", ["BDF", "CVODE"])
+def test_protocol_steps(decay, solver):
     protocol = [
         {"at": "2 min", "set": {"A": "1 uM"}},  # wash to a new value
         {"at": "4 min", "add": {"A": "1 uM"}},  # add more
         {"at": "6 min", "clamp": {"A": "0.5 uM"}},  # hold constant
         {"at": "8 min", "release": ["A"]},
     ]
-    ds = dg.simulate(decay, t="10 min", points=11, protocol=protocol, rtol=1e-10, atol=1e-12)
+    ds = dg.simulate(decay, t="10 min", points=11, protocol=protocol, solver=solver, rtol=1e-10, atol=1e-12)
     a = ds["A"].pint.magnitude
     assert a[2] == pytest.approx(1.0)  # right after the set
     assert a[4] == pytest.approx(1.0 * math.exp(-1.0) + 1.0, rel=1e-7)  # decayed, then +1
@@ -170,6 +171,8 @@ def test_solver_failure_reports_time_and_state():
         .reaction("A -> 2 A", "mass_action(k)")
         .build()
     )
+    with pytest.raises(dg.SimulationError, match="solver failed at t = "):  # CVODE's own message too
+        dg.simulate(model, t="1000 s", solver="CVODE")
     with pytest.raises(dg.SimulationError) as caught:
         dg.simulate(model, t="1000 s")
     error = caught.value
