@@ -1,11 +1,13 @@
-"""Many points of one model solved as one stacked ODE system with a banded Jacobian (LSODA).
+"""Many points of one model solved as one stacked ODE system with a banded Jacobian (LSODA
+or CVODE).
 
 A sweep of a small model is dominated by per-solve overhead: SciPy steps its solvers from
 Python, and a 58-species network spends most of its time there, not in arithmetic. Stacking
 ``B`` points into one system of ``B·n`` states pays that overhead once per step for all of
 them. Each point keeps its own error control: LSODA measures the error in a weighted
-*max* norm, so a stacked solve is at least as accurate per point as a lone one (an RMS norm,
-as in SciPy's BDF, would dilute one point's error among the others).
+*max* norm, so a stacked solve is at least as accurate per point as a lone one; CVODE's RMS
+norm would dilute one point's error among the others, so its tolerances are divided by √B
+(:func:`stacked_solver`).
 
 The stacked Jacobian is block-diagonal. Each block's species are put in reverse
 Cuthill–McKee order so that the blocks, and hence the whole matrix, are banded, and LSODA's
@@ -223,72 +225,24 @@ class StackedOde:
         return fun, jac
 
 
-def stacked_solver(solver: _Solver, stacked: StackedOde) -> Any:
-    """The solver of ``stacked``: banded LSODA for LSODA, banded CVODE for CVODE.
+def stacked_solver(solver: _Solver, stacked: StackedOde) -> _Solver:
+    """``solver`` (LSODA or CVODE) for ``stacked``: banded, with a per-state ``atol`` in
+    stacked order.
 
-    LSODA's max norm holds each point to the tolerances as it stands. CVODE's norm is a root
+    LSODA's max norm holds each point to the tolerances as they stand. CVODE's norm is a root
     mean square over all states, so its tolerances are divided by ``√size``: the stacked norm
     is then ``√(Σ_b r_b²)`` with ``r_b`` each point's own CVODE norm at the given tolerances,
     and a step it accepts keeps every point within them.
     """
-    if solver.name != "CVODE":
-        return BandedLSODA.like(solver, stacked)
     lower, upper = stacked.bands
     atol = np.asarray(solver.atol, dtype=float)
     if atol.ndim:  # per species: into banded order, once per point
         atol = np.tile(atol[stacked.order], stacked.size)
-    shrink = math.sqrt(stacked.size)
+    shrink = math.sqrt(stacked.size) if solver.name == "CVODE" else 1.0
     return dataclasses.replace(
-        solver,
+        solver,  # LSODA or CVODE: both take bands
         rtol=solver.rtol / shrink,
         atol=tuple((atol / shrink).tolist()) if atol.ndim else float(atol) / shrink,
-        lower=lower,
+        lower=lower,  # type: ignore[call-arg]
         upper=upper,
     )
-
-
-@dataclass(frozen=True, kw_only=True)
-class BandedLSODA:
-    """LSODA with a packed banded Jacobian: the solver of a :class:`StackedOde`."""
-
-    rtol: float
-    atol: float | tuple[float, ...]  # one number, or one per stacked state
-    lower: int
-    upper: int
-    max_step: float = np.inf
-    first_step: float | None = None
-
-    @classmethod
-    def like(cls, solver: _Solver, stacked: StackedOde) -> BandedLSODA:
-        """Banded LSODA with ``solver``'s tolerances and step limits, for ``stacked``."""
-        lower, upper = stacked.bands
-        atol = solver.atol
-        if isinstance(atol, tuple):  # per species: into banded order, once per point
-            atol = tuple(np.tile(np.asarray(atol)[stacked.order], stacked.size).tolist())
-        return cls(
-            rtol=solver.rtol,
-            atol=atol,
-            lower=lower,
-            upper=upper,
-            max_step=solver.max_step,
-            first_step=solver.first_step,
-        )
-
-    def make(
-        self,
-        fun: Callable[[float, np.ndarray], np.ndarray],
-        jac: Callable[[float, np.ndarray], Any],
-        t0: float,
-        y0: np.ndarray,
-        t_bound: float,
-    ) -> Any:
-        """SciPy's ``LSODA`` stepper for this problem."""
-        import scipy.integrate
-
-        atol = np.asarray(self.atol) if isinstance(self.atol, tuple) else self.atol
-        options: dict[str, Any] = {"rtol": self.rtol, "atol": atol, "max_step": self.max_step}
-        if self.first_step is not None:
-            options["first_step"] = self.first_step
-        return scipy.integrate.LSODA(
-            fun, t0, y0, t_bound, jac=jac, lband=self.lower, uband=self.upper, **options
-        )

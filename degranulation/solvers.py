@@ -61,10 +61,13 @@ class _Solver:
 
         method = getattr(scipy.integrate, self.name)
         jacobian = jac if self.is_sparse else (lambda t, y: jac(t, y).toarray())
+        return method(fun, t0, y0, t_bound, jac=jacobian, **self._scipy_options())
+
+    def _scipy_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"rtol": self.rtol, "atol": self.absolute, "max_step": self.max_step}
         if self.first_step is not None:
             options["first_step"] = self.first_step
-        return method(fun, t0, y0, t_bound, jac=jacobian, **options)
+        return options
 
     def describe(self) -> dict[str, Any]:
         """Options as plain data, for provenance."""
@@ -100,10 +103,30 @@ class Radau(_Solver):
 
 @dataclass(frozen=True, kw_only=True)
 class LSODA(_Solver):
-    """LSODA (SciPy, switches between Adams and BDF), dense analytic Jacobian."""
+    """LSODA (SciPy, switches between Adams and BDF), dense analytic Jacobian; LSODA's packed
+    banded one when ``lower`` and ``upper`` are set (stacked sweep points)."""
 
     name: ClassVar[str] = "LSODA"
     is_sparse: ClassVar[bool] = False
+    lower: int | None = None
+    upper: int | None = None
+
+    def make(
+        self,
+        fun: Callable[[float, np.ndarray], np.ndarray],
+        jac: Callable[[float, np.ndarray], Any],
+        t0: float,
+        y0: np.ndarray,
+        t_bound: float,
+    ) -> Any:
+        """SciPy's ``LSODA`` stepper (``jac`` gives the packed bands when they are set)."""
+        if self.lower is None or self.upper is None:
+            return super().make(fun, jac, t0, y0, t_bound)
+        import scipy.integrate
+
+        return scipy.integrate.LSODA(
+            fun, t0, y0, t_bound, jac=jac, lband=self.lower, uband=self.upper, **self._scipy_options()
+        )
 
 
 class SegmentFailure(Exception):
