@@ -29,7 +29,7 @@ import numpy as np
 if TYPE_CHECKING:
     from degranulation.codegen import CompiledOde
     from degranulation.protocols import Event
-    from degranulation.solvers import _Solver
+    from degranulation.solvers import Solver
 
 MAX_STATES: Final = 2048  # states per stacked solve chosen by default_batch (EARM's 58 species: 35)
 DENSE_LIMIT: Final = 1 << 16  # entries of a stoichiometry matrix multiplied as a dense array
@@ -225,7 +225,7 @@ class StackedOde:
         return fun, jac
 
 
-def stacked_solver(solver: _Solver, stacked: StackedOde) -> _Solver:
+def stacked_solver(solver: Solver, stacked: StackedOde) -> Solver:
     """``solver`` (LSODA or CVODE) for ``stacked``: banded, with a per-state ``atol`` in
     stacked order.
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from degranulation.codegen import CompiledOde
     from degranulation.protocols import Event, ProtocolLike
     from degranulation.sensitivities import ObservableDerivatives, Target
-    from degranulation.solvers import _Solver
+    from degranulation.solvers import Solver
 
 NoiseModel = Literal["sd", "additive", "proportional"]
 Design = Literal["lhs", "sobol"]
@@ -132,7 +132,7 @@ class FitProblem:
     readout_of: np.ndarray  # per measurement
     times: np.ndarray  # per measurement, model time unit
     labels: tuple[str, ...]  # per measurement: condition label
-    solver: _Solver
+    solver: Solver
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -355,7 +355,7 @@ def make_problem(
     scale: Iterable[str] = (),
     offset: Iterable[str] = (),
     protocols: Mapping[str, ProtocolLike] | None = None,
-    solver: str | _Solver = "BDF",
+    solver: str | Solver = "BDF",
     rtol: float | None = 1e-8,
     atol: float | str | None = None,
 ) -> FitProblem:
@@ -1197,7 +1197,7 @@ def fit(
     level: float = DEFAULT_LEVEL,
     workers: int = 1,
     scheduler: Any = None,
-    solver: str | _Solver = "BDF",
+    solver: str | Solver = "BDF",
     rtol: float | None = 1e-8,
     atol: float | str | None = None,
     max_nfev: int | None = None,

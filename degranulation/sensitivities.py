@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from degranulation.codegen import CompiledOde
     from degranulation.protocols import Event, ProtocolLike
-    from degranulation.solvers import _Solver
+    from degranulation.solvers import Solver
 
 INITIAL_SUFFIX = ".initial"
 
@@ -105,7 +105,7 @@ def integrate_sensitivities(
     times: np.ndarray,
     x0: np.ndarray,
     p: np.ndarray,
-    solver: _Solver,
+    solver: Solver,
     events: Sequence[Event] = (),
     wrt: Sequence[Target] = (),
 ) -> SensitivityTrajectory:
@@ -133,6 +133,7 @@ def integrate_sensitivities(
     """
     from degranulation.protocols import apply
     from degranulation.simulation import _segment
+    from degranulation.solvers import COUNTERS
 
     n, m = compiled.n_species, len(wrt)
     solver = solver.for_states(n * (m + 1))  # a per-species atol holds for its sensitivities too
@@ -150,7 +151,7 @@ def integrate_sensitivities(
     live = np.ones(len(param_columns), dtype=bool)  # False once a step has set that parameter
     frozen = np.zeros(n, dtype=bool)
     out = np.empty((n * (m + 1), len(times)))
-    counters = {"nfev": 0, "njev": 0, "nlu": 0}
+    counters = dict.fromkeys(COUNTERS, 0)
     pending = sorted((e for e in events if e.t <= times[-1]), key=lambda e: e.t)
     t = 0.0  # the model's initial time, as in simulation.integrate
     filled = 0
@@ -403,7 +404,7 @@ def simulate_sensitivities(
     params: Mapping[str, Any] | None = None,
     initial: Mapping[str, Any] | None = None,
     protocol: ProtocolLike = None,
-    solver: str | _Solver = "BDF",
+    solver: str | Solver = "BDF",
     rtol: float | None = None,
     atol: float | str | None = None,
     points: int = 101,

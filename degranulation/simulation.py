@@ -19,7 +19,7 @@ import numpy as np
 
 from degranulation.errors import ConservationWarning, ModelError, SimulationError, UnitError
 from degranulation.network import Model, Species, Step, UnitValue
-from degranulation.solvers import _Solver, solver_from
+from degranulation.solvers import COUNTERS, NOT_FINITE, SegmentFailure, Solver, solver_from
 
 if TYPE_CHECKING:
     import xarray
@@ -47,7 +47,7 @@ def simulate(
     params: Mapping[str, Any] | None = None,
     initial: Mapping[str, Any] | None = None,
     protocol: ProtocolLike = None,
-    solver: str | _Solver = "BDF",
+    solver: str | Solver = "BDF",
     rtol: float | None = None,
     atol: float | str | None = None,
     points: int = DEFAULT_POINTS,
@@ -308,7 +308,7 @@ def integrate(
     times: np.ndarray,
     x0: np.ndarray,
     p: np.ndarray,
-    solver: _Solver,
+    solver: Solver,
     events: Sequence[Event] = (),
 ) -> Trajectory:
     """Solve from t = 0 (where ``x0`` is), restarting at every event; outputs at ``times``.
@@ -327,7 +327,7 @@ def integrate(
     p = np.array(p, dtype=float)
     frozen = np.zeros(len(x), dtype=bool)
     out = np.empty((len(x), len(times)))
-    counters = {"nfev": 0, "njev": 0, "nlu": 0}
+    counters = dict.fromkeys(COUNTERS, 0)
     pending = sorted((e for e in events if e.t <= times[-1]), key=lambda e: e.t)
     t = 0.0  # the model's initial time (event and output times are >= 0)
     filled = 0
@@ -347,7 +347,7 @@ def integrate(
 
 def _segment(
     compiled: CompiledOde,
-    solver: _Solver,
+    solver: Solver,
     fun: Callable[[float, np.ndarray], np.ndarray],
     jac: Callable[[float, np.ndarray], Any],
     t0: float,
@@ -362,75 +362,21 @@ def _segment(
 
     ``x`` may extend the state (forward sensitivities follow it); failures report the species.
     """
-    # Each stretch is solved in its own time, from 0: restarted late (t0 = 300 s) with a fast
-    # transient, steps of 1e-10 s would otherwise drown in t0's rounding and SciPy's BDF fails.
-    if hasattr(solver, "solve_segment"):  # integrates the whole stretch in compiled code
-        return _whole_segment(compiled, solver, fun, jac, t0, t1, x, times, out, filled, counters)
-    try:
-        ode = solver.make(lambda tau, y: fun(t0 + tau, y), lambda tau, y: jac(t0 + tau, y), 0.0, x, t1 - t0)
-    except (ValueError, ArithmeticError, RuntimeError) as exc:  # RuntimeError: singular LU (SciPy)
-        raise _failure(compiled, f"the solver could not start: {exc}", t0, x) from None
-    if hasattr(ode, "D"):  # SciPy's BDF leaves its difference rows 2+ as np.empty garbage and
-        ode.D[2:] = 0.0  # subtracts them in the first step: NaN bits would raise below at random
-    with np.errstate(over="raise", invalid="raise", divide="raise"):
-        while ode.status == "running":
-            try:
-                message = ode.step()
-            except (FloatingPointError, ArithmeticError, ValueError, RuntimeError) as exc:
-                reason = f"arithmetic failed ({exc}){_undefined_rates(compiled, fun, t0 + ode.t, ode.y)}"
-                raise _failure(compiled, reason, t0 + ode.t, ode.y) from None
-            if ode.status == "failed":
-                reason = f"{message}{_undefined_rates(compiled, fun, t0 + ode.t, ode.y)}"
-                raise _failure(compiled, reason, t0 + ode.t, ode.y)
-            if not np.all(np.isfinite(ode.y)):
-                raise _failure(compiled, "the state is no longer finite", t0 + ode.t, ode.y)
-            upto = int(np.searchsorted(times, min(t0 + ode.t, np.nextafter(t1, -np.inf)), side="right"))
-            if upto > filled:
-                out[:, filled:upto] = ode.dense_output()(times[filled:upto] - t0)
-                filled = upto
-    for name in counters:
-        counters[name] += int(getattr(ode, name))
-    return np.array(ode.y, dtype=float), filled
-
-
-def _whole_segment(
-    compiled: CompiledOde,
-    solver: Any,
-    fun: Callable[[float, np.ndarray], np.ndarray],
-    jac: Callable[[float, np.ndarray], Any],
-    t0: float,
-    t1: float,
-    x: np.ndarray,
-    times: np.ndarray,
-    out: np.ndarray,
-    filled: int,
-    counters: dict[str, int],
-) -> tuple[np.ndarray, int]:
-    """:func:`_segment` for a solver that integrates a stretch in one call (CVODE)."""
-    from degranulation.solvers import SegmentFailure
-
     upto = int(np.searchsorted(times, np.nextafter(t1, -np.inf), side="right"))
-    try:  # an overflow reaches CVODE as inf and fails its step: reported below, not warned
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            end, values, stats = solver.solve_segment(
-                lambda tau, y: fun(t0 + tau, y),
-                lambda tau, y: jac(t0 + tau, y),
-                t1 - t0,
-                x,
-                times[filled:upto] - t0,
-            )
+    try:
+        segment = solver.solve_segment(fun, jac, t0, x, t1, times[filled:upto])
     except SegmentFailure as exc:
-        reason = f"{exc}{_undefined_rates(compiled, fun, t0 + exc.t, exc.y)}"
-        raise _failure(compiled, reason, t0 + exc.t, exc.y) from None
-    if not (np.all(np.isfinite(end)) and np.all(np.isfinite(values))):
-        raise _failure(compiled, "the state is no longer finite", t1, end)
-    out[:, filled:upto] = values
+        reason = str(exc)
+        if reason != NOT_FINITE:
+            reason += _undefined_rates(compiled, fun, exc.t, exc.y)
+        raise _failure(compiled, reason, exc.t, exc.y) from None
+    out[:, filled:upto] = segment.values
     for name in counters:
-        counters[name] += stats.get(name, 0)
-    return end, upto
+        counters[name] += segment.counters.get(name, 0)
+    return segment.y, upto
 
 
-def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: _Solver) -> None:
+def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: Solver) -> None:
     """Warn (ConservationWarning) if a conserved total drifts more than the tolerances allow.
 
     The allowance for each law is ``100·(rtol·Σ|l_i·a_i| + Σ|l_i|·atol_i·V_i)``: the solver's own

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from degranulation.codegen import CompiledOde
     from degranulation.protocols import Event, ProtocolLike
-    from degranulation.solvers import _Solver
+    from degranulation.solvers import Solver
 
 SweepMode = Literal["product", "zip"]
 Progress = Callable[[int, int], None]
@@ -115,7 +115,7 @@ class _Plan:
     """Everything a worker needs to solve any chunk (pickled once per worker)."""
 
     compiled: CompiledOde
-    solver: _Solver
+    solver: Solver
     is_batched: bool
     batch: int
     chunk_size: int
@@ -166,7 +166,7 @@ def sweep(
     resume: bool = False,
     workers: int = 1,
     scheduler: Any = None,
-    solver: str | _Solver | None = None,
+    solver: str | Solver | None = None,
     rtol: float | None = None,
     atol: float | str | None = None,
     points: int = 101,
@@ -331,7 +331,7 @@ def dose_response(
     resume: bool = False,
     workers: int = 1,
     scheduler: Any = None,
-    solver: str | _Solver | None = None,
+    solver: str | Solver | None = None,
     rtol: float | None = None,
     atol: float | str | None = None,
     points: int = 101,
@@ -407,7 +407,7 @@ def _make_plan(
     params: Mapping[str, Any] | None,
     initial: Mapping[str, Any] | None,
     protocol: ProtocolLike,
-    solver: str | _Solver | None,
+    solver: str | Solver | None,
     rtol: float | None,
     atol: float | str | None,
     points: int,
@@ -457,7 +457,7 @@ def _make_plan(
     )
 
 
-def _default_solver(solver: str | _Solver | None, compiled: CompiledOde) -> str | _Solver:
+def _default_solver(solver: str | Solver | None, compiled: CompiledOde) -> str | Solver:
     if solver is not None:
         return solver
     return "LSODA" if compiled.n_species <= LARGE_MODEL else "BDF"
@@ -714,11 +714,12 @@ def _solve_stacked(plan: _Plan, inputs: list[tuple[np.ndarray, np.ndarray]]) -> 
     stacked = StackedOde(plan.compiled, len(inputs))
     p = np.concatenate([p for p, _ in inputs])
     y0 = stacked.stack(np.stack([x0 for _, x0 in inputs]))
-    # integrate needs only what StackedOde and its solver provide (species, functions, make).
+    # integrate needs only what StackedOde provides of a CompiledOde (species, functions).
     ode: Any = stacked
-    solver: Any = stacked_solver(plan.solver, stacked)
     try:
-        trajectory = integrate(ode, plan.times, y0, p, solver, stacked.shift(plan.events))
+        trajectory = integrate(
+            ode, plan.times, y0, p, stacked_solver(plan.solver, stacked), stacked.shift(plan.events)
+        )
     except SimulationError as exc:
         if len(inputs) == 1:
             return [_Failure(FAILED, str(exc))]

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import sympy
 
     from degranulation.io.sbml import SbmlImport
-    from degranulation.solvers import _Solver
+    from degranulation.solvers import Solver
 
 _PRIORS: Final = ("initializationPriorType", "objectivePriorType")
 
@@ -49,7 +49,7 @@ def _petab() -> Any:
     return petab.v1
 
 
-def load(file: Path, *, solver: str | _Solver, rtol: float, atol: float | None) -> PetabProblem:
+def load(file: Path, *, solver: str | Solver, rtol: float, atol: float | None) -> PetabProblem:
     """What :func:`degranulation.read_petab` does: read, lint, check and build."""
     petab = _petab()
     config = read_yaml(file)
@@ -182,7 +182,7 @@ class Builder:
 
     # -- build --------------------------------------------------------------------------------
 
-    def build(self, solver: str | _Solver, rtol: float, atol: float | None) -> PetabProblem:
+    def build(self, solver: str | Solver, rtol: float, atol: float | None) -> PetabProblem:
         from degranulation.codegen import compile_model
         from degranulation.io.sbml import import_sbml
         from degranulation.sensitivities import observable_derivatives

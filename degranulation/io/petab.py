@@ -68,7 +68,7 @@ from degranulation.io._petab_problem import (
 )
 
 if TYPE_CHECKING:
-    from degranulation.solvers import _Solver
+    from degranulation.solvers import Solver
 
 __all__ = [
     "NOISE_OFFSET",
@@ -81,7 +81,7 @@ __all__ = [
 
 
 def read_petab(
-    path: str | Path, *, solver: str | _Solver = "BDF", rtol: float = 1e-8, atol: float | None = None
+    path: str | Path, *, solver: str | Solver = "BDF", rtol: float = 1e-8, atol: float | None = None
 ) -> PetabProblem:
     r"""Read a PEtab problem (format version 1, one SBML model) into a fit problem.
 
