@@ -30,6 +30,8 @@ import numpy as np
 from degranulation.errors import DataError, FitError, ModelError, SimulationError, UnitError
 from degranulation.io.assay import AssayData
 from degranulation.network import Estimate, Model, Species, UnitValue
+from degranulation.parallel import as_completed
+from degranulation.typing import Scheduler
 
 if TYPE_CHECKING:
     import pint
@@ -882,7 +884,7 @@ def run_starts(
     points: np.ndarray,
     *,
     workers: int = 1,
-    scheduler: Any = None,
+    scheduler: Scheduler = None,
     progress: Callable[[int, int, StartResult], None] | None = None,
     max_nfev: int | None = None,
     finished: Sequence[StartResult] = (),
@@ -894,7 +896,7 @@ def run_starts(
     results = list(finished)
     done = {s.index for s in results}
     tasks = [(problem, phi, i, max_nfev) for i, phi in enumerate(points) if i not in done]
-    for result in _map(_start_job, tasks, workers=workers, scheduler=scheduler):
+    for _, result in as_completed(_start_job, tasks, workers=workers, scheduler=scheduler):
         if record is not None:
             record(result)
         results.append(result)
@@ -906,56 +908,6 @@ def run_starts(
 def _start_job(job: tuple[FitProblem, np.ndarray, int, int | None]) -> StartResult:
     problem, phi, index, max_nfev = job
     return optimize(problem, phi, index, max_nfev=max_nfev)
-
-
-def _map(function: Callable[[Any], Any], items: list[Any], *, workers: int, scheduler: Any) -> Iterable[Any]:
-    """Results of ``function`` over ``items`` as they finish (order not kept)."""
-    if scheduler is not None:
-        yield from _dask_map(function, items, scheduler)
-        return
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if workers == 1 or len(items) <= 1:
-        yield from map(function, items)
-        return
-    import concurrent.futures
-    import multiprocessing
-    import threading
-
-    # As in degranulation.sweeps: fork is cheapest and needs no `if __name__ == "__main__"`
-    # guard in scripts, but is unsafe once this process runs threads; then forkserver.
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        context = multiprocessing.get_context("fork")
-    else:
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=min(workers, len(items)), mp_context=context
-    ) as pool:
-        futures = [pool.submit(function, item) for item in items]
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
-
-
-def _dask_map(function: Callable[[Any], Any], items: list[Any], scheduler: Any) -> Iterable[Any]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise ImportError(
-            "a Dask scheduler needs the 'dask' extra: pip install 'degranulation[dask]'"
-        ) from None
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-    try:
-        futures = client.map(function, items, pure=False)
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        if client is not scheduler:
-            client.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1196,7 +1148,7 @@ def fit(
     protocols: Mapping[str, ProtocolLike] | None = None,
     level: float = DEFAULT_LEVEL,
     workers: int = 1,
-    scheduler: Any = None,
+    scheduler: Scheduler = None,
     solver: str | Solver = "BDF",
     rtol: float | None = 1e-8,
     atol: float | str | None = None,

@@ -26,6 +26,8 @@ import numpy as np
 
 from degranulation.errors import DataError, FitError, ModelError, SimulationError, UnitError
 from degranulation.network import Model, Species, UnitValue
+from degranulation.parallel import as_completed, check_workers
+from degranulation.typing import Scheduler
 
 if TYPE_CHECKING:
     import pint
@@ -165,7 +167,7 @@ def sweep(
     output: str | Path | None = None,
     resume: bool = False,
     workers: int = 1,
-    scheduler: Any = None,
+    scheduler: Scheduler = None,
     solver: str | Solver | None = None,
     rtol: float | None = None,
     atol: float | str | None = None,
@@ -276,7 +278,7 @@ def sweep(
             f"a sweep is written to NetCDF; '{output.name}' does not end in .nc",
             hint="name the output e.g. 'dr.nc'",
         )
-    _check_workers(workers, scheduler)
+    check_workers(workers, scheduler)
     compiled = compile_model(model, cache_dir=cache_dir)
     plan = _make_plan(
         model,
@@ -330,7 +332,7 @@ def dose_response(
     output: str | Path | None = None,
     resume: bool = False,
     workers: int = 1,
-    scheduler: Any = None,
+    scheduler: Scheduler = None,
     solver: str | Solver | None = None,
     rtol: float | None = None,
     atol: float | str | None = None,
@@ -383,13 +385,6 @@ def _finished_result(output: Path, spec: dict[str, Any]) -> xarray.Dataset | Non
         return None
     result = load(output)
     return result if json.loads(result.attrs.get("sweep", "{}")) == spec else None
-
-
-def _check_workers(workers: int, scheduler: Any) -> None:
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if scheduler is not None and workers != 1:
-        raise ValueError("give workers (processes on this machine) or scheduler (a Dask cluster), not both")
 
 
 # --- the plan: what to solve ---------------------------------------------------------------
@@ -773,7 +768,7 @@ def _run(
     output: Path | None,
     resume: bool,
     workers: int,
-    scheduler: Any,
+    scheduler: Scheduler,
     progress: Progress | None,
 ) -> dict[int, _Part]:
     """Solve every chunk not already stored, storing each as it finishes."""
@@ -799,74 +794,12 @@ def _run(
     return parts
 
 
-def _execute(plan: _Plan, todo: list[int], workers: int, scheduler: Any) -> Iterator[tuple[int, _Part]]:
-    if not todo:
-        return iter(())
-    if scheduler is not None:
-        return _on_dask(plan, todo, scheduler)
-    if workers > 1 and len(todo) > 1:
-        return _in_processes(plan, todo, workers)
-    return ((chunk, _solve_chunk(plan, chunk)) for chunk in todo)
-
-
-_WORKER_PLAN: list[_Plan] = []  # set in each worker process by _install
-
-
-def _install(plan: _Plan) -> None:
-    _WORKER_PLAN[:] = [plan]
-
-
-def _solve_installed(chunk: int) -> _Part:
-    return _solve_chunk(_WORKER_PLAN[0], chunk)
-
-
-def _in_processes(plan: _Plan, todo: list[int], workers: int) -> Iterator[tuple[int, _Part]]:
-    """Chunks solved by worker processes; the plan is sent to each worker once."""
-    import concurrent.futures
-    import multiprocessing
-    import threading
-
-    # fork is cheapest and needs no `if __name__ == "__main__"` guard in scripts, but is
-    # unsafe once this process runs threads (a Dask client, a GUI); then forkserver.
-    methods = multiprocessing.get_all_start_methods()
-    context: Any
-    if "fork" in methods and threading.active_count() == 1:
-        context = multiprocessing.get_context("fork")
-    elif "forkserver" in methods:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["degranulation.sweeps", "degranulation.codegen", "scipy.integrate"])
-    else:
-        context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(
-        min(workers, len(todo)), mp_context=context, initializer=_install, initargs=(plan,)
-    ) as pool:
-        futures = {pool.submit(_solve_installed, chunk): chunk for chunk in todo}
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                yield futures[future], future.result()
-        finally:
-            for future in futures:
-                future.cancel()
-
-
-def _on_dask(plan: _Plan, todo: list[int], scheduler: Any) -> Iterator[tuple[int, _Part]]:
-    """Chunks solved on a Dask cluster; the plan is scattered to every worker once."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise ImportError("scheduler= needs Dask distributed: pip install 'degranulation[dask]'") from None
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-    try:
-        shared = client.scatter(plan, broadcast=True, hash=False)
-        futures = {client.submit(_solve_chunk, shared, chunk, pure=False): chunk for chunk in todo}
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        finally:
-            client.cancel(list(futures))
-    finally:
-        if client is not scheduler:
-            client.close()
+def _execute(plan: _Plan, todo: list[int], workers: int, scheduler: Scheduler) -> Iterator[tuple[int, _Part]]:
+    preload = ("degranulation.sweeps", "degranulation.codegen", "scipy.integrate")
+    finished = as_completed(
+        _solve_chunk, todo, workers=workers, scheduler=scheduler, shared=plan, preload=preload
+    )
+    return ((todo[i], part) for i, part in finished)
 
 
 # --- results -------------------------------------------------------------------------------
