@@ -387,7 +387,8 @@ def _fit(args: argparse.Namespace) -> int:
 
         if isinstance(args.atol, str):
             raise UsageError("--atol for a PEtab problem is a number in the SBML model's units")
-        model, data = read_petab(args.model, rtol=args.rtol, atol=args.atol), None
+        model: Any = read_petab(args.model, rtol=args.rtol, atol=args.atol)  # a Model or a PetabProblem
+        data = None
     else:
         if not args.data or not args.estimate:
             raise UsageError("fit needs ASSAY file(s) and --estimate NAME (or a PEtab problem .yaml)")

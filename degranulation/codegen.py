@@ -155,7 +155,7 @@ class CompiledOde(GeneratedCode):
     observable_indices: np.ndarray
     observable_indptr: np.ndarray
     observable_generic: np.ndarray  # the others, computed by the generated module
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, init=False)
 
     @property
     def n_species(self) -> int:

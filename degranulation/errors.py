@@ -242,7 +242,7 @@ class UnusedName(ModelIssue):
     """A declared name is never used."""
 
 
-class ModelValidationError(ExceptionGroup, ModelError):  # type: ignore[misc]
+class ModelValidationError(ExceptionGroup, ModelError):  # type: ignore[misc,override]
     """Every error found in one model, raised together.
 
     ``exceptions`` holds the :class:`ModelIssue` instances, so ``except* UnitMismatch``

@@ -243,10 +243,11 @@ class _Builder:
         # sum at every step (quadratic: seconds for an observable summing hundreds of species)
         # and a long chain would exhaust the recursion limit.
         chain = []
-        while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
-            chain.append(node)
-            node = node.left
-        total = self.build(node)
+        current: ast.expr = node
+        while isinstance(current, ast.BinOp) and isinstance(current.op, ast.Add | ast.Sub):
+            chain.append(current)
+            current = current.left
+        total = self.build(current)
         terms: list[sympy.Expr] = []
         for link in reversed(chain):
             right = self.build(link.right)

@@ -187,6 +187,7 @@ class FitProblem:
                 y[row] = source[readout.index, k]
                 if jacobian:
                     sens = run.s if readout.is_species else d_observed
+                    assert sens is not None  # d_observed is computed with the Jacobian
                     dy[row] = sens[readout.index, :, k]
         if jacobian:
             dy *= np.array([_chain_factor(f, v) for f, v in zip(self.free, theta, strict=True)])
@@ -402,13 +403,13 @@ def make_problem(
     readouts, data_values, base, readout_of, times, conditions, labels = _measurements(
         model, compiled, datasets, wanted, noise, sigma or {}, scaled, offsets, protocols or {}
     )
-    atol = absolute_tolerance(model, compiled, atol, compiled.default_parameters)
-    if atol is None:
+    tolerance = absolute_tolerance(model, compiled, atol, compiled.default_parameters)
+    if tolerance is None:
         # Absolute tolerance well below the largest amount in any condition (the solver's
         # default, 1e-9 in model units, is needlessly tight for molecules per cell and makes
         # the sensitivities' Newton iterations struggle).
         largest = max((float(np.abs(c.x0).max(initial=0.0)) for c in conditions), default=1.0)
-        atol = 1e-3 * (rtol or 1e-6) * max(largest, 1e-300) if largest > 0 else None
+        tolerance = 1e-3 * (rtol or 1e-6) * max(largest, 1e-300) if largest > 0 else None
     return FitProblem(
         model=model,
         compiled=compiled,
@@ -422,7 +423,7 @@ def make_problem(
         readout_of=readout_of,
         times=times,
         labels=labels,
-        solver=solver_from(solver, rtol=rtol, atol=atol),
+        solver=solver_from(solver, rtol=rtol, atol=tolerance),
     )
 
 
@@ -509,7 +510,7 @@ def _free_parameter(model: Model, target: Target, spec: Estimate | Mapping[str, 
             hint="use scale 'lin' or a positive lower bound",
         )
     per_unit = internal_value(model, base, UnitValue(1.0, written.unit))
-    return FreeParameter(target.name, written.unit, scale, lower, upper, nominal, per_unit)
+    return FreeParameter(target.name, written.unit, scale, lower, upper, nominal, per_unit)  # type: ignore[arg-type]  # checked above
 
 
 def _measurements(
@@ -785,6 +786,7 @@ class _Objective:
             try:
                 with np.errstate(all="ignore"):
                     r, jac = self.problem.residuals(phi)
+                assert jac is not None  # residuals give the Jacobian by default
                 if not (np.all(np.isfinite(r)) and np.all(np.isfinite(jac))):
                     raise SimulationError("the model gave non-finite values")
             except SimulationError:

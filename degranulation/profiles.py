@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from degranulation.errors import DegranulationWarning
-from degranulation.fitting import FitProblem, FitResult, _map, optimize
+from degranulation.fitting import FitProblem, FitResult, optimize
+from degranulation.parallel import as_completed
+from degranulation.typing import Scheduler
 
 if TYPE_CHECKING:
     import pint
@@ -113,7 +115,7 @@ def profile_likelihood(
     level: float = 0.95,
     max_steps: int = 30,
     workers: int = 1,
-    scheduler: Any = None,
+    scheduler: Scheduler = None,
 ) -> ProfileResult:
     """Trace the profile likelihood of fitted parameters and read off confidence intervals.
 
@@ -174,7 +176,8 @@ def profile_likelihood(
         for name in chosen
     ]
     traced = {
-        profile.name: profile for profile, _ in _map(_profile_job, jobs, workers=workers, scheduler=scheduler)
+        profile.name: profile
+        for _, (profile, _) in as_completed(_profile_job, jobs, workers=workers, scheduler=scheduler)
     }
     lowest = min((float(p.cost.min()) for p in traced.values()), default=fit.cost)
     is_improved = lowest < fit.cost - 1e-6 * max(1.0, fit.cost)

@@ -156,7 +156,7 @@ def output_times(model: Model, t: Any, points: int = DEFAULT_POINTS) -> np.ndarr
 
 
 def _is_scalar_quantity(value: Any) -> bool:
-    return hasattr(value, "units") and np.ndim(getattr(value, "magnitude", None)) == 0
+    return hasattr(value, "units") and np.ndim(getattr(value, "magnitude")) == 0
 
 
 def _time_value(model: Model, value: Any, location: str) -> float:
@@ -226,7 +226,8 @@ def absolute_tolerance(
         elif is_amount:
             tolerances.append(value)
         else:  # an amount state: the concentration's amount in its compartment
-            compartment = model.by_id[name].compartment
+            record = model.by_id[name]
+            compartment = record.compartment if isinstance(record, Species) else None
             if compartment is None:
                 raise UnitError(
                     f"'{atol}' is a concentration, but species '{name}' has no compartment",

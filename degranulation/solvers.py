@@ -466,5 +466,5 @@ def solver_from(
         solver = SOLVERS[solver]()
     if not isinstance(solver, Solver):
         raise TypeError(f"solver must be a name or BDF/Radau/LSODA/CVODE options, got {solver!r}")
-    changes = {k: v for k, v in (("rtol", rtol), ("atol", atol)) if v is not None}
+    changes: dict[str, Any] = {k: v for k, v in (("rtol", rtol), ("atol", atol)) if v is not None}
     return dataclasses.replace(solver, **changes) if changes else solver

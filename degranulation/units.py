@@ -54,6 +54,7 @@ def registry() -> pint.UnitRegistry:
     """
     import pint
 
+    ureg: pint.UnitRegistry
     try:
         ureg = pint.UnitRegistry(cache_folder=":auto:", force_ndarray_like=True, on_redefinition="ignore")
     except OSError:  # an unwritable cache folder only costs start-up time

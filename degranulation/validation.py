@@ -48,7 +48,7 @@ from degranulation.kinetics import (
     species_dimension,
     symbol_dimensions,
 )
-from degranulation.network import Model, UnitValue
+from degranulation.network import Compartment, Model, Observable, Parameter, Species, UnitValue
 from degranulation.units import case_hint, dimensionality, format_dimension
 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -134,7 +134,7 @@ class _Checker:
         if not _ID_RE.match(self.model.id):
             yield ModelIssue(f"model id '{self.model.id}' is not an identifier", code="N203", location="id")
         seen: dict[str, str] = {}
-        groups = {
+        groups: dict[str, tuple[Compartment | Species | Parameter | Observable, ...]] = {
             "compartments": self.model.compartments,
             "species": self.model.species,
             "parameters": self.model.parameters,

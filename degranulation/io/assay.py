@@ -164,7 +164,7 @@ def read_assay(source: str | Path | pandas.DataFrame) -> AssayData:
     >>> len(data), data.value_unit, data.protocol[:2]
     (6, 'molecule', ('continuous', 'pulse_5min'))
     """
-    if hasattr(source, "columns") and hasattr(source, "itertuples"):
+    if not isinstance(source, str | Path) and hasattr(source, "columns") and hasattr(source, "itertuples"):
         headers = [str(c) for c in source.columns]
         cells = [[_cell_text(v) for v in row] for row in source.itertuples(index=False)]
         rows = [f"row {label}" for label in source.index]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 FORMATS: Final = (".nc", ".csv", ".json")
 
 
-def _engine() -> str:
+def _engine() -> Literal["h5netcdf", "scipy"]:
     return "h5netcdf" if importlib.util.find_spec("h5netcdf") else "scipy"
 
 
@@ -80,7 +80,7 @@ def _label(name: str, attrs: dict[str, Any]) -> str:
 def to_csv(dataset: xarray.Dataset) -> str:
     """One row per time; headers carry units in brackets (``time [s]``, ``R [molecule]``)."""
     names = [n for n in dataset.data_vars if dataset[n].dims == ("time",)]
-    header = [_label("time", dataset["time"].attrs)] + [_label(n, dataset[n].attrs) for n in names]
+    header = [_label("time", dataset["time"].attrs)] + [_label(str(n), dataset[n].attrs) for n in names]
     columns = np.column_stack([dataset["time"].values] + [dataset[n].values for n in names])
     lines = [",".join(header)] + [",".join(repr(float(v)) for v in row) for row in columns]
     return "\n".join(lines) + "\n"
