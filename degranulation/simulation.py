@@ -156,7 +156,7 @@ def output_times(model: Model, t: Any, points: int = DEFAULT_POINTS) -> np.ndarr
 
 
 def _is_scalar_quantity(value: Any) -> bool:
-    return hasattr(value, "units") and np.ndim(getattr(value, "magnitude")) == 0
+    return hasattr(value, "units") and hasattr(value, "magnitude") and np.ndim(value.magnitude) == 0
 
 
 def _time_value(model: Model, value: Any, location: str) -> float:
