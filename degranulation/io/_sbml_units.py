@@ -9,6 +9,10 @@ vectors and powers scale them, so "this rate law is an extent per time" is a lin
 in the unknown parameters' vectors; solving those equations gives every undeclared parameter
 the unit that reproduces SBML's numbers exactly. A parameter left free by the equations is
 dimensionless.
+
+The same engine infers the units of BioNetGen parameters (:mod:`degranulation.io.bngnet`),
+whose numbers are molecules and seconds: there, equations that only suggest a unit (the
+majority use of a rate constant) are *soft*, kept where they agree with the others.
 """
 
 from __future__ import annotations
@@ -230,22 +234,46 @@ class UnitInference:
     known : mapping of str to Unit
         The unit of every name whose unit is declared (or fixed by convention).
     unknown : sequence of str
-        Names whose units are to be found.
+        Names whose units are to be found, in order of preference: where the equations leave
+        a choice, the first names take a unit and later ones stay dimensionless.
     """
 
     def __init__(self, known: Mapping[str, Unit], unknown: Iterable[str]) -> None:
         self._known = {name: unit.vector() for name, unit in known.items()}
         self._unknown = {name: k for k, name in enumerate(unknown)}
-        self._rows: list[tuple[dict[int, Fraction], np.ndarray, str]] = []
+        self._rows: list[tuple[dict[int, Fraction], np.ndarray, str, bool]] = []
 
     def require(self, expr: sympy.Expr, unit: Unit | str, where: str) -> None:
         """``expr`` must have ``unit`` (a Unit, or the name of a known or unknown symbol)."""
         target = self._symbol(unit) if isinstance(unit, str) else _Form(unit.vector())
         self._equal(self._form(expr, where), target, where)
 
-    def _equal(self, left: _Form, right: _Form, where: str) -> None:
+    @property
+    def names(self) -> list[str]:
+        """The unknown names, by their column in a form's coefficients."""
+        return list(self._unknown)
+
+    def form(self, expr: sympy.Expr, where: str) -> _Form:
+        """The unit vector of ``expr`` as ``constant + Σ c_k·unknown_k``; the equations its
+        parts impose (terms of a sum alike, arguments of functions dimensionless) are kept."""
+        return self._form(expr, where)
+
+    def prefer(self, form: _Form, vector: np.ndarray, where: str) -> None:
+        """``form`` should have the unit ``vector``: a soft equation, dropped if it contradicts
+        the equations before it."""
+        self._equal(form, _Form(np.asarray(vector, dtype=float)), where, soft=True)
+
+    def vector_of(self, form: _Form, solution: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The unit vector of ``form`` once the unknowns have their ``solution``."""
+        total = form.constant.copy()
+        for name, k in self._unknown.items():
+            if k in form.coefficients:
+                total += float(form.coefficients[k]) * solution[name]
+        return total
+
+    def _equal(self, left: _Form, right: _Form, where: str, *, soft: bool = False) -> None:
         difference = left.plus(right, Fraction(-1))
-        self._rows.append((difference.coefficients, -difference.constant, where))
+        self._rows.append((difference.coefficients, -difference.constant, where, soft))
 
     def _symbol(self, name: str) -> _Form:
         if name in self._unknown:
@@ -305,7 +333,7 @@ class UnitInference:
         pivots: dict[int, tuple[dict[int, Fraction], np.ndarray]] = {}
         uses: dict[int, set[int]] = {}  # free column -> pivot rows that may mention it
         bad: set[str] = set()
-        for coefficients, constant, where in self._rows:
+        for coefficients, constant, where, soft in self._rows:
             row, rhs = dict(coefficients), constant.copy()
             for column in [c for c in row if c in pivots]:
                 factor = row.pop(column)
@@ -315,7 +343,7 @@ class UnitInference:
                 rhs = rhs - float(factor) * other_rhs
             row = {k: v for k, v in row.items() if v}
             if not row:
-                if np.abs(rhs).max() > _TOLERANCE:
+                if np.abs(rhs).max() > _TOLERANCE and not soft:
                     bad.add(where)
                 continue
             pivot = min(row)  # unknowns listed first take a unit first

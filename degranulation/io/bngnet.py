@@ -464,80 +464,59 @@ class _Importer:
 
 
 class _UnitInference:
-    """Unit of every parameter from the dimensions its uses require (module docstring)."""
+    """Unit of every parameter from the dimensions its uses require (module docstring), found
+    by the SBML importer's engine (:class:`degranulation.io._sbml_units.UnitInference`)."""
 
     def __init__(self, importer: _Importer, parsed: dict[str, sympy.Expr]) -> None:
+        from degranulation.io._sbml_units import Unit, UnitInference, UnitProblem
+
         self.importer = importer
         self.parsed = parsed
-        self.side: list[tuple[dict[str, Fraction], Dim]] = []
-        self.affine: dict[str, tuple[dict[str, Fraction], Dim]] = {
-            text: self._dimension(expr) for text, expr in parsed.items()
-        }
-        self.values = self._solve()
-
-    def _dimension(self, expr: sympy.Expr) -> tuple[dict[str, Fraction], Dim]:
-        """``(coefficients of parameter exponents, constant part)`` of an expression's dimension."""
-        import sympy
-
-        if isinstance(expr, sympy.Symbol):
-            if expr.name in self.importer.constants:
-                return {expr.name: Fraction(1)}, _NONE
-            if expr.name == "t":
-                return {}, (Fraction(0), Fraction(1))
-            return {}, (Fraction(1), Fraction(0))  # a species amount
-        if isinstance(expr, sympy.Number):
-            return {}, _NONE
-        if isinstance(expr, sympy.Mul):
-            total: dict[str, Fraction] = {}
-            constant = _NONE
-            for arg in expr.args:
-                coefficients, part = self._dimension(arg)
-                for name, value in coefficients.items():
-                    total[name] = total.get(name, Fraction(0)) + value
-                constant = (constant[0] + part[0], constant[1] + part[1])
-            return total, constant
-        if isinstance(expr, sympy.Pow) and isinstance(expr.args[1], sympy.Number):
-            power = Fraction(str(expr.args[1])).limit_denominator(1000)
-            coefficients, part = self._dimension(expr.args[0])
-            return {k: v * power for k, v in coefficients.items()}, (part[0] * power, part[1] * power)
-        if isinstance(expr, sympy.Add | sympy.Min | sympy.Max | sympy.Abs):
-            first = self._dimension(expr.args[0])
-            for arg in expr.args[1:]:
-                self.side.append(_difference(self._dimension(arg), first))
-            return first
-        for arg in expr.args:  # exp, log, ...: dimensionless arguments and value
-            self.side.append(self._dimension(arg))
-        return {}, _NONE
+        priority = self._priority()
+        names = sorted(importer.constants, key=lambda name: priority[name])
+        symbols = {s.name for expr in parsed.values() for s in expr.free_symbols} - set(names)
+        # Every other name in a rate is a species amount (groups are sums of them), or time.
+        known = {name: Unit(1.0, "s" if name == "t" else "molecule") for name in symbols}
+        self.engine = UnitInference(known, names)
+        self.affine = {text: self.engine.form(expr, text) for text, expr in parsed.items()}
+        self._vote()
+        try:
+            solution = self.engine.solve()
+        except UnitProblem:
+            raise UnsupportedFeatureError(
+                "BioNetGen expressions add or compare quantities of different dimensions",
+                features=["inconsistent units"],
+                file=self.importer.file,
+            ) from None
+        self.solution = solution
+        self.values = {name: _dim(vector) for name, vector in solution.items()}
 
     def _required(self, reaction: _NetReaction) -> Dim:
         return Fraction(1 - len(reaction.reactants)), Fraction(-1)
 
-    def _solve(self) -> dict[str, Dim]:
-        system = _LinearSystem(self._priority())
-        for coefficients, constant in self.side:
-            if not system.add(coefficients, (-constant[0], -constant[1])):
-                raise UnsupportedFeatureError(
-                    "BioNetGen expressions add or compare quantities of different dimensions",
-                    features=["inconsistent units"],
-                    file=self.importer.file,
-                )
+    def _vote(self) -> None:
+        """Soft equations: a rate constant takes the unit most of its reactions need; the
+        rates with several parameters, the unit their reaction needs."""
+        from degranulation.expressions import symbol
+
         votes: dict[str, Counter[Dim]] = {}
         rest = []
         for reaction in self.importer.reactions:
-            coefficients, constant = self.affine[self._text(reaction)]
-            target = _subtract(self._required(reaction), constant)
-            if len(coefficients) == 1:
-                ((name, weight),) = coefficients.items()
+            text = self._text(reaction)
+            form = self.affine[text]
+            target = _subtract(self._required(reaction), _dim(form.constant))
+            if len(form.coefficients) == 1:
+                ((column, weight),) = form.coefficients.items()
+                name = self.engine.names[column]
                 dim = (target[0] / weight, target[1] / weight)
                 votes.setdefault(name, Counter())[dim] += 1
-            elif coefficients:
-                rest.append((coefficients, target))
+            elif form.coefficients:
+                rest.append((form, self._required(reaction), text))
         for name, counter in votes.items():
             best = max(counter.items(), key=lambda item: (item[1], -_order_rank(item[0])))[0]
-            system.add({name: Fraction(1)}, best)
-        for coefficients, target in rest:
-            system.add(coefficients, target)
-        return system.solution()
+            self.engine.prefer(self.engine.form(symbol(name), name), _vector(best), name)
+        for form, required, text in rest:
+            self.engine.prefer(form, _vector(required), text)
 
     def _priority(self) -> dict[str, int]:
         """Preferred pivots first: parameters that appear in numerators, in file order."""
@@ -552,12 +531,7 @@ class _UnitInference:
         return self.importer.translate(reaction.rate, reaction.line)
 
     def dimension_of(self, text: str) -> Dim:
-        coefficients, constant = self.affine[text]
-        total = constant
-        for name, weight in coefficients.items():
-            value = self.values.get(name, _NONE)
-            total = (total[0] + weight * value[0], total[1] + weight * value[1])
-        return total
+        return _dim(self.engine.vector_of(self.affine[text], self.solution))
 
     def unit_of(self, name: str) -> str:
         return unit_text(self.values.get(name, _NONE))
@@ -619,48 +593,19 @@ class _UnitInference:
         return Reaction(f"r{index}", equation, rate, description=note)
 
 
-class _LinearSystem:
-    """Exact incremental elimination: add equations while consistent; free unknowns are 0."""
+def _dim(vector: np.ndarray) -> Dim:
+    """Exponents of (molecule, s) of a unit vector (see :mod:`degranulation.io._sbml_units`)."""
+    return _exponent(vector[1]), _exponent(vector[3])  # [substance] and [time]
 
-    def __init__(self, priority: dict[str, int]) -> None:
-        self.priority = priority
-        self.rows: dict[str, tuple[dict[str, Fraction], Dim]] = {}
 
-    def add(self, coefficients: dict[str, Fraction], target: Dim) -> bool:
-        """Add ``Σ c_k·d_k = target``; False (and nothing added) if it contradicts the others."""
-        row = {k: v for k, v in coefficients.items() if v}
-        rhs = target
-        for name in list(row):
-            if name in self.rows and name in row:
-                factor = row[name]
-                pivot_row, pivot_rhs = self.rows[name]
-                for other, value in pivot_row.items():
-                    row[other] = row.get(other, Fraction(0)) - factor * value
-                    if not row[other]:
-                        del row[other]
-                rhs = (rhs[0] - factor * pivot_rhs[0], rhs[1] - factor * pivot_rhs[1])
-        row = {k: v for k, v in row.items() if v and k not in self.rows}
-        if not row:
-            return rhs == _NONE
-        pivot = min(row, key=lambda name: self.priority.get(name, len(self.priority)))
-        scale = row[pivot]
-        row = {k: v / scale for k, v in row.items()}
-        rhs = (rhs[0] / scale, rhs[1] / scale)
-        for name, (other_row, other_rhs) in list(self.rows.items()):
-            factor = other_row.get(pivot, Fraction(0))
-            if factor:
-                updated = {
-                    k: other_row.get(k, Fraction(0)) - factor * row.get(k, Fraction(0))
-                    for k in {*other_row, *row}
-                }
-                updated = {k: v for k, v in updated.items() if v}
-                self.rows[name] = (updated, (other_rhs[0] - factor * rhs[0], other_rhs[1] - factor * rhs[1]))
-        self.rows[pivot] = (row, rhs)
-        return True
+def _exponent(value: float) -> Fraction:
+    return Fraction(float(value)).limit_denominator(1000)
 
-    def solution(self) -> dict[str, Dim]:
-        """Pivot unknowns with every free unknown set to 0 (dimensionless)."""
-        return {name: rhs for name, (_, rhs) in self.rows.items()}
+
+def _vector(dim: Dim) -> np.ndarray:
+    from degranulation.io._sbml_units import Unit
+
+    return float(dim[0]) * Unit(1.0, "molecule").vector() + float(dim[1]) * Unit(1.0, "s").vector()
 
 
 def unit_text(dim: Dim) -> str:
@@ -694,15 +639,6 @@ def _power_text(power: Fraction) -> str:
 
 def _order_rank(dim: Dim) -> int:
     return _ORDER_PREFERENCE.get(int(1 - dim[0]) if dim[0].denominator == 1 else -1, 3)
-
-
-def _difference(
-    a: tuple[dict[str, Fraction], Dim], b: tuple[dict[str, Fraction], Dim]
-) -> tuple[dict[str, Fraction], Dim]:
-    coefficients = dict(a[0])
-    for name, value in b[0].items():
-        coefficients[name] = coefficients.get(name, Fraction(0)) - value
-    return coefficients, _subtract(a[1], b[1])
 
 
 def _subtract(a: Dim, b: Dim) -> Dim:
