@@ -88,6 +88,7 @@ _LAZY = {
     "fit": "degranulation.fitting",
     "make_problem": "degranulation.fitting",
     "FitProblem": "degranulation.fitting",
+    "Problem": "degranulation.fitting",
     "FitResult": "degranulation.fitting",
     "profile_likelihood": "degranulation.profiles",
     "ProfileResult": "degranulation.profiles",
@@ -100,6 +101,7 @@ if TYPE_CHECKING:
     from degranulation.builder import ModelBuilder as ModelBuilder
     from degranulation.fitting import FitProblem as FitProblem
     from degranulation.fitting import FitResult as FitResult
+    from degranulation.fitting import Problem as Problem
     from degranulation.fitting import fit as fit
     from degranulation.fitting import make_problem as make_problem
     from degranulation.io.assay import AssayData as AssayData

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from degranulation.network import FORMAT, Model, UnitValue
+from degranulation.typing import QuantityLike
 
 
 class ModelBuilder:
@@ -67,12 +68,12 @@ class ModelBuilder:
     def species(
         self,
         id: str,
-        initial: Any,
+        initial: QuantityLike,
         *,
         compartment: str | None = None,
         label: str = "",
         description: str = "",
-        molar_mass: Any = None,
+        molar_mass: QuantityLike | None = None,
         boundary: bool = False,
     ) -> ModelBuilder:
         """Add a species; ``initial`` is an amount (``"400 molecule"``) or a concentration."""
@@ -89,7 +90,7 @@ class ModelBuilder:
     def parameter(
         self,
         id: str,
-        value: Any,
+        value: QuantityLike,
         *,
         description: str = "",
         source: str = "",

@@ -35,6 +35,7 @@ import scipy.sparse
 if TYPE_CHECKING:
     import sympy
 
+    from degranulation.network import Model
     from degranulation.symbolic import OdeSystem
 
 CODEGEN_VERSION: Final = "2"
@@ -273,7 +274,7 @@ class CompiledOde(GeneratedCode):
 
 
 def compile_model(
-    model: Any, *, sensitivities: bool = False, cache_dir: str | Path | bool | None = None
+    model: Model, *, sensitivities: bool = False, cache_dir: str | Path | bool | None = None
 ) -> CompiledOde:
     """Compile a validated model, reusing the in-process and on-disk caches.
 

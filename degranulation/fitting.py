@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from degranulation.errors import DataError, FitError, ModelError, SimulationErro
 from degranulation.io.assay import AssayData
 from degranulation.network import Estimate, Model, Species, UnitValue
 from degranulation.parallel import as_completed
-from degranulation.typing import Scheduler
+from degranulation.typing import QuantityLike, Scheduler
 
 if TYPE_CHECKING:
     import pint
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from degranulation.sensitivities import ObservableDerivatives, Target
     from degranulation.solvers import Solver
 
+_P = TypeVar("_P")
 NoiseModel = Literal["sd", "additive", "proportional"]
 Design = Literal["lhs", "sobol"]
 NOISE_MODELS: Final = ("sd", "additive", "proportional")
@@ -114,12 +115,111 @@ class Condition:
     readout: np.ndarray  # per measurement: index into ``FitProblem.readouts``
 
 
+class Problem(Protocol):
+    """What :func:`fit`, :func:`degranulation.profile_likelihood` and the checkpoint store need
+    of an estimation problem. :class:`FitProblem` (assay data) and
+    :class:`degranulation.PetabProblem` implement it.
+
+    Rules for implementers:
+
+    1. ``free`` lists the estimated parameters; the optimiser works in their coordinates
+       ``φ`` (:meth:`FreeParameter.to_optimizer`) within ``bounds``. :func:`parameter_names`,
+       :func:`optimizer_bounds` and :func:`model_values` give ``names``, ``bounds`` and
+       ``values`` from ``free``.
+    2. ``residuals(φ)`` gives the residual vector (``n_residuals`` long; its first
+       ``len(data)`` entries belong to the measurements) and, unless ``jacobian=False``, its
+       Jacobian ``∂r/∂φ``; it raises :class:`~degranulation.errors.SimulationError` where the
+       model cannot be simulated. ``cost(φ)`` is ``½ Σ r²``, infinite there
+       (:func:`half_squared_residuals`).
+    3. ``predict(φ)`` gives the predictions of the measurements; ``noise(φ)`` their ``σ``;
+       ``negative_log_likelihood(φ)`` the data's ``−ln L``.
+    4. ``fix(name, value)`` is a copy estimating one parameter fewer (profiles);
+       ``with_sigma`` a copy with some readouts' noise constants replaced
+       (:func:`with_noise_constants`); ``curves(φ)`` model time courses for plots.
+    5. ``data``, ``base_sigma``, ``times``, ``readout_of``, ``labels`` (per measurement),
+       ``readouts``, ``model``, ``compiled`` and ``solver`` describe the fit for results and
+       checkpoints. Problems are picklable (worker processes get a copy).
+    """
+
+    # Read-only members (dataclass fields in both implementations).
+    @property
+    def model(self) -> Model: ...
+    @property
+    def compiled(self) -> CompiledOde: ...
+    @property
+    def free(self) -> tuple[FreeParameter, ...]: ...
+    @property
+    def readouts(self) -> tuple[Readout, ...]: ...
+    @property
+    def data(self) -> np.ndarray: ...
+    @property
+    def base_sigma(self) -> np.ndarray: ...
+    @property
+    def readout_of(self) -> np.ndarray: ...
+    @property
+    def times(self) -> np.ndarray: ...
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+    @property
+    def solver(self) -> Solver: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]: ...
+    @property
+    def n_residuals(self) -> int: ...
+    def values(self, phi: np.ndarray) -> np.ndarray: ...
+    def predict(self, phi: np.ndarray, *, jacobian: bool = True) -> Prediction: ...
+    def residuals(
+        self, phi: np.ndarray, *, jacobian: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]: ...
+    def cost(self, phi: np.ndarray) -> float: ...
+    def noise(self, phi: np.ndarray) -> np.ndarray: ...
+    def negative_log_likelihood(self, phi: np.ndarray) -> float: ...
+    def fix(self, name: str, value: float) -> Problem: ...
+    def with_sigma(self, sigma: Mapping[str, float]) -> Problem: ...
+    def curves(self, phi: np.ndarray, points: int = 200) -> list[tuple[str, str, np.ndarray, np.ndarray]]: ...
+
+
+def parameter_names(free: Sequence[FreeParameter]) -> tuple[str, ...]:
+    """Names of the estimated parameters, in order."""
+    return tuple(f.name for f in free)
+
+
+def optimizer_bounds(free: Sequence[FreeParameter]) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of the estimated parameters in optimiser coordinates."""
+    pairs = np.array([f.bounds for f in free], dtype=float).reshape(-1, 2)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def model_values(free: Sequence[FreeParameter], phi: np.ndarray) -> np.ndarray:
+    """Model values (internal units) of the estimated parameters at optimiser coordinates ``φ``."""
+    return np.array([f.from_optimizer(v) for f, v in zip(free, phi, strict=True)], dtype=float)
+
+
+def half_squared_residuals(problem: Problem, phi: np.ndarray) -> float:
+    """``½ Σ r²`` at ``φ`` (infinite where the model cannot be simulated)."""
+    try:
+        r, _ = problem.residuals(np.asarray(phi, dtype=float), jacobian=False)
+    except SimulationError:
+        return math.inf
+    value = 0.5 * float(r @ r)
+    return value if math.isfinite(value) else math.inf
+
+
+def with_noise_constants(problem: _P, sigma: Mapping[str, float]) -> _P:
+    """A copy of a dataclass ``problem`` with the noise constants of some readouts replaced."""
+    readouts = tuple(dataclasses.replace(r, sigma=sigma.get(r.name, r.sigma)) for r in problem.readouts)  # type: ignore[attr-defined]
+    return dataclasses.replace(problem, readouts=readouts)  # type: ignore[type-var]
+
+
 @dataclass(frozen=True, eq=False)
 class FitProblem:
-    """Everything a fit needs, as plain arrays in the model's units; picklable for workers.
+    """Everything a fit to assay data needs, as plain arrays in the model's units; picklable
+    for workers. It implements :class:`Problem`.
 
-    Build one with :func:`make_problem` (or :func:`degranulation.read_petab`); pass it to
-    :func:`fit` in place of a model.
+    Build one with :func:`make_problem`; pass it to :func:`fit` in place of a model.
     """
 
     model: Model
@@ -139,13 +239,12 @@ class FitProblem:
     @property
     def names(self) -> tuple[str, ...]:
         """Names of the estimated parameters, in order."""
-        return tuple(f.name for f in self.free)
+        return parameter_names(self.free)
 
     @property
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds in optimiser coordinates."""
-        pairs = np.array([f.bounds for f in self.free], dtype=float).reshape(-1, 2)
-        return pairs[:, 0], pairs[:, 1]
+        return optimizer_bounds(self.free)
 
     @property
     def sigma(self) -> np.ndarray:
@@ -155,7 +254,7 @@ class FitProblem:
 
     def values(self, phi: np.ndarray) -> np.ndarray:
         """Model values (internal units) of the estimated parameters at ``φ``."""
-        return np.array([f.from_optimizer(v) for f, v in zip(self.free, phi, strict=True)], dtype=float)
+        return model_values(self.free, phi)
 
     def predict(self, phi: np.ndarray, *, jacobian: bool = True) -> Prediction:
         """Predictions ``ŷ`` for every measurement at ``φ`` and, if asked, ``∂ŷ/∂φ``.
@@ -232,12 +331,7 @@ class FitProblem:
 
     def cost(self, phi: np.ndarray) -> float:
         """``½ Σ r²`` at ``φ`` (infinite where the model cannot be simulated)."""
-        try:
-            r, _ = self.residuals(np.asarray(phi, dtype=float), jacobian=False)
-        except SimulationError:
-            return math.inf
-        value = 0.5 * float(r @ r)
-        return value if math.isfinite(value) else math.inf
+        return half_squared_residuals(self, phi)
 
     @property
     def n_residuals(self) -> int:
@@ -281,8 +375,7 @@ class FitProblem:
 
     def with_sigma(self, sigma: Mapping[str, float]) -> FitProblem:
         """A copy with the noise constants of some readouts replaced."""
-        readouts = tuple(dataclasses.replace(r, sigma=sigma.get(r.name, r.sigma)) for r in self.readouts)
-        return dataclasses.replace(self, readouts=readouts)
+        return with_noise_constants(self, sigma)
 
     def fix(self, name: str, value: float) -> FitProblem:
         """A copy that estimates one parameter fewer, holding ``name`` at model value ``value``
@@ -354,13 +447,14 @@ def make_problem(
     *,
     estimate: Sequence[str] | Mapping[str, Estimate | Mapping[str, Any] | None],
     noise: NoiseModel | Mapping[str, NoiseModel] | None = None,
-    sigma: Mapping[str, Any] | None = None,
+    sigma: Mapping[str, QuantityLike] | None = None,
     scale: Iterable[str] = (),
     offset: Iterable[str] = (),
     protocols: Mapping[str, ProtocolLike] | None = None,
     solver: str | Solver = "BDF",
     rtol: float | None = 1e-8,
     atol: float | str | None = None,
+    cache_dir: str | Path | bool | None = None,
 ) -> FitProblem:
     """Turn a model, assay data and the choice of parameters into a :class:`FitProblem`.
 
@@ -392,7 +486,7 @@ def make_problem(
     if not isinstance(model, Model):
         model = load_model(model)
     datasets = _datasets(data)
-    compiled = compile_model(model, sensitivities=True)
+    compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
     names = list(estimate)
     wanted = targets(model, compiled, names)
     free = tuple(
@@ -774,7 +868,7 @@ class StartResult:
 class _Objective:
     """Residuals and Jacobian for ``least_squares``, computed together once per point."""
 
-    def __init__(self, problem: FitProblem) -> None:
+    def __init__(self, problem: Problem) -> None:
         self.problem = problem
         self.point: np.ndarray | None = None
         self.value: tuple[np.ndarray, np.ndarray] | None = None
@@ -804,7 +898,7 @@ class _Objective:
 
 
 def optimize(
-    problem: FitProblem, phi0: np.ndarray, index: int = 0, *, max_nfev: int | None = None
+    problem: Problem, phi0: np.ndarray, index: int = 0, *, max_nfev: int | None = None
 ) -> StartResult:
     """One bounded least-squares run (``trf``) from ``φ0``; a failure to simulate is a large
     residual, not an exception."""
@@ -851,7 +945,7 @@ def optimize(
 
 
 def start_points(
-    problem: FitProblem, n_starts: int, *, design: Design = "lhs", seed: int | None = None
+    problem: Problem, n_starts: int, *, design: Design = "lhs", seed: int | None = None
 ) -> np.ndarray:
     """``n_starts`` points (rows) spread over the bounds in optimiser coordinates.
 
@@ -882,7 +976,7 @@ def start_points(
 
 
 def run_starts(
-    problem: FitProblem,
+    problem: Problem,
     points: np.ndarray,
     *,
     workers: int = 1,
@@ -907,7 +1001,7 @@ def run_starts(
     return sorted(results, key=lambda s: s.index)
 
 
-def _start_job(job: tuple[FitProblem, np.ndarray, int, int | None]) -> StartResult:
+def _start_job(job: tuple[Problem, np.ndarray, int, int | None]) -> StartResult:
     problem, phi, index, max_nfev = job
     return optimize(problem, phi, index, max_nfev=max_nfev)
 
@@ -932,7 +1026,7 @@ class FitResult:
     cost : float
         ``½ Σ r²`` at the best estimate: the quantity minimised (with a noise model that
         depends on the parameters, ``r`` includes its terms; see
-        :meth:`FitProblem.residuals`).
+        :meth:`Problem.residuals`).
     residuals, predictions, sigma : numpy.ndarray
         Per measurement at the best estimate: ``(ŷ − d)/σ``, ``ŷ`` and ``σ``.
     success : bool
@@ -941,11 +1035,11 @@ class FitResult:
         Every local run, in start order.
     aic, bic : float
         ``2k + 2·NLL`` and ``k·ln n + 2·NLL`` (``NLL`` from
-        :meth:`FitProblem.negative_log_likelihood`, ``k`` counting the estimated
+        :meth:`Problem.negative_log_likelihood`, ``k`` counting the estimated
         parameters, scales, offsets and noise constants).
     """
 
-    problem: FitProblem = field(repr=False)
+    problem: Problem = field(repr=False)
     best: np.ndarray
     parameters: dict[str, pint.Quantity]
     confidence_intervals: dict[str, tuple[pint.Quantity, pint.Quantity]]
@@ -1001,7 +1095,7 @@ class FitResult:
     def curves(self, points: int = 200) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
         """Fitted model time courses for plotting: ``(condition, readout, t, y)`` for every
         readout measured in a condition, ``t`` in the model's time unit, ``y`` in the data's
-        unit (scale and offset applied); see :meth:`FitProblem.curves`."""
+        unit (scale and offset applied); see :meth:`Problem.curves`."""
         return self.problem.curves(self.best, points)
 
     def to_json(self) -> dict[str, Any]:
@@ -1105,7 +1199,7 @@ def _json_number(value: float) -> float | None:
 
 
 def fisher_intervals(
-    problem: FitProblem, phi: np.ndarray, jacobian: np.ndarray, level: float = DEFAULT_LEVEL
+    problem: Problem, phi: np.ndarray, jacobian: np.ndarray, level: float = DEFAULT_LEVEL
 ) -> tuple[dict[str, tuple[float, float]], np.ndarray]:
     """Wald intervals from the Fisher information ``JᵀJ`` at ``φ``: ``φ ± z·se`` in optimiser
     coordinates (so log-scale intervals are asymmetric in the parameter), clipped to the
@@ -1136,7 +1230,7 @@ def fisher_intervals(
 
 
 def fit(
-    model: Model | str | Path | FitProblem,
+    model: Model | str | Path | Problem,
     data: Any = None,
     *,
     estimate: Sequence[str] | Mapping[str, Any] | None = None,
@@ -1144,7 +1238,7 @@ def fit(
     seed: int | None = None,
     design: Design = "lhs",
     noise: NoiseModel | Mapping[str, NoiseModel] | None = None,
-    sigma: Mapping[str, Any] | None = None,
+    sigma: Mapping[str, QuantityLike] | None = None,
     scale: Iterable[str] = (),
     offset: Iterable[str] = (),
     protocols: Mapping[str, ProtocolLike] | None = None,
@@ -1158,15 +1252,16 @@ def fit(
     progress: Callable[[int, int, StartResult], None] | None = None,
     checkpoint: str | Path | None = None,
     resume: bool = False,
+    cache_dir: str | Path | bool | None = None,
 ) -> FitResult:
     """Estimate parameters from assay data: multistart bounded least squares with
     sensitivity-based Jacobians.
 
     Parameters
     ----------
-    model : Model, str, Path or FitProblem
-        A model (or bundled id, or model file), or a ready :class:`FitProblem` (then ``data``
-        and the problem options stay unset).
+    model : Model, str, Path or Problem
+        A model (or bundled id, or model file), or a ready :class:`Problem` (a
+        :class:`FitProblem` or a PEtab problem; then ``data`` and the problem options stay unset).
     data : AssayData, path, DataFrame or sequence of them
         Measurements (:func:`degranulation.read_assay`); several tables are fitted together.
     estimate : sequence of str, or mapping
@@ -1196,7 +1291,9 @@ def fit(
     scale, offset : iterable of str
         Readouts fitted as ``s·y + o`` (arbitrary-unit data); ``s`` and ``o`` are estimated.
     protocols : mapping, optional
-        Protocols the data's ``protocol`` column names, beyond those in the model file.
+        Protocols the data's ``protocol`` column names, beyond those in the model file, by
+        that name (plural, unlike :func:`degranulation.simulate`'s ``protocol``: each row of
+        the data picks its own).
     level : float
         Confidence level of the intervals (Fisher information; see
         :func:`degranulation.profile_likelihood` for profile intervals).
@@ -1206,14 +1303,20 @@ def fit(
     solver, rtol, atol
         ODE solver and tolerances for states and sensitivities (``atol`` as in
         :func:`degranulation.simulate`; default ``1e-3·rtol`` times the largest initial
-        value, in model units).
+        value, in model units). ``rtol`` defaults to 1e-8, tighter than a simulation's
+        (the solver's own 1e-6): the optimiser's steps and the Fisher intervals rest on
+        the sensitivities, whose error follows the solver's, and a Jacobian off by 1e-6
+        stalls least squares near the optimum.
+    cache_dir : path, None or False
+        Compiled-model cache, as in :func:`degranulation.simulate`.
     max_nfev : int, optional
         Most model evaluations per start (default: SciPy's, 100 per parameter).
     progress : callable, optional
         Called as ``progress(done, total, start_result)`` after each start.
     checkpoint : path, optional
         A file that every finished start is written to as it finishes (JSON lines, removed
-        when the fit completes), so that an interrupted fit loses no finished start.
+        when the fit completes), so that an interrupted fit loses no finished start. (A sweep
+        writes its result to ``output=`` and keeps its progress beside it.)
     resume : bool
         Continue the interrupted fit stored in ``checkpoint``: its start points are reused and
         its finished starts are not run again.
@@ -1235,7 +1338,7 @@ def fit(
     >>> result.success, f"{result.parameters['kp1'].magnitude:.2e}", result.problem.free[1].unit
     (True, '1.67e-10', 'molecule')
     """
-    if isinstance(model, FitProblem):
+    if not isinstance(model, Model | str | Path):  # a Problem
         if data is not None or estimate is not None:
             raise TypeError("pass either a FitProblem, or a model with data and estimate=[...]")
         problem = model
@@ -1254,6 +1357,7 @@ def fit(
             solver=solver,
             rtol=rtol,
             atol=atol,
+            cache_dir=cache_dir,
         )
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level!r}")
@@ -1291,9 +1395,7 @@ def fit(
     return result
 
 
-def _estimate_noise(
-    problem: FitProblem, best: StartResult, rounds: int = 10
-) -> tuple[FitProblem, StartResult]:
+def _estimate_noise(problem: Problem, best: StartResult, rounds: int = 10) -> tuple[Problem, StartResult]:
     """Alternate maximum-likelihood noise constants with re-optimisation until they settle."""
     estimated = [r for r in problem.readouts if r.is_sigma_estimated]
     if not estimated:
@@ -1317,7 +1419,7 @@ def _estimate_noise(
     return problem, dataclasses.replace(final, cost=problem.cost(final.final))
 
 
-def _result(problem: FitProblem, best: StartResult, starts: list[StartResult], level: float) -> FitResult:
+def _result(problem: Problem, best: StartResult, starts: list[StartResult], level: float) -> FitResult:
     from degranulation.units import parse_unit, registry
 
     ureg = registry()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from degranulation.errors import DegranulationWarning
-from degranulation.fitting import FitProblem, FitResult, optimize
+from degranulation.fitting import FitResult, Problem, optimize
 from degranulation.parallel import as_completed
 from degranulation.typing import Scheduler
 
@@ -197,7 +197,7 @@ def profile_likelihood(
     )
 
 
-def _profile_job(job: tuple[FitProblem, np.ndarray, float, int, float, float, int]) -> tuple[Profile, None]:
+def _profile_job(job: tuple[Problem, np.ndarray, float, int, float, float, int]) -> tuple[Profile, None]:
     problem, best, cost, k, threshold, se, max_steps = job
     free = problem.free[k]
     lower, upper = free.bounds
@@ -225,7 +225,7 @@ def _profile_job(job: tuple[FitProblem, np.ndarray, float, int, float, float, in
 
 
 def _side(
-    problem: FitProblem,
+    problem: Problem,
     best: np.ndarray,
     cost: float,
     k: int,

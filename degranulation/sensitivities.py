@@ -27,6 +27,7 @@ import numpy as np
 from degranulation.codegen import GeneratedCode
 from degranulation.errors import ModelError
 from degranulation.network import Model
+from degranulation.typing import QuantityLike, TimeSpec
 
 if TYPE_CHECKING:
     import scipy.sparse
@@ -398,16 +399,17 @@ def observable_sensitivities(
 
 def simulate_sensitivities(
     model: Model | str | Path,
-    t: Any = "100 s",
+    t: TimeSpec = "100 s",
     *,
     wrt: Sequence[str],
-    params: Mapping[str, Any] | None = None,
-    initial: Mapping[str, Any] | None = None,
+    params: Mapping[str, QuantityLike] | None = None,
+    initial: Mapping[str, QuantityLike] | None = None,
     protocol: ProtocolLike = None,
     solver: str | Solver = "BDF",
     rtol: float | None = None,
     atol: float | str | None = None,
     points: int = 101,
+    cache_dir: str | Path | bool | None = None,
 ) -> xarray.Dataset:
     """Time courses and their sensitivities to relative changes of parameters or initial values.
 
@@ -429,7 +431,7 @@ def simulate_sensitivities(
 
     Other Parameters
     ----------------
-    params, initial, protocol, solver, rtol, atol, points
+    params, initial, protocol, solver, rtol, atol, points, cache_dir
         As in :func:`degranulation.simulate`.
 
     Examples
@@ -454,7 +456,7 @@ def simulate_sensitivities(
 
     if not isinstance(model, Model):
         model = load_model(model)
-    compiled = compile_model(model, sensitivities=True)
+    compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
     wanted = targets(model, compiled, wrt)
     times = output_times(model, t, points)
     p = parameter_vector(model, compiled, params or {})

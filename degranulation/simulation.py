@@ -20,6 +20,7 @@ import numpy as np
 from degranulation.errors import ConservationWarning, ModelError, SimulationError, UnitError
 from degranulation.network import Model, Species, Step, UnitValue
 from degranulation.solvers import COUNTERS, NOT_FINITE, SegmentFailure, Solver, solver_from
+from degranulation.typing import QuantityLike, TimeSpec
 
 if TYPE_CHECKING:
     import xarray
@@ -42,10 +43,10 @@ class Trajectory:
 
 def simulate(
     model: Model | str | Path,
-    t: Any = "100 s",
+    t: TimeSpec = "100 s",
     *,
-    params: Mapping[str, Any] | None = None,
-    initial: Mapping[str, Any] | None = None,
+    params: Mapping[str, QuantityLike] | None = None,
+    initial: Mapping[str, QuantityLike] | None = None,
     protocol: ProtocolLike = None,
     solver: str | Solver = "BDF",
     rtol: float | None = None,

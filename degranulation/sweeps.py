@@ -27,7 +27,7 @@ import numpy as np
 from degranulation.errors import DataError, FitError, ModelError, SimulationError, UnitError
 from degranulation.network import Model, Species, UnitValue
 from degranulation.parallel import as_completed, check_workers
-from degranulation.typing import Scheduler
+from degranulation.typing import QuantityArray, QuantityLike, Scheduler, TimeSpec
 
 if TYPE_CHECKING:
     import pint
@@ -46,7 +46,7 @@ CHUNKS: Final = 64  # a sweep is cut into about this many chunks (tasks, files)
 OK, FAILED, NOT_STEADY = "ok", "failed", "not_steady"
 
 
-def geomspace(start: Any, stop: Any, num: int) -> pint.Quantity:
+def geomspace(start: QuantityLike, stop: QuantityLike, num: int) -> pint.Quantity:
     """``num`` values evenly spaced on a log scale, with units (in ``start``'s unit).
 
     Parameters
@@ -155,14 +155,14 @@ class _Part:
 
 def sweep(
     model: Model | str | Path,
-    grid: Mapping[str, Any],
+    grid: Mapping[str, QuantityArray],
     *,
-    t: Any = None,
-    at: Any = None,
+    t: TimeSpec | None = None,
+    at: TimeSpec | None = None,
     observe: str | Sequence[str] | None = None,
     mode: SweepMode = "product",
-    params: Mapping[str, Any] | None = None,
-    initial: Mapping[str, Any] | None = None,
+    params: Mapping[str, QuantityLike] | None = None,
+    initial: Mapping[str, QuantityLike] | None = None,
     protocol: ProtocolLike = None,
     output: str | Path | None = None,
     resume: bool = False,
@@ -210,7 +210,9 @@ def sweep(
         without the model's default steps.
     output : str or Path, optional
         A ``.nc`` file for the result. Finished chunks are stored under
-        ``<output>.parts/`` as they finish and removed once the result is written.
+        ``<output>.parts/`` as they finish and removed once the result is written. (A fit, which
+        writes no result file, names its progress file ``checkpoint=``; both resume with
+        ``resume=True``.)
     resume : bool
         Continue the interrupted sweep stored under ``output`` without recomputing its
         finished points.
@@ -321,13 +323,13 @@ def sweep(
 def dose_response(
     model: Model | str | Path,
     vary: str,
-    doses: Any,
+    doses: QuantityArray,
     *,
     observe: str | Sequence[str] | None = None,
-    at: Any = None,
-    t: Any = None,
-    params: Mapping[str, Any] | None = None,
-    initial: Mapping[str, Any] | None = None,
+    at: TimeSpec | None = None,
+    t: TimeSpec | None = None,
+    params: Mapping[str, QuantityLike] | None = None,
+    initial: Mapping[str, QuantityLike] | None = None,
     protocol: ProtocolLike = None,
     output: str | Path | None = None,
     resume: bool = False,
@@ -971,7 +973,8 @@ def hill_fit(
     dim: str | None = None,
     *,
     dose: xarray.DataArray | None = None,
-    confidence: float = 0.95,
+    level: float = 0.95,
+    confidence: float | None = None,
 ) -> HillFit:
     """Fit a Hill curve to a dose–response: EC50 (or IC50) with its confidence interval, Hill
     coefficient, bottom and top; for a bell-shaped curve also its peak and half-maximal doses.
@@ -986,8 +989,10 @@ def hill_fit(
     dose : xarray.DataArray, optional
         Dose values along ``dim`` to use instead of its coordinate, e.g. the free ligand
         read out by the sweep.
-    confidence : float
-        Level of the EC50 interval.
+    level : float
+        Confidence level of the EC50 interval (``level``, as in :func:`degranulation.fit` and
+        :func:`degranulation.profile_likelihood`; the old name ``confidence`` still works,
+        with a DeprecationWarning).
 
     Returns
     -------
@@ -1017,6 +1022,9 @@ def hill_fit(
     """
     from scipy.interpolate import CubicSpline
 
+    from degranulation._deprecation import renamed
+
+    confidence = renamed(level, confidence, old="confidence", new="level", function="hill_fit")
     x, y, dose_unit, unit, name = _curve_values(curve, dim, dose)
     quantity = _quantity_maker()
     u = np.log10(x)

@@ -5,7 +5,7 @@ Examples
 >>> from degranulation.typing import QuantityLike
 >>> import degranulation.typing as dgt
 >>> sorted(name for name in dgt.__all__)
-['QuantityLike', 'Scheduler', 'TimeSpec']
+['QuantityArray', 'QuantityLike', 'Scheduler', 'TimeSpec']
 """
 
 from __future__ import annotations
@@ -17,11 +17,15 @@ if TYPE_CHECKING:
     import distributed
     import pint
 
-__all__ = ["QuantityLike", "Scheduler", "TimeSpec"]
+__all__ = ["QuantityArray", "QuantityLike", "Scheduler", "TimeSpec"]
 
 #: A value with a unit: text (``"10 nM"``, ``"2e6 1/(M*s)"``), a pint Quantity, or a bare
 #: number where the unit is implied (a model's own unit).
 QuantityLike: TypeAlias = Union[str, "pint.Quantity", float]
+
+#: Several values with units: a sequence of :data:`QuantityLike` or a pint Quantity array
+#: (``dg.geomspace("1 pM", "10 uM", 41)``).
+QuantityArray: TypeAlias = Union[Sequence[QuantityLike], "pint.Quantity"]
 
 #: Times: an end time (``"30 min"`` or a scalar Quantity) or the output times (a sequence of
 #: such values, or a Quantity array), increasing.

@@ -1,5 +1,5 @@
 """The PEtab problem for :mod:`degranulation.io.petab`: a
-:class:`~degranulation.fitting.FitProblem` that simulates PEtab's conditions (with
+:class:`~degranulation.fitting.Problem` that simulates PEtab's conditions (with
 preequilibration), evaluates its observable and noise formulas with forward-sensitivity
 gradients, and scores the measurements as PEtab defines it."""
 
@@ -15,12 +15,28 @@ import numpy as np
 
 from degranulation.codegen import GeneratedCode
 from degranulation.errors import DataError, SimulationError, UnsupportedFeatureError
-from degranulation.fitting import Condition, FitProblem, FitResult, Prediction, _chain_factor
+from degranulation.fitting import (
+    Condition,
+    FitResult,
+    FreeParameter,
+    Prediction,
+    Readout,
+    _chain_factor,
+    half_squared_residuals,
+    model_values,
+    optimizer_bounds,
+    parameter_names,
+    with_noise_constants,
+)
 
 if TYPE_CHECKING:
     import pandas
 
+    from degranulation.codegen import CompiledOde
+    from degranulation.network import Model
     from degranulation.protocols import Event
+    from degranulation.sensitivities import ObservableDerivatives
+    from degranulation.solvers import Solver
 
 #: ``c`` in the noise residual ``√(2 ln σ + c)``: σ may go down to ``exp(−c/2)`` ≈ 1e-11.
 NOISE_OFFSET: Final = 50.0
@@ -158,8 +174,8 @@ class _Formulas(GeneratedCode):
 
 
 @dataclass(frozen=True, eq=False)
-class PetabProblem(FitProblem):
-    """A PEtab problem as a :class:`~degranulation.fitting.FitProblem`: ``dg.fit(problem)``
+class PetabProblem:
+    """A PEtab problem as a :class:`~degranulation.fitting.Problem`: ``dg.fit(problem)``
     estimates the parameter table's estimated parameters (``free``, values in PEtab's numbers,
     reported in their SBML units); :meth:`simulate` gives PEtab's simulation table, ``llh``
     and ``chi2``.
@@ -169,6 +185,18 @@ class PetabProblem(FitProblem):
     :class:`PetabCondition`\\ s. Build one with :func:`read_petab`.
     """
 
+    model: Model
+    compiled: CompiledOde
+    derivatives: ObservableDerivatives
+    free: tuple[FreeParameter, ...]
+    conditions: tuple[Condition, ...]
+    readouts: tuple[Readout, ...]  # one per PEtab observable
+    data: np.ndarray  # measured values, as written
+    base_sigma: np.ndarray  # ones: σ comes from the noise formulas
+    readout_of: np.ndarray  # per measurement
+    times: np.ndarray  # per measurement, model time unit
+    labels: tuple[str, ...]  # per measurement: condition label
+    solver: Solver
     file: str
     measurement_table: pandas.DataFrame = field(repr=False)
     estimated: tuple[str, ...]  # every estimated parameter; ``free`` are those not held
@@ -185,12 +213,34 @@ class PetabProblem(FitProblem):
     has_noise_parameters: bool  # σ depends on the parameters (noise residuals are added)
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """Names of the free parameters, in order."""
+        return parameter_names(self.free)
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds in optimiser coordinates."""
+        return optimizer_bounds(self.free)
+
+    def values(self, phi: np.ndarray) -> np.ndarray:
+        """PEtab values of the free parameters at optimiser coordinates ``φ``."""
+        return model_values(self.free, phi)
+
+    def cost(self, phi: np.ndarray) -> float:
+        """``½ Σ r²`` at ``φ`` (infinite where the model cannot be simulated)."""
+        return half_squared_residuals(self, phi)
+
+    def with_sigma(self, sigma: Mapping[str, float]) -> PetabProblem:
+        """A copy with the noise constants of some readouts replaced."""
+        return with_noise_constants(self, sigma)
+
+    @property
     def nominal(self) -> np.ndarray:
         """The free parameters' nominal values in optimiser coordinates."""
         return np.array([f.to_optimizer(f.nominal) for f in self.free], dtype=float)
 
     @property
-    def sigma(self) -> np.ndarray:  # type: ignore[override]
+    def sigma(self) -> np.ndarray:
         """``σ_i`` at the nominal parameters (see :meth:`noise` for other values)."""
         return self.noise(self.nominal)
 

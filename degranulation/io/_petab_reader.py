@@ -49,7 +49,14 @@ def _petab() -> Any:
     return petab.v1
 
 
-def load(file: Path, *, solver: str | Solver, rtol: float, atol: float | None) -> PetabProblem:
+def load(
+    file: Path,
+    *,
+    solver: str | Solver,
+    rtol: float,
+    atol: float | None,
+    cache_dir: str | Path | bool | None = None,
+) -> PetabProblem:
     """What :func:`degranulation.read_petab` does: read, lint, check and build."""
     petab = _petab()
     config = read_yaml(file)
@@ -69,7 +76,7 @@ def load(file: Path, *, solver: str | Solver, rtol: float, atol: float | None) -
             hint="see https://petab.readthedocs.io/en/latest/v1/documentation_data_format.html",
         )
     model_file = file.parent / config["problems"][0]["sbml_files"][0]
-    return Builder(problem, file, model_file).build(solver, rtol, atol)
+    return Builder(problem, file, model_file).build(solver, rtol, atol, cache_dir)
 
 
 def read_yaml(file: Path) -> dict[str, Any]:
@@ -182,7 +189,13 @@ class Builder:
 
     # -- build --------------------------------------------------------------------------------
 
-    def build(self, solver: str | Solver, rtol: float, atol: float | None) -> PetabProblem:
+    def build(
+        self,
+        solver: str | Solver,
+        rtol: float,
+        atol: float | None,
+        cache_dir: str | Path | bool | None = None,
+    ) -> PetabProblem:
         from degranulation.codegen import compile_model
         from degranulation.io.sbml import import_sbml
         from degranulation.sensitivities import observable_derivatives
@@ -200,7 +213,7 @@ class Builder:
             with warnings.catch_warnings():  # parameters only initial assignments use are common
                 warnings.simplefilter("ignore", ModelWarning)
                 validate(model)
-            compiled = self.compiled = compile_model(model, sensitivities=True)
+            compiled = self.compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
             self.setup_model(imported)
         if self.features:
             raise UnsupportedFeatureError(listing(self.features), features=self.features, file=self.file)
@@ -221,7 +234,6 @@ class Builder:
             compiled=compiled,
             derivatives=observable_derivatives(model, compiled),
             free=tuple(self.free_parameter(pid, imported) for pid in self.estimated),
-            targets=(),
             conditions=conditions,
             readouts=readouts,
             data=measurements["measurement"].to_numpy(dtype=float),

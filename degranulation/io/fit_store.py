@@ -21,10 +21,10 @@ import numpy as np
 from degranulation.errors import DataError
 
 if TYPE_CHECKING:
-    from degranulation.fitting import FitProblem, StartResult
+    from degranulation.fitting import Problem, StartResult
 
 
-def problem_fingerprint(problem: FitProblem) -> str:
+def problem_fingerprint(problem: Problem) -> str:
     """A hash of what a fit computes: the model, the free parameters and their bounds, the
     measurements and the solver, so that a stored start is reused only for the same fit."""
     digest = hashlib.sha256()

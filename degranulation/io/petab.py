@@ -81,7 +81,12 @@ __all__ = [
 
 
 def read_petab(
-    path: str | Path, *, solver: str | Solver = "BDF", rtol: float = 1e-8, atol: float | None = None
+    path: str | Path,
+    *,
+    solver: str | Solver = "BDF",
+    rtol: float = 1e-8,
+    atol: float | None = None,
+    cache_dir: str | Path | bool | None = None,
 ) -> PetabProblem:
     r"""Read a PEtab problem (format version 1, one SBML model) into a fit problem.
 
@@ -91,7 +96,10 @@ def read_petab(
         The problem's YAML file.
     solver, rtol, atol
         ODE solver and tolerances (``atol`` in model units; default ``1e-3·rtol`` times the
-        largest nominal initial value).
+        largest nominal initial value). ``rtol`` defaults to 1e-8 as in
+        :func:`degranulation.fit`.
+    cache_dir : path, None or False
+        Compiled-model cache, as in :func:`degranulation.simulate`.
 
     Returns
     -------
@@ -142,4 +150,4 @@ def read_petab(
     """
     from degranulation.io._petab_reader import load
 
-    return load(Path(path), solver=solver, rtol=rtol, atol=atol)
+    return load(Path(path), solver=solver, rtol=rtol, atol=atol, cache_dir=cache_dir)
