@@ -24,7 +24,7 @@ FORMAT: Final = "degranulation-model/1"
 ParameterStatus = Literal["", "measured", "fitted", "assumed", "derived"]
 Scale = Literal["lin", "log10"]
 _ARROWS: Final = ("<->", "<=>", "->", "=>")
-_TERM_RE = re.compile(r"^\s*(?:(?P<coef>\d+)\s*\*?\s*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*$")
+_TERM_RE = re.compile(r"\s*(?:(?P<coef>\d+)\s*\*?\s*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*")
 
 
 @dataclass(frozen=True)
@@ -300,7 +300,7 @@ def _parse_side(text: str, offset: int) -> tuple[tuple[str, int], ...]:
     terms: dict[str, int] = {}
     column = offset
     for part in text.split("+"):
-        match = _TERM_RE.match(part)
+        match = _TERM_RE.fullmatch(part)
         if match is None:
             raise ExpressionError(
                 f"'{part.strip()}' is not a species term",

@@ -51,7 +51,7 @@ _TOKEN_RE: Final = re.compile(
     r"(?P<space>\s+)|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>\*\*|[-+*/^(),])"
 )
-_ID_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_ID_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 #: BioNetGen math functions and the name of the same function in model expressions.
 _MATH: Final = {
     "exp": "exp", "ln": "log", "log10": "log10", "sqrt": "sqrt", "abs": "abs",
@@ -201,7 +201,7 @@ def _split_blocks(text: str, file: str | None) -> dict[str, list[_Line]]:
 
 def _sanitize(name: str) -> str:
     """A model id for a BioNetGen name (BioNetGen allows names that SymPy or Python reserve)."""
-    if _ID_RE.match(name) and not keyword.iskeyword(name) and name not in RESERVED:
+    if _ID_RE.fullmatch(name) and not keyword.iskeyword(name) and name not in RESERVED:
         return name
     stripped = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_") or "x"
     return f"bng_{stripped}"
@@ -598,7 +598,7 @@ class _UnitInference:
         return reactions, list(extra.values())
 
     def _number_parameter(self, reaction: _NetReaction, index: int) -> str:
-        name = _sanitize(reaction.rate) if _ID_RE.match(reaction.rate.lstrip("_")) else f"bng_k{index}"
+        name = _sanitize(reaction.rate) if _ID_RE.fullmatch(reaction.rate.lstrip("_")) else f"bng_k{index}"
         return name if name not in self.importer.constants else f"{name}_value"
 
     def _reaction(self, index: int, reaction: _NetReaction, text: str, expr: sympy.Expr) -> Reaction:
