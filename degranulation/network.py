@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from degranulation.errors import ExpressionError
+from degranulation.limits import MAX_STOICHIOMETRY
 from degranulation.units import UnitSystem, to_quantity
 
 FORMAT: Final = "degranulation-model/1"
@@ -307,9 +308,19 @@ def _parse_side(text: str, offset: int) -> tuple[tuple[str, int], ...]:
                 column=column + len(part) - len(part.lstrip()) + 1,
                 hint="terms look like 'R', '2 R' or '2*R'",
             )
+        if len(match["coef"] or "") > len(str(int(MAX_STOICHIOMETRY))):  # before int() of 10**6 digits
+            raise ExpressionError(
+                f"coefficient in '{part.strip()[:40]}' is larger than {MAX_STOICHIOMETRY:g}",
+                column=column + 1,
+            )
         coefficient = int(match["coef"] or 1)
         if coefficient == 0:
             raise ExpressionError(f"zero coefficient in '{part.strip()}'", column=column + 1)
+        if coefficient > MAX_STOICHIOMETRY:
+            raise ExpressionError(
+                f"coefficient {coefficient} in '{part.strip()}' is larger than {MAX_STOICHIOMETRY:g}",
+                column=column + 1,
+            )
         terms[match["name"]] = terms.get(match["name"], 0) + coefficient
         column += len(part) + 1
     return tuple(terms.items())
