@@ -67,9 +67,9 @@ def validate(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_species_id_starting_with_two_underscores_is_renamed(tmp_path: Path) -> None:
-    path = tmp_path / "model.xml"
-    path.write_text(document(species="__A"), encoding="utf-8")
-    model = dg.load_model(path)  # looped forever appending '_'
+    result = validate(tmp_path, document(species="__A"))  # looped forever appending '_'
+    assert result.returncode == 0, result.stderr
+    model = dg.load_model(tmp_path / "model.xml")
     assert [s.id for s in model.species] == ["u__A", "B"]
     ds = dg.simulate(model, t="10 s")
     # dA/dt = -k A with k = 0.1/s, A(0) = 1 M: A(10 s) = exp(-1) M.
