@@ -28,8 +28,8 @@ from typing import Final
 import sympy
 
 from degranulation.errors import ExpressionError
+from degranulation.limits import MAX_DEPTH, MAX_LENGTH
 
-MAX_LENGTH: Final = 20_000
 TIME_NAME: Final = "t"
 #: Names a model may not use: the time symbol, and names SymPy's printers treat specially.
 RESERVED: Final = frozenset({"t", "time", "E", "I", "S", "N", "O", "Q", "pi", "oo", "nan", "zoo"})
@@ -151,9 +151,13 @@ def _parse(text: str, allow_mass_action: bool) -> ParsedExpression:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"cannot parse '{text.strip()}': {exc.msg}", column=exc.offset) from None
+        if "too many nested parentheses" in exc.msg:
+            raise _too_deep() from None
+        shown = text.strip() if len(text.strip()) <= 200 else f"{text.strip()[:200]}..."
+        raise ExpressionError(f"cannot parse '{shown}': {exc.msg}", column=exc.offset) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("expression is nested too deeply or is not text") from None
+    _check_depth(tree.body)
     builder = _Builder()
     body = tree.body
     try:
@@ -286,6 +290,29 @@ class _Builder:
         if all(isinstance(a, sympy.Number) for a in args):
             return _fold(node, lambda: float(func(*args)))
         return func(*args)
+
+
+def _check_depth(root: ast.AST) -> None:
+    """Refuse nesting deeper than :data:`~degranulation.limits.MAX_DEPTH` (walked with a
+    stack; a sum ``a + b - c + ...`` counts as one level, as it is built as one)."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, depth if _same_chain(node, child) else depth + 1))
+
+
+def _same_chain(parent: ast.AST, child: ast.AST) -> bool:
+    return all(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add | ast.Sub) for n in (parent, child))
+
+
+def _too_deep() -> ExpressionError:
+    return ExpressionError(
+        f"expression is nested more than {MAX_DEPTH} levels deep",
+        hint="simplify it (the limit is degranulation.limits.MAX_DEPTH)",
+    )
 
 
 def _is_condition(node: ast.AST) -> bool:

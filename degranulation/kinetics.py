@@ -11,12 +11,13 @@ ODE is the net extent rate divided by its compartment's size when it is a concen
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import sympy
 
-from degranulation.errors import ModelIssue, UnitError, UnitMismatch
+from degranulation.errors import ModelError, ModelIssue, UnitError, UnitMismatch
 from degranulation.expressions import TIME_NAME, parse_expression, symbol
 from degranulation.network import Compartment, Model, Parameter, Reaction, Species, UnitValue
 from degranulation.units import (
@@ -278,14 +279,14 @@ def _mass_action_term(
         return MassActionTerm(sign, constant * symbol(compartment), consumed)
     expected = _concentration() / dims(time=1) / species_dim
     direction = "forward" if sign > 0 else "reverse"
+    named = f"reaction '{reaction.id}': " if reaction.id else ""
     raise UnitMismatch(
-        f"{direction} rate constant '{constant}' is {format_dimension(constant_dim)}; with "
+        f"{named}{direction} rate constant '{constant}' is {format_dimension(constant_dim)}; with "
         f"reactants {_species_list(consumed)} the rate would be {format_dimension(dim)}, not an "
         "amount or concentration per time",
         code="U101",
         location=location,
-        hint=f"the constant should be {format_dimension(expected)} "
-        f"(or that times {format_dimension(_volume())})",
+        hint=f"give the constant in {model.units.unit_text(expected)} (or that times a volume)",
     )
 
 
@@ -330,6 +331,120 @@ def _check_extent(expr: sympy.Expr, table: dict[str, Any], location: str, reacti
         code="U101",
         location=location,
         hint=hint,
+    )
+
+
+def value_issue(model: Model, name: str, number: float, shown: str, location: str) -> ModelIssue | None:
+    """The one rule for the sign and size of a value given for ``name``, wherever it enters
+    (model files, ``ModelBuilder``, ``params=``/``initial=``, ``--set``, protocol steps, SBML
+    and BioNetGen import).
+
+    Every value is finite (V401). A compartment size is > 0; an initial amount or
+    concentration, and a parameter used as a mass-action rate constant, are >= 0 (V402,
+    errors). Another parameter may be negative, since its sign may mean something (a
+    temperature offset, a potential), but that is reported as a warning (V403).
+
+    Parameters
+    ----------
+    model : Model
+    name : str
+        The compartment, species or parameter the value is for.
+    number : float
+        The value (its sign does not depend on the unit).
+    shown : str
+        The value as the user gave it, for the message.
+    location : str
+        Where it was given, e.g. ``parameters.k_on.value`` or ``params.k_on``.
+
+    Returns
+    -------
+    ModelIssue or None
+        An error or a warning (``severity``), or None when the value is fine.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> from degranulation.kinetics import value_issue
+    >>> model = dg.load_model("ige_fceri_crosslinking")
+    >>> value_issue(model, "km1", -1.0, "-1 1/s", "params.km1").format()
+    "error[V402] params.km1: rate constant 'km1' = '-1 1/s' is negative; hint: ..."
+    >>> value_issue(model, "km1", 0.5, "0.5 1/s", "params.km1") is None
+    True
+    """
+    from degranulation.errors import ValueIssue
+
+    if not math.isfinite(number):
+        return ValueIssue(
+            f"value '{shown}' is not finite", code="V401", location=location, hint="give a finite number"
+        )
+    record = model.by_id.get(name)
+    if isinstance(record, Compartment):
+        if number > 0:
+            return None
+        return ValueIssue(
+            f"size '{shown}' of compartment '{name}' must be positive", code="V402", location=location
+        )
+    if number >= 0:
+        return None
+    if isinstance(record, Species):
+        return ValueIssue(
+            f"initial value '{shown}' is negative",
+            code="V402",
+            location=location,
+            hint="initial amounts and concentrations are >= 0",
+        )
+    if name in rate_constants(model):
+        return ValueIssue(
+            f"rate constant '{name}' = '{shown}' is negative",
+            code="V402",
+            location=location,
+            hint="mass-action rate constants are >= 0; for a reaction that runs the other way, "
+            "swap the sides of its equation",
+        )
+    return ValueIssue(
+        f"parameter '{name}' = '{shown}' is negative",
+        code="V403",
+        severity="warning",
+        location=location,
+        hint="allowed, since a parameter's sign may be meaningful; check that it is intended",
+    )
+
+
+def check_value(model: Model, name: str, number: float, shown: str, location: str) -> None:
+    """Apply :func:`value_issue`: raise its error, or warn (``ModelWarning``) its warning."""
+    import warnings
+
+    from degranulation.errors import ModelWarning
+
+    issue = value_issue(model, name, number, shown, location)
+    if issue is None:
+        return
+    if issue.severity == "error":
+        raise issue
+    warnings.warn(issue.format(), ModelWarning, stacklevel=3)
+
+
+def rate_constants(model: Model) -> frozenset[str]:
+    """Parameters that are mass-action rate constants: names in a ``mass_action(kf, kr)``
+    constant that is a product (``2*k_on``, ``k/V``), not a sum or a function of them."""
+    found: set[str] = set()
+    for reaction in model.reactions:
+        try:
+            parsed = parse_expression(reaction.rate, allow_mass_action=True)
+        except ModelError:  # reported by validation
+            continue
+        for constant in parsed.mass_action or ():
+            if constant is not None and _is_monomial(constant):
+                found |= {s.name for s in constant.free_symbols}
+    return frozenset(found)
+
+
+def _is_monomial(expr: sympy.Expr) -> bool:
+    factors = expr.args if isinstance(expr, sympy.Mul) else (expr,)
+    return all(
+        isinstance(f, sympy.Symbol | sympy.Number)
+        or (isinstance(f, sympy.Pow) and isinstance(f.base, sympy.Symbol) and f.exp.is_Number)
+        for f in factors
     )
 
 

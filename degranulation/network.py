@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from degranulation.errors import ExpressionError
+from degranulation.limits import MAX_STOICHIOMETRY
 from degranulation.units import UnitSystem, to_quantity
 
 FORMAT: Final = "degranulation-model/1"
 ParameterStatus = Literal["", "measured", "fitted", "assumed", "derived"]
 Scale = Literal["lin", "log10"]
 _ARROWS: Final = ("<->", "<=>", "->", "=>")
-_TERM_RE = re.compile(r"^\s*(?:(?P<coef>\d+)\s*\*?\s*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*$")
+_TERM_RE = re.compile(r"\s*(?:(?P<coef>\d+)\s*\*?\s*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*")
 
 
 @dataclass(frozen=True)
@@ -300,16 +301,26 @@ def _parse_side(text: str, offset: int) -> tuple[tuple[str, int], ...]:
     terms: dict[str, int] = {}
     column = offset
     for part in text.split("+"):
-        match = _TERM_RE.match(part)
+        match = _TERM_RE.fullmatch(part)
         if match is None:
             raise ExpressionError(
                 f"'{part.strip()}' is not a species term",
                 column=column + len(part) - len(part.lstrip()) + 1,
                 hint="terms look like 'R', '2 R' or '2*R'",
             )
+        if len(match["coef"] or "") > len(str(int(MAX_STOICHIOMETRY))):  # before int() of 10**6 digits
+            raise ExpressionError(
+                f"coefficient in '{part.strip()[:40]}' is larger than {MAX_STOICHIOMETRY:g}",
+                column=column + 1,
+            )
         coefficient = int(match["coef"] or 1)
         if coefficient == 0:
             raise ExpressionError(f"zero coefficient in '{part.strip()}'", column=column + 1)
+        if coefficient > MAX_STOICHIOMETRY:
+            raise ExpressionError(
+                f"coefficient {coefficient} in '{part.strip()}' is larger than {MAX_STOICHIOMETRY:g}",
+                column=column + 1,
+            )
         terms[match["name"]] = terms.get(match["name"], 0) + coefficient
         column += len(part) + 1
     return tuple(terms.items())

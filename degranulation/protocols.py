@@ -72,7 +72,7 @@ def resolve(model: Model, compiled: CompiledOde, steps: Sequence[Step]) -> tuple
     ModelError, UnitError
         For unknown targets, wrong actions for a target, or values and times with wrong units.
     """
-    from degranulation.kinetics import internal_value
+    from degranulation.kinetics import check_value, internal_value
     from degranulation.units import dimensionality
 
     species = {name: i for i, name in enumerate(compiled.species)}
@@ -99,6 +99,8 @@ def resolve(model: Model, compiled: CompiledOde, steps: Sequence[Step]) -> tuple
                 raise UnitError(
                     exc.message, location=f"{where}.{step.action}.{step.target}", hint=exc.hint
                 ) from None
+            if step.action == "set":  # an added amount may be negative: it removes
+                check_value(model, step.target, value, str(step.value), f"{where}.set.{step.target}")
         index = species[step.target] if is_species else parameters[step.target]
         events.append(Event(t, step.action, is_species, index, value))
     return tuple(sorted(events, key=lambda e: e.t))

@@ -36,8 +36,8 @@ FREE: Final = "-"
 BOUND: Final = "+"
 ANY: Final = "?"
 _NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
-_COMPONENT_RE: Final = re.compile(rf"^({_NAME})((?:~[A-Za-z0-9_]+)*)((?:![0-9]+|!\+|!\?)*)$")
-_MOLECULE_RE: Final = re.compile(rf"^({_NAME})(?:\((.*)\))?$")
+_COMPONENT_RE: Final = re.compile(rf"({_NAME})((?:~[A-Za-z0-9_]+)*)((?:![0-9]+|!\+|!\?)*)")
+_MOLECULE_RE: Final = re.compile(rf"({_NAME})(?:\((.*)\))?")
 
 
 # -- patterns ------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ class MoleculeType:
         name, components = _split_molecule(text)
         sites, states = [], []
         for component in components:
-            match = _COMPONENT_RE.match(component)
+            match = _COMPONENT_RE.fullmatch(component)
             if match is None or match[3]:
                 raise ModelError(
                     f"'{component}' in molecule type '{text}' is not a site",
@@ -120,7 +120,7 @@ def parse_pattern(text: str) -> tuple[Pattern, ...]:
 
 def _split_molecule(text: str) -> tuple[str, list[str]]:
     text = text.strip()
-    match = _MOLECULE_RE.match(text)
+    match = _MOLECULE_RE.fullmatch(text)
     if match is None:
         unsupported = [s for s in ("%", "@", "$", "::") if s in text]
         if unsupported:
@@ -133,7 +133,7 @@ def _split_molecule(text: str) -> tuple[str, list[str]]:
 
 
 def _site(text: str, molecule: str) -> Site:
-    match = _COMPONENT_RE.match(text)
+    match = _COMPONENT_RE.fullmatch(text)
     if match is None:
         raise ModelError(
             f"'{text}' in '{molecule}' is not a site",

@@ -258,20 +258,20 @@ def initial_state(model: Model, compiled: CompiledOde, initial: Mapping[str, Any
         if name not in position:
             raise _unknown(model, name, "species", position, "initial")
         x0[position[name]] = _override(model, name, value, f"initial.{name}")
-        if x0[position[name]] < 0:
-            raise ModelError(f"initial value {value!r} for '{name}' is negative", location=f"initial.{name}")
     return x0
 
 
 def _override(model: Model, name: str, value: Any, location: str) -> float:
-    from degranulation.kinetics import internal_value
+    from degranulation.kinetics import check_value, internal_value
 
     try:
-        number = internal_value(model, name, UnitValue.parse(value))
+        given = UnitValue.parse(value)
+        number = internal_value(model, name, given)
     except UnitError as exc:
         raise UnitError(exc.message, location=location, hint=exc.hint) from None
-    if not math.isfinite(number):
+    if not math.isfinite(number):  # a UnitError, as before the sign rule (its callers catch that)
         raise UnitError(f"value {value!r} for '{name}' is not finite", location=location)
+    check_value(model, name, number, str(given), location)
     return number
 
 

@@ -30,7 +30,7 @@ _NUMBER = r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|inf|nan)"
 _QUANTITY_RE = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>.*?)\s*$", re.IGNORECASE)
 # What a unit may be written with; exponents are kept short so no text can make pint's
 # number arithmetic explode.
-_UNIT_RE = re.compile(r"^[A-Za-z_µμΩ%°0-9 */().^+-]*$")
+_UNIT_RE = re.compile(r"[A-Za-z_µμΩ%°0-9 */().^+-]*")
 _LONG_EXPONENT_RE = re.compile(r"(\*\*|\^)\s*[+-]?\(?\s*\d{3,}")
 _COMMON_UNITS: Final = (
     "s", "min", "h", "ms", "day", "M", "mM", "uM", "nM", "pM", "fM", "mol", "mmol", "umol",
@@ -101,7 +101,7 @@ def parse_unit(text: str) -> pint.Unit:
     stripped = text.strip()
     if stripped in ("", "1", "dimensionless"):
         return ureg.dimensionless
-    if len(stripped) > 200 or not _UNIT_RE.match(stripped) or _LONG_EXPONENT_RE.search(stripped):
+    if len(stripped) > 200 or not _UNIT_RE.fullmatch(stripped) or _LONG_EXPONENT_RE.search(stripped):
         raise UnitError(f"'{text}' is not a unit", hint="write units like '1/(M*s)' or 'nM'")
     try:
         parsed = ureg.parse_units(stripped)
@@ -198,6 +198,41 @@ class UnitSystem:
                     hint=case_hint(text, registry().Quantity(1, _unit_for(dims)).dimensionality),
                 )
 
+    def unit_text(self, dimension: Any) -> str:
+        """Unit text a user can type for a dimension, in this system's units (a dimension
+        of fractional volumes or other base dimensions gets cube roots of the volume unit).
+
+        Examples
+        --------
+        >>> from degranulation.units import UnitSystem, dimensionality
+        >>> UnitSystem(time="s", concentration="nM").unit_text(dimensionality("1/(M*s)"))
+        '1/(nM*s)'
+        >>> UnitSystem().unit_text(dimensionality("1/(molecule*min)"))
+        '1/(molecule*s)'
+        """
+        powers = dict(dimension)
+        length = powers.pop(LENGTH, 0)
+        if set(powers) - {TIME, SUBSTANCE} or length % 3 or any(p != int(p) for p in powers.values()):
+            parts = {TIME: self.time, SUBSTANCE: self.amount, LENGTH: f"({self.volume})**(1/3)"}
+            return "*".join(f"({parts.get(n, n)})**{p:g}" for n, p in dict(dimension).items())
+        powers = {name: int(power) for name, power in powers.items()}
+        length = int(length)
+        concentration = -length // 3  # [substance]/[length]**3 carries every length
+        factors = {
+            self.concentration: concentration,
+            self.amount: powers.get(SUBSTANCE, 0) - concentration,
+            self.time: powers.get(TIME, 0),
+        }
+        up, down = [], []
+        for unit, power in factors.items():
+            name = unit if re.fullmatch(r"\w+", unit) else f"({unit})"
+            if power:
+                (up if power > 0 else down).append(name if abs(power) == 1 else f"{name}**{abs(power)}")
+        numerator = "*".join(up) or "1"
+        if not down:
+            return numerator if up else "dimensionless"
+        return f"{numerator}/{down[0] if len(down) == 1 else '(' + '*'.join(down) + ')'}"
+
     def magnitude(self, value: float, unit: str) -> float:
         """Convert ``value unit`` to a float in this system."""
         ureg = registry()
@@ -209,18 +244,6 @@ class UnitSystem:
         """SI magnitude of one internal unit of dimensionality ``dim``."""
         scales = self._scales
         return math.prod(scales.get(name, 1.0) ** power for name, power in dict(dim).items())
-
-    def unit_text(self, dim: Any) -> str:
-        """Unit text for a dimensionality in this system (for outputs)."""
-        if dict(dim) == {SUBSTANCE: 1, LENGTH: -3}:
-            return self.concentration
-        if dict(dim) == {SUBSTANCE: 1}:
-            return self.amount
-        if dict(dim) == {TIME: 1}:
-            return self.time
-        parts = {TIME: self.time, SUBSTANCE: self.amount, LENGTH: f"({self.volume})**(1/3)"}
-        terms = [f"({parts[name]})**{power:g}" for name, power in dict(dim).items()]
-        return "*".join(terms) or "dimensionless"
 
 
 def _unit_for(dims: dict[str, int]) -> str:

@@ -12,6 +12,7 @@ U101  rate law is not an amount per time    U102  species value of the wrong kin
 U103  mass action volume is ambiguous       U104  unknown unit
 U105  wrong unit dimension for its place    U106  observable unit does not match
 V401  value not finite                      V402  negative or zero value
+V403  negative parameter (warning)          N204  observable used in an expression
 R601  reversible mass action needs kr       R602  irreversible with kr
 ====  ==========================================================================
 """
@@ -47,11 +48,12 @@ from degranulation.kinetics import (
     rate_law,
     species_dimension,
     symbol_dimensions,
+    value_issue,
 )
 from degranulation.network import Compartment, Model, Observable, Parameter, Species, UnitValue
 from degranulation.units import case_hint, dimensionality, format_dimension
 
-_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch: "$" matches before "\n"
 
 
 def validate(model: Model) -> list[ModelIssue]:
@@ -103,7 +105,8 @@ def find_issues(model: Model) -> list[ModelIssue]:
 class _Checker:
     def __init__(self, model: Model) -> None:
         self.model = model
-        self.known = {TIME_NAME} | set(model.by_id)
+        self.observables = {o.id: o for o in model.observables}
+        self.known = {TIME_NAME} | set(model.by_id) - set(self.observables)
         self.used: set[str] = set()
 
     def run(self) -> Iterator[ModelIssue]:
@@ -131,7 +134,7 @@ class _Checker:
                 )
 
     def ids(self) -> Iterator[ModelIssue]:
-        if not _ID_RE.match(self.model.id):
+        if not _ID_RE.fullmatch(self.model.id):
             yield ModelIssue(f"model id '{self.model.id}' is not an identifier", code="N203", location="id")
         seen: dict[str, str] = {}
         groups: dict[str, tuple[Compartment | Species | Parameter | Observable, ...]] = {
@@ -142,7 +145,7 @@ class _Checker:
         }
         for group, records in groups.items():
             for record in records:
-                yield from self._check_id(record.id, f"{group}.{record.id}", seen)
+                yield from self._check_id(record.id, f"{group}.{_shown(record.id)}", seen)
         reaction_ids: set[str] = set()
         for index, reaction in enumerate(self.model.reactions):
             if reaction.id in reaction_ids:
@@ -154,9 +157,9 @@ class _Checker:
             reaction_ids.add(reaction.id)
 
     def _check_id(self, name: str, location: str, seen: dict[str, str]) -> Iterator[ModelIssue]:
-        if not _ID_RE.match(name) or keyword.iskeyword(name):
+        if not _ID_RE.fullmatch(name) or keyword.iskeyword(name):
             yield ModelIssue(
-                f"'{name}' is not a valid id",
+                f"'{_shown(name)}' is not a valid id",
                 code="N203",
                 location=location,
                 hint="ids are ASCII identifiers: letters, digits and '_', not starting with a digit",
@@ -187,7 +190,7 @@ class _Checker:
     def compartments(self) -> Iterator[ModelIssue]:
         for compartment in self.model.compartments:
             location = f"compartments.{compartment.id}.size"
-            yield from self._value(compartment.size, location, dims(length=3), "a volume", positive=True)
+            yield from self._value(compartment.size, location, dims(length=3), "a volume", compartment.id)
 
     def species(self) -> Iterator[ModelIssue]:
         compartments = [c.id for c in self.model.compartments]
@@ -207,14 +210,7 @@ class _Checker:
             except ModelIssue as issue:
                 yield issue
                 continue
-            yield from self._finite(species.initial, f"{location}.initial")
-            if species.initial.value < 0:
-                yield ValueIssue(
-                    f"initial value '{species.initial}' is negative",
-                    code="V402",
-                    location=f"{location}.initial",
-                    hint="initial amounts and concentrations are >= 0",
-                )
+            yield from self._sign(species.id, species.initial, f"{location}.initial")
             if species.compartment is None and dim == dims(substance=1, length=-3):
                 yield ModelIssue(
                     f"species '{species.id}' is a concentration but has no compartment",
@@ -223,12 +219,18 @@ class _Checker:
                     hint="declare a compartment with a size and set compartment = '<id>'",
                 )
             if species.molar_mass is not None:
-                yield from self._value(species.molar_mass, f"{location}.molar_mass", None, "", positive=True)
+                yield from self._value(species.molar_mass, f"{location}.molar_mass", None, "")
+                if species.molar_mass.value <= 0:
+                    yield ValueIssue(
+                        f"'{species.molar_mass}' must be positive",
+                        code="V402",
+                        location=f"{location}.molar_mass",
+                    )
 
     def parameters(self) -> Iterator[ModelIssue]:
         for parameter in self.model.parameters:
             location = f"parameters.{parameter.id}"
-            yield from self._value(parameter.value, f"{location}.value", None, "")
+            yield from self._value(parameter.value, f"{location}.value", None, "", parameter.id)
             if parameter.estimate is None:
                 continue
             low, high = parameter.estimate.bounds
@@ -243,8 +245,9 @@ class _Checker:
                 )
 
     def _value(
-        self, value: UnitValue, location: str, expected: Any, what: str, *, positive: bool = False
+        self, value: UnitValue, location: str, expected: Any, what: str, name: str | None = None
     ) -> Iterator[ModelIssue]:
+        """Unit and finiteness of a value; its sign and size too when it is ``name``'s value."""
         try:
             dim = dimensionality(value.unit)
         except UnitError as exc:
@@ -257,16 +260,17 @@ class _Checker:
                 location=location,
                 hint=case_hint(value.unit, expected),
             )
-        yield from self._finite(value, location)
-        if positive and value.value <= 0:
-            yield ValueIssue(f"'{value}' must be positive", code="V402", location=location)
-
-    @staticmethod
-    def _finite(value: UnitValue, location: str) -> Iterator[ModelIssue]:
-        if not math.isfinite(value.value):
+        if name is not None:
+            yield from self._sign(name, value, location)
+        elif not math.isfinite(value.value):
             yield ValueIssue(
                 f"value '{value}' is not finite", code="V401", location=location, hint="give a finite number"
             )
+
+    def _sign(self, name: str, value: UnitValue, location: str) -> Iterator[ModelIssue]:
+        issue = value_issue(self.model, name, value.value, str(value), location)
+        if issue is not None:
+            yield issue
 
     def reaction(self, index: int, table: dict[str, Any]) -> Iterator[ModelIssue]:
         reaction = self.model.reactions[index]
@@ -277,7 +281,7 @@ class _Checker:
         except ExpressionError as exc:
             yield _syntax(exc, f"{location}.equation")
             return
-        names_ok = True
+        names_ok = all(name in table for name, _ in (*reactants, *products))  # else reported already
         for name, _ in (*reactants, *products):
             if name not in species_ids:
                 names_ok = False
@@ -353,6 +357,9 @@ class _Checker:
                         location=f"{location}.{step.action}.{step.target}",
                         hint=exc.hint,
                     )
+                    continue
+                if step.action == "set":  # an added amount may be negative: it removes
+                    yield from self._sign(step.target, step.value, f"{location}.set.{step.target}")
 
     def _parse(
         self, text: str, location: str, *, mass_action: bool = False
@@ -364,9 +371,23 @@ class _Checker:
             return None
         self.used |= set(parsed.names)
         for name, column in parsed.names.items():
-            if name not in self.known:
+            if name in self.observables:
+                yield UnknownName(
+                    f"observable '{name}' cannot be used in an expression",
+                    code="N204",
+                    location=location,
+                    column=column,
+                    hint="expressions use species, parameters, compartments and t; "
+                    f"write out its expression '{self.observables[name].expr}'",
+                )
+            elif name not in self.known:
                 yield _unknown(name, "name", sorted(self.known - {TIME_NAME}), location, column)
         return parsed
+
+
+def _shown(name: str) -> str:
+    """An id as text on one line (a control character is written as its escape)."""
+    return name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
 
 
 def _dim_or_none(unit: str) -> Any:

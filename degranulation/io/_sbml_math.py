@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import sympy
 
 from degranulation.expressions import FUNCTIONS, TIME_NAME
+from degranulation.limits import MAX_EXPRESSION_NODES, MAX_MATHML_DEPTH
 
 #: SBML functions of one argument (``AST_FUNCTION_<key>``) and their expression-text names.
 _ONE_ARGUMENT: Final = {
@@ -253,6 +255,13 @@ def _operation(node: Any, kind: int, args: list[tuple[str, int]]) -> tuple[str, 
         return f"-{_wrap(*args[0], _PRODUCT)}", _UNARY
     if kind == libsbml.AST_MINUS:
         return f"{plain[0]} - {_wrap(*args[1], _PRODUCT)}", _SUM
+    if (
+        kind == libsbml.AST_DIVIDE
+        and len(args) == 2
+        and node.getChild(1).isNumber()
+        and not _number(node.getChild(1))[1]
+    ):
+        raise MathFeature(f"division by zero in '{libsbml.formulaToL3String(node)}'")
     if kind == libsbml.AST_DIVIDE:
         return f"{_wrap(*args[0], _PRODUCT)}/{_wrap(*args[1], _UNARY)}", _PRODUCT
     if kind in (libsbml.AST_POWER, libsbml.AST_FUNCTION_POWER):
@@ -304,6 +313,8 @@ def _number(node: Any) -> tuple[str, float]:
         value: float = node.getInteger()
         text = str(value)
     elif node.getType() == libsbml.AST_RATIONAL:
+        if node.getDenominator() == 0:
+            raise MathFeature(f"the rational number {node.getNumerator()}/0 (division by zero)")
         value = node.getNumerator() / node.getDenominator()
         text = f"{node.getNumerator()}/{node.getDenominator()}"
     else:
@@ -393,3 +404,172 @@ def ast_node(kind: int, *children: Any) -> Any:
     for child in children:
         node.addChild(child)
     return node
+
+
+def check_math(model: Any, file: str) -> None:
+    """Refuse math that is nested too deeply, function definitions that call each other in a
+    cycle, and math that inlining function definitions would grow beyond
+    :data:`~degranulation.limits.MAX_EXPRESSION_NODES` (ModelFileError, with the line).
+
+    Everything here walks the math with an explicit stack and measures inlining without doing
+    it: libsbml's own expansion recurses without end on a cycle (a crash) and grows
+    exponentially on nested definitions.
+    """
+    import graphlib
+
+    from degranulation.errors import ModelFileError
+
+    definitions = {f.getId(): f for f in model.getListOfFunctionDefinitions()}
+    calls = {name: _called(f.getBody(), definitions, f, file) for name, f in definitions.items()}
+    try:
+        order = list(graphlib.TopologicalSorter(calls).static_order())
+    except graphlib.CycleError as exc:
+        cycle = [str(name) for name in exc.args[1]]
+        first = definitions[cycle[0]]
+        raise ModelFileError(
+            f"function definitions call each other in a cycle: {' -> '.join(cycle)}",
+            file=file,
+            location=_where(first),
+            hint="a function definition may only call functions that do not call it back",
+        ) from None
+    measured: dict[str, _Size] = {}
+    for name in order:
+        if name in definitions:
+            function = definitions[name]
+            params = [function.getArgument(i).getName() for i in range(function.getNumArguments())]
+            measured[name] = _measure(function.getBody(), params, measured, function, file)
+    for element in _math_elements(model):
+        if element is None or not element.isSetMath():
+            continue
+        if measured:
+            _measure(element.getMath(), [], measured, element, file)
+        else:  # nothing to inline: only the nesting matters
+            for _ in _nodes(element.getMath(), element, file):
+                pass
+
+
+def _math_elements(model: Any) -> Iterator[Any]:
+    """Every element with math but function definitions (libsbml's ``getListOfAllElements``
+    takes seconds on a network of thousands of reactions)."""
+    for reaction in model.getListOfReactions():
+        yield reaction.getKineticLaw()
+        if model.getLevel() < 3:
+            for reference in (*reaction.getListOfReactants(), *reaction.getListOfProducts()):
+                yield reference.getStoichiometryMath()
+    yield from model.getListOfRules()
+    yield from model.getListOfInitialAssignments()
+    yield from model.getListOfConstraints()
+    for event in model.getListOfEvents():
+        yield from (event.getTrigger(), event.getDelay(), event.getPriority())
+        yield from event.getListOfEventAssignments()
+
+
+@dataclass(frozen=True)
+class _Size:
+    """What a piece of math becomes once inlined: ``nodes``, nesting ``depth``, and how
+    often each parameter of the enclosing function definition occurs in it (``uses``)."""
+
+    nodes: int
+    depth: int
+    uses: tuple[int, ...]
+
+
+def _called(body: Any, definitions: Mapping[str, Any], element: Any, file: str) -> set[str]:
+    """The function definitions that ``body`` calls (walked with a stack, depth-limited)."""
+    import libsbml
+
+    found: set[str] = set()
+    for node in _nodes(body, element, file):
+        if node.getType() == libsbml.AST_FUNCTION and node.getName() in definitions:
+            found.add(node.getName())
+    return found
+
+
+def _nodes(root: Any, element: Any, file: str) -> Iterator[Any]:
+    if root is None:
+        return
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_MATHML_DEPTH:
+            raise _too_deep(element, file)
+        yield node
+        stack.extend((node.getChild(i), depth + 1) for i in range(node.getNumChildren()))
+
+
+def _measure(root: Any, params: list[str], functions: Mapping[str, _Size], element: Any, file: str) -> _Size:
+    """The size of ``root`` once every call of a function definition is inlined, computed
+    bottom-up (post-order, with a stack) without inlining anything."""
+    import libsbml
+
+    from degranulation.errors import ModelFileError
+
+    if root is None:
+        return _Size(0, 0, (0,) * len(params))
+    cap = MAX_EXPRESSION_NODES + 1
+    stack: list[tuple[Any, list[_Size]]] = [(root, [])]
+    while True:
+        node, done = stack[-1]
+        if len(done) < node.getNumChildren():
+            if len(stack) >= MAX_MATHML_DEPTH:
+                raise _too_deep(element, file)
+            stack.append((node.getChild(len(done)), []))
+            continue
+        stack.pop()
+        name = node.getName() if node.getType() in (libsbml.AST_NAME, libsbml.AST_FUNCTION) else None
+        if node.getType() == libsbml.AST_FUNCTION and name in functions:
+            called = functions[name]
+            nodes = called.nodes + sum(u * (a.nodes - 1) for u, a in zip(called.uses, done, strict=False))
+            depth = called.depth + max((a.depth for a in done), default=0)
+            uses = tuple(
+                sum(u * a.uses[j] for u, a in zip(called.uses, done, strict=False))
+                for j in range(len(params))
+            )
+        else:
+            nodes = 1 + sum(a.nodes for a in done)
+            depth = 1 + max((a.depth for a in done), default=0)
+            uses = tuple(
+                int(node.getType() == libsbml.AST_NAME and name == p) + sum(a.uses[j] for a in done)
+                for j, p in enumerate(params)
+            )
+        size = _Size(min(nodes, cap), depth, tuple(min(u, cap) for u in uses))
+        if size.nodes > MAX_EXPRESSION_NODES or size.depth > MAX_MATHML_DEPTH:
+            what = (
+                f"more than {MAX_EXPRESSION_NODES} nodes"
+                if size.nodes > MAX_EXPRESSION_NODES
+                else (f"more than {MAX_MATHML_DEPTH} levels deep")
+            )
+            raise ModelFileError(
+                f"math grows to {what} once its function definitions are inlined",
+                file=file,
+                location=_where(element),
+                hint="function definitions that call others several times grow exponentially; "
+                "define the intermediate values as parameters or assignment rules",
+            )
+        if not stack:
+            return size
+        stack[-1][1].append(size)
+
+
+def _too_deep(element: Any, file: str) -> Exception:
+    from degranulation.errors import ModelFileError
+
+    return ModelFileError(
+        f"math is nested more than {MAX_MATHML_DEPTH} levels deep",
+        file=file,
+        location=_where(element),
+        hint="simplify the expression (the limit is degranulation.limits.MAX_MATHML_DEPTH)",
+    )
+
+
+def _where(element: Any) -> str:
+    """``line 12: kineticLaw of reaction 'r1'``: where an SBML element is."""
+    described = element.getElementName()
+    owner = element
+    while owner is not None and not (owner.isSetId() and owner.getId()):
+        owner = owner.getParentSBMLObject()
+    if owner is not None and owner is not element:
+        described = f"{described} of {owner.getElementName()} '{owner.getId()}'"
+    elif owner is not None:
+        described = f"{described} '{owner.getId()}'"
+    return f"line {element.getLine()}: {described}"

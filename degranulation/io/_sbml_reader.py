@@ -20,7 +20,7 @@ from sympy.printing.str import StrPrinter
 
 from degranulation.errors import ExpressionError, ModelFileError, UnsupportedFeatureError
 from degranulation.expressions import FUNCTIONS, MASS_ACTION, RESERVED, TIME_NAME, parse_expression, symbol
-from degranulation.io._sbml_math import MathFeature, ast_to_text, names_in
+from degranulation.io._sbml_math import MathFeature, ast_to_text, check_math, names_in
 from degranulation.io._sbml_units import (
     Unit,
     UnitInference,
@@ -29,6 +29,7 @@ from degranulation.io._sbml_units import (
     unit_from_reference,
     unit_from_vector,
 )
+from degranulation.limits import MAX_STOICHIOMETRY, check_file_size
 from degranulation.network import (
     Compartment,
     Model,
@@ -43,6 +44,8 @@ from degranulation.network import (
 )
 from degranulation.units import UnitSystem
 
+#: An SBML id this reader cannot take for a record (its unit table uses it for time).
+TIME_NAME_SBML: Final = "time"
 _CONVERTERS: Final = ("promoteLocalParameters", "expandFunctionDefinitions")
 _TAKEN: Final = frozenset(RESERVED) | set(FUNCTIONS) | {MASS_ACTION} | set(keyword.kwlist)
 #: Where :mod:`degranulation.io._sbml_writer` records the model's unit system.
@@ -79,6 +82,7 @@ def read_document(libsbml: Any, path: Path) -> Any:
     """Read an SBML file with libsbml, refusing files with errors (ModelFileError)."""
     if not path.is_file():
         raise ModelFileError(f"no such SBML file '{path}'", file=str(path), hint="check the path")
+    check_file_size(path, "SBML file")
     document = libsbml.readSBMLFromFile(str(path))
     problems = [
         f"line {error.getLine()}: {' '.join(error.getShortMessage().split())}"
@@ -106,6 +110,7 @@ class Importer:
         self.features: list[str] = []
         self.features += list(self._packages())
         self.initial_assignments = [a.getSymbol() for a in document.getModel().getListOfInitialAssignments()]
+        check_math(document.getModel(), file)  # before libsbml inlines function definitions
         self._convert()
         self.sbml = document.getModel()
         self.ids = self._rename()
@@ -220,12 +225,18 @@ class Importer:
             *model.getListOfReactions(),
         ]
         original = {r.getId() for r in records}
+        if TIME_NAME_SBML in original:  # SbmlImport.units["time"] is the time unit
+            record = next(r for r in records if r.getId() == TIME_NAME_SBML)
+            raise ModelFileError(
+                f"the {record.getElementName()} id 'time' is not supported",
+                file=self.file,
+                location=f"line {record.getLine()}: {record.getElementName()} 'time'",
+                hint="rename it in the SBML file (e.g. to 'time_'); time itself is MathML's csymbol",
+            )
         ids: dict[str, str] = {}
         for sid in (r.getId() for r in records):
-            new = sid
-            while (
-                new in _TAKEN or new.startswith("__") or (new != sid and new in original | set(ids.values()))
-            ):
+            new = f"u{sid}" if sid.startswith("__") else sid  # a valid SId; our names may not start so
+            while new in _TAKEN or (new != sid and new in original | set(ids.values())):
                 new = f"{new}_"
             ids[sid] = new
         return ids
@@ -497,14 +508,10 @@ class Importer:
             for reference in references:
                 sid = reference.getSpecies()
                 stoichiometry = reference.getStoichiometry()
-                if (
-                    stoichiometry != stoichiometry
-                    or stoichiometry <= 0
-                    or stoichiometry != int(stoichiometry)
-                ):
+                if not 0 < stoichiometry <= MAX_STOICHIOMETRY or stoichiometry != int(stoichiometry):
                     self.features.append(
                         f"stoichiometry {stoichiometry:g} of '{sid}' in reaction '{reaction.getId()}' "
-                        "(only positive integers are supported)"
+                        f"(only positive integers up to {MAX_STOICHIOMETRY:g} are supported)"
                     )
                     return None
                 if sid in self.rules or sid in self.rate_rules:

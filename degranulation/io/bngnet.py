@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from degranulation.errors import ModelFileError, UnsupportedFeatureError
-from degranulation.expressions import RESERVED
+from degranulation.expressions import MAX_LENGTH, RESERVED
+from degranulation.limits import MAX_DEPTH
 from degranulation.network import Model, Observable, Parameter, Reaction, Species, UnitValue
 from degranulation.units import UnitSystem
 
@@ -51,7 +52,7 @@ _TOKEN_RE: Final = re.compile(
     r"(?P<space>\s+)|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>\*\*|[-+*/^(),])"
 )
-_ID_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_ID_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 #: BioNetGen math functions and the name of the same function in model expressions.
 _MATH: Final = {
     "exp": "exp", "ln": "log", "log10": "log10", "sqrt": "sqrt", "abs": "abs",
@@ -121,11 +122,10 @@ def read_bngnet(path: str | Path, *, id: str | None = None) -> Model:
     >>> str(model.get_parameter("kon").value), str(model.get_species("S1").initial)
     ('10.0 1/(molecule*s)', '5000.0 molecule')
     """
+    from degranulation.limits import read_model_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"cannot read BioNetGen network: {exc}", file=str(path)) from None
+    text = read_model_text(path, "BioNetGen network")
     return loads_bngnet(text, file=str(path), id=id or _sanitize(path.stem.replace("-", "_")))
 
 
@@ -153,11 +153,15 @@ def read_gdat(path: str | Path) -> dict[str, np.ndarray]:
     with path.open(encoding="utf-8") as handle:
         header = handle.readline()
     if not header.startswith("#"):
-        raise ModelFileError("a .gdat file starts with a '#' header of column names", file=str(path))
+        raise ModelFileError(
+            "a .gdat file starts with a '#' header of column names", file=str(path), location="line 1"
+        )
     names = header.lstrip("#").split()
     data = np.loadtxt(path, comments="#", ndmin=2)
     if data.shape[1] != len(names):
-        raise ModelFileError(f"{len(names)} column names but {data.shape[1]} columns", file=str(path))
+        raise ModelFileError(
+            f"{len(names)} column names but {data.shape[1]} columns", file=str(path), location="line 2"
+        )
     return {name: data[:, k] for k, name in enumerate(names)}
 
 
@@ -195,13 +199,18 @@ def _split_blocks(text: str, file: str | None) -> dict[str, list[_Line]]:
             blocks[current].append(_Line(number, words, comment.strip()))
     for needed in ("species", "reactions"):
         if needed not in blocks:
-            raise ModelFileError(f"no '{needed}' block", file=file, hint="is this a BioNetGen .net file?")
+            raise ModelFileError(
+                f"no '{needed}' block up to the end of the file",
+                file=file,
+                location=f"line {text.count(chr(10)) + 1}",
+                hint="is this a BioNetGen .net file?",
+            )
     return blocks
 
 
 def _sanitize(name: str) -> str:
     """A model id for a BioNetGen name (BioNetGen allows names that SymPy or Python reserve)."""
-    if _ID_RE.match(name) and not keyword.iskeyword(name) and name not in RESERVED:
+    if _ID_RE.fullmatch(name) and not keyword.iskeyword(name) and name not in RESERVED:
         return name
     stripped = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_") or "x"
     return f"bng_{stripped}"
@@ -344,6 +353,13 @@ class _Importer:
             else:
                 out.append(self._name(value, line, seen))
         result = "".join(out)
+        if len(result) > MAX_LENGTH:  # checked level by level, so nested doubling stops early
+            raise self._error(
+                line,
+                f"'{text[:40]}' grows to more than {MAX_LENGTH} characters once the parameters and "
+                "functions it uses are inlined",
+                hint="definitions that use others several times grow exponentially",
+            )
         if not seen:
             self._translated[key] = result
         return result
@@ -380,6 +396,10 @@ class _Importer:
     def _inline(self, name: str, definition: tuple[str, _Line], line: _Line, seen: tuple[str, ...]) -> str:
         if name in seen:
             raise self._error(line, f"'{name}' is defined in terms of itself ({' -> '.join((*seen, name))})")
+        if len(seen) >= MAX_DEPTH:
+            raise self._error(
+                line, f"definitions nest more than {MAX_DEPTH} deep ({' -> '.join((*seen[:3], '...', name))})"
+            )
         return self.translate(definition[0], definition[1], (*seen, name))
 
     # -- the model -------------------------------------------------------------------------
@@ -572,7 +592,7 @@ class _UnitInference:
         return reactions, list(extra.values())
 
     def _number_parameter(self, reaction: _NetReaction, index: int) -> str:
-        name = _sanitize(reaction.rate) if _ID_RE.match(reaction.rate.lstrip("_")) else f"bng_k{index}"
+        name = _sanitize(reaction.rate) if _ID_RE.fullmatch(reaction.rate.lstrip("_")) else f"bng_k{index}"
         return name if name not in self.importer.constants else f"{name}_value"
 
     def _reaction(self, index: int, reaction: _NetReaction, text: str, expr: sympy.Expr) -> Reaction:

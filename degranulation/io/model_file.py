@@ -76,12 +76,10 @@ def read_model(path: str | Path) -> Model:
     ModelValidationError
         Grouping every structural problem, each with its key path.
     """
+    from degranulation.limits import read_model_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"cannot read model file: {exc}", file=str(path)) from None
-    return loads_model(text, file=str(path))
+    return loads_model(read_model_text(path, "model file"), file=str(path))
 
 
 def loads_model(text: str, *, file: str | None = None) -> Model:

@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 CASES = sorted((HERE / "cases").glob("*.toml"))
 CLI_CASES = sorted((HERE / "cli").glob("*.args"))
 UPDATE = bool(os.environ.get("UPDATE_GOLDEN"))
-WARNING_ONLY = {"unused_parameter"}
+WARNING_ONLY = {"unused_parameter", "negative_parameter"}
 
 
 def check_golden(expected_path: Path, text: str) -> None:
