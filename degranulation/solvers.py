@@ -70,12 +70,12 @@ class _Solver:
         return options
 
     def describe(self) -> dict[str, Any]:
-        """Options as plain data, for provenance."""
+        """Options as plain data, for provenance (strict JSON: an unlimited ``max_step`` is None)."""
         return {
             "method": self.name,
             "rtol": self.rtol,
             "atol": list(self.atol) if isinstance(self.atol, tuple) else self.atol,
-            "max_step": self.max_step,
+            "max_step": self.max_step if math.isfinite(self.max_step) else None,
             "first_step": self.first_step,
         }
 
