@@ -141,7 +141,7 @@ def _draw_fit(axis: Any, fit: HillFit, dose: Any, dose_label: str) -> None:
             [fit.peak.magnitude],
             "v",
             color="tab:red",
-            label=f"peak {fit.peak:.3g~P} at {fit.peak_dose:.3g~P}",
+            label=f"peak {fit.peak:.3g~P} at {fit.peak_dose.to(dose.units).magnitude:.3g} {dose_label}",
         )
 
 

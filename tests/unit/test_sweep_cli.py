@@ -118,12 +118,13 @@ def test_the_hill_fit_is_written_with_the_sweep(tmp_path, capsys):
     stored = _strict(result.attrs["hill_fits"])["RecDim"]
     assert stored["status"] == "ok" and stored["label"] == "EC50" and stored["flags"] == []
     assert stored["ec50"] == {"value": pytest.approx(expected.ec50.magnitude, rel=1e-9), "unit": "molecule"}
-    assert [b["value"] for b in stored["ec50_ci"]] == pytest.approx([float(q.magnitude) for q in expected.ec50_ci])
+    interval = [float(q.magnitude) for q in expected.ec50_ci]
+    assert [b["value"] for b in stored["ec50_ci"]] == pytest.approx(interval)
     assert stored["n"] == pytest.approx(expected.n, rel=1e-9)
     attrs = result["RecDim"].attrs
     assert attrs["hill_ec50"] == pytest.approx(expected.ec50.magnitude, rel=1e-9)
     assert attrs["hill_ec50_units"] == "molecule" and attrs["hill_n"] == pytest.approx(expected.n)
-    assert list(attrs["hill_ec50_ci"]) == pytest.approx([float(q.magnitude) for q in expected.ec50_ci])
+    assert list(attrs["hill_ec50_ci"]) == pytest.approx(interval)
     # The same sweep as JSON on stdout carries the same fit; the table moves to stderr.
     capsys.readouterr()
     assert main([*ARGS, "-o", "-", "--format", "json"]) == 0
