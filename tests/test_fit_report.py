@@ -3,6 +3,7 @@ identifiability flags; progress per finished start; what --resume reused; the pr
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -101,3 +102,17 @@ def test_profile_intervals_draw_the_profile_figure(tmp_path, capsys):
     payload = _strict((tmp_path / "f.json").read_text())
     assert payload["ci_method"] == "profile"
     assert payload["parameters"]["kp1"]["identifiability"] == "identifiable"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_terminal_gets_a_progress_bar_over_the_starts(tmp_path, monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert main([*FIT, "--starts", "2", "-o", str(tmp_path / "fit.json")]) == 0
+    err = terminal.getvalue()
+    assert "fit: 100%" in err and "2/2" in err and "best=" in err  # tqdm's bar, with the best cost
+    assert "degranulation: fit: start" not in err  # the bar replaces the per-start lines
