@@ -111,7 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--solver",
         type=_solver_name,
-        choices=list(SOLVERS),
         default="BDF",
         metavar="SOLVER",
         help=f"one of {solvers}, any case (default BDF; CVODE needs the sundials extra)",
@@ -232,7 +231,6 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--solver",
         type=_solver_name,
-        choices=list(SOLVERS),
         metavar="SOLVER",
         help=f"one of {solvers}, any case (default: LSODA up to 100 species, else BDF)",
     )
@@ -263,8 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _solver_name(text: str) -> str:
-    """A solver name in any case, as the solvers module spells it (else as given, for argparse
-    to list the choices)."""
+    """A solver name in any case, as the solvers module spells it (else as given, for
+    solver_from to suggest the closest name)."""
     from degranulation.solvers import SOLVERS
 
     return next((name for name in SOLVERS if name.lower() == text.strip().lower()), text)
