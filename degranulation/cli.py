@@ -1,16 +1,18 @@
 """Command line: ``degranulation models | validate | simulate | fit | sweep``.
 
 Holds no modelling logic: it parses arguments, calls the Python API and turns exceptions into
-one-line messages on stderr. Exit codes: 0 ok, 1 invalid model or data, 2 usage,
-3 solver failure.
+one-line messages on stderr. Exit codes: 0 ok, 1 invalid model or data, 2 usage (including a
+missing optional extra), 3 solver or fit failure, 4 a sweep in which no point succeeded.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import os
 import sys
+import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -25,7 +27,14 @@ from degranulation.errors import (
     UnsupportedFeatureError,
 )
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED, EXIT_NO_POINT = 0, 1, 2, 3, 4
+
+EPILOG = """\
+exit codes: 0 ok; 1 invalid model or data; 2 usage (bad arguments, or a missing optional
+extra: the message names the 'pip install' to run); 3 solver or fit failure; 4 a sweep in
+which no point succeeded (a sweep with some failed points exits 0 and says how many failed).
+'-o -' writes CSV (default) or JSON (--format json) to stdout. Python warnings are shown only
+with -v; the package's own warnings always, one line each."""
 
 
 class UsageError(Exception):
@@ -37,6 +46,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+OUTPUT_FORMATS = ("csv", "json", "nc")
+
 ATOL_HELP = (
     "absolute tolerance: a number in model units, or an amount or concentration for every species, "
     "e.g. 1e-3molecule or 1pM"
@@ -45,20 +56,44 @@ ATOL_HELP = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = _Parser(prog="degranulation", description="Kinetic models of immune-cell degranulation.")
+    from degranulation.results import version
+    from degranulation.solvers import SOLVERS
+
+    solvers = ", ".join(SOLVERS)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", help="also show Python warnings (numerical ones, e.g.)"
+    )
+
+    def command(name: str, **options: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(  # type: ignore[no-any-return]
+            name,
+            parents=[common],
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            **options,
+        )
+
+    parser = _Parser(
+        prog="degranulation",
+        description="Kinetic models of immune-cell degranulation.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    models = commands.add_parser("models", help="list bundled models, or show one")
+    models = command("models", help="list bundled models, or show one")
     models.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     models.add_argument("model", nargs="?", help="model id (with 'show')")
     models.set_defaults(handler=_models)
 
-    validate = commands.add_parser("validate", help="check model files; exit 1 if any has errors")
+    validate = command("validate", help="check model files; exit 1 if any has errors")
     validate.add_argument("models", nargs="+", metavar="MODEL", help="model files or bundled ids")
     validate.add_argument("--format", choices=["text", "json"], default="text")
     validate.set_defaults(handler=_validate)
 
-    simulate = commands.add_parser("simulate", help="simulate a model and write its time course")
+    simulate = command("simulate", help="simulate a model and write its time course")
     simulate.add_argument("model", metavar="MODEL", help="model file or bundled id")
     simulate.add_argument(
         "--set",
@@ -73,7 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--t-end", default="100s", help="end time with unit, e.g. 30min (default 100s)")
     simulate.add_argument("--points", type=int, default=101, help="number of output times (default 101)")
-    simulate.add_argument("--solver", default="BDF", help="BDF (default), Radau or LSODA")
+    simulate.add_argument(
+        "--solver",
+        type=_solver_name,
+        default="BDF",
+        metavar="SOLVER",
+        help=f"one of {solvers}, any case (default BDF; CVODE needs the sundials extra)",
+    )
     simulate.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
     simulate.add_argument(
         "--atol",
@@ -81,11 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
         help=ATOL_HELP,
     )
     simulate.add_argument(
-        "-o", "--output", type=Path, help="write .nc, .csv or .json (default: CSV to stdout)"
+        "-o",
+        "--output",
+        help="write .nc, .csv or .json, or '-' for stdout (default: CSV to stdout)",
+    )
+    simulate.add_argument(
+        "--format",
+        choices=OUTPUT_FORMATS,
+        help="format on stdout: csv (default) or json; a file's format follows its extension",
     )
     simulate.set_defaults(handler=_simulate)
 
-    convert = commands.add_parser(
+    convert = command(
         "convert",
         help="convert a model between TOML, SBML (.xml/.sbml) and "
         "BioNetGen .net (read only), by file extension",
@@ -94,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("target", metavar="OUT", type=Path, help="file to write: .toml, .xml or .sbml")
     convert.set_defaults(handler=_convert)
 
-    fit = commands.add_parser("fit", help="fit parameters to assay data or a PEtab problem; write fit.json")
+    fit = command("fit", help="fit parameters to assay data or a PEtab problem; write fit.json")
     fit.add_argument("model", metavar="MODEL", help="model file or bundled id, or a PEtab problem (.yaml)")
     fit.add_argument(
         "data",
@@ -129,11 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--intervals",
         choices=["fisher", "profile"],
         default="fisher",
-        help="confidence intervals from the Fisher information (default) or profile likelihood",
+        help="confidence intervals from the Fisher information (default) or profile likelihood "
+        "(with --plot, the profiles are drawn too, in PNG-profile.png)",
     )
     fit.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     fit.add_argument("--workers", type=int, default=1, help="processes for the starts (default 1)")
-    fit.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    fit.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (the dask extra)")
     fit.add_argument("--rtol", type=float, default=1e-8, help="solver relative tolerance (default 1e-8)")
     fit.add_argument(
         "--atol",
@@ -143,15 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "-o",
         "--output",
-        type=Path,
-        help="write fit.json here (default: stdout); finished starts are kept in OUTPUT.starts.jsonl "
-        "until the fit completes",
+        help="write fit.json here, or '-' for stdout (the default); finished starts are kept in "
+        "OUTPUT.starts.jsonl until the fit completes",
     )
     fit.add_argument("--resume", action="store_true", help="continue the interrupted fit stored beside -o")
-    fit.add_argument("--plot", type=Path, metavar="PNG", help="also draw data vs fitted model with residuals")
+    fit.add_argument(
+        "--plot",
+        type=Path,
+        metavar="PNG",
+        help="also draw data vs fitted model with residuals, in the data's time unit (the plot extra)",
+    )
     fit.set_defaults(handler=_fit)
 
-    sweep = commands.add_parser("sweep", help="dose response: solve over doses, write .nc, fit Hill curves")
+    sweep = command("sweep", help="dose response: solve over doses, write .nc, fit Hill curves")
     sweep.add_argument("model", metavar="MODEL", help="model file or bundled id")
     sweep.add_argument(
         "--vary", required=True, metavar="NAME", help="parameter, compartment or species (its initial value)"
@@ -173,9 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--protocol", help="protocol declared in the model file, or 'none'")
     sweep.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    sweep.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    sweep.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (the dask extra)")
     sweep.add_argument("--resume", action="store_true", help="continue the interrupted sweep stored under -o")
-    sweep.add_argument("--solver", help="LSODA (default for models up to 100 species), BDF or Radau")
+    sweep.add_argument(
+        "--solver",
+        type=_solver_name,
+        metavar="SOLVER",
+        help=f"one of {solvers}, any case (default: LSODA up to 100 species, else BDF)",
+    )
     sweep.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
     sweep.add_argument(
         "--atol",
@@ -186,13 +244,28 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "-o",
         "--output",
-        type=Path,
         required=True,
-        help="result file (.nc); finished doses are kept beside it in OUTPUT.parts/ until it is complete",
+        help="result file (.nc, with each readout's Hill fit in its attributes), or '-' for stdout; "
+        "finished doses are kept beside the file in OUTPUT.parts/ until it is complete",
     )
-    sweep.add_argument("--plot", type=Path, metavar="PNG", help="also draw each curve with its Hill fit")
+    sweep.add_argument(
+        "--format",
+        choices=OUTPUT_FORMATS,
+        help="format on stdout: csv (default; one row per dose) or json (with the Hill fits)",
+    )
+    sweep.add_argument(
+        "--plot", type=Path, metavar="PNG", help="also draw each curve with its Hill fit (the plot extra)"
+    )
     sweep.set_defaults(handler=_sweep)
     return parser
+
+
+def _solver_name(text: str) -> str:
+    """A solver name in any case, as the solvers module spells it (else as given, for
+    solver_from to suggest the closest name)."""
+    from degranulation.solvers import SOLVERS
+
+    return next((name for name in SOLVERS if name.lower() == text.strip().lower()), text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -205,28 +278,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     time [s],L [molecule],...
     0
     """
-    try:
-        args = build_parser().parse_args(argv)
-        handler: Callable[[argparse.Namespace], int] = args.handler
-        return handler(args)
-    except UsageError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    except ModelValidationError as exc:
-        return _fail("\n".join(_issue_lines(exc)), EXIT_INVALID)
-    except SimulationError as exc:
-        return _fail(str(exc), EXIT_FAILED)
-    except (ModelError, DataError, UnitError, UnsupportedFeatureError) as exc:
-        return _fail(str(exc), EXIT_INVALID)
-    except ImportError as exc:  # an optional extra is missing; the message names it
-        return _fail(str(exc), EXIT_USAGE)
-    except DegranulationError as exc:
-        return _fail(str(exc), EXIT_FAILED)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
-    except BrokenPipeError:
-        # The reader went away (`... | head`): stop quietly, as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+    with warnings.catch_warnings():
+        try:
+            args = build_parser().parse_args(argv)
+            _route_warnings(args.verbose)
+            handler: Callable[[argparse.Namespace], int] = args.handler
+            return handler(args)
+        except SystemExit as exc:  # --help and --version
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
+        except UsageError as exc:
+            return _fail(str(exc), EXIT_USAGE)
+        except ModelValidationError as exc:
+            return _fail("\n".join(_issue_lines(exc)), EXIT_INVALID)
+        except SimulationError as exc:
+            return _fail(str(exc), EXIT_FAILED)
+        except (ModelError, DataError, UnitError, UnsupportedFeatureError) as exc:
+            return _fail(str(exc), EXIT_INVALID)
+        except ImportError as exc:  # an optional extra is missing; the message names it
+            return _fail(str(exc), EXIT_USAGE)
+        except DegranulationError as exc:
+            return _fail(str(exc), EXIT_FAILED)
+        except KeyboardInterrupt:
+            return _fail("interrupted", 130)
+        except BrokenPipeError:
+            # The reader went away (`... | head`): stop quietly, as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
+
+
+def _route_warnings(verbose: bool) -> None:
+    """The package's own warnings always, other Python warnings only with -v; each as one line
+    (the caller restores the filters)."""
+    from degranulation.errors import DegranulationWarning
+
+    warnings.simplefilter("default" if verbose else "ignore")
+    warnings.simplefilter("default", DegranulationWarning)
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, *_: Any) -> None:
+        text = "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
+        if not issubclass(category, DegranulationWarning):
+            text = f"{category.__name__}: {text} ({Path(filename).name}:{lineno})"
+        _note(f"warning: {text}")
+
+    warnings.showwarning = show
+
+
+def _note(message: str) -> None:
+    """One line on stderr (above a progress bar, if one is drawn)."""
+    line = f"degranulation: {message}"
+    if "tqdm" in sys.modules:
+        from tqdm import tqdm
+
+        tqdm.write(line, file=sys.stderr)
+    else:
+        print(line, file=sys.stderr)
 
 
 def _fail(message: str, code: int) -> int:
@@ -320,7 +425,9 @@ def _validate(args: argparse.Namespace) -> int:
             for issue in issues:
                 print(f"{path}: {issue.format()}", file=stream)
     if args.format == "json":
-        print(json.dumps(reports, indent=1))
+        from degranulation.io.store import json_text
+
+        print(json_text(reports))
     return status
 
 
@@ -333,12 +440,11 @@ def _as_issue(exc: ModelError, path: str) -> Any:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from degranulation.io.store import FORMATS
     from degranulation.library import load_model
     from degranulation.simulation import simulate
 
-    if args.output is not None and args.output.suffix.lower() not in FORMATS:
-        raise UsageError(f"cannot write '{args.output}': use one of {', '.join(FORMATS)}")
+    target, kind = _destination(args.output, args.format)
+    _check_extras(args, kind)
     model = load_model(args.model)
     params, initial = _overrides(model, args.set)
     try:
@@ -355,19 +461,91 @@ def _simulate(args: argparse.Namespace) -> int:
         )
     except (UnitError, ValueError) as exc:  # the model was valid: the arguments are not
         raise UsageError(str(exc)) from None
-    if args.output is None:
-        from degranulation.io.store import to_csv
-        from degranulation.results import dequantify
-
-        sys.stdout.write(to_csv(dequantify(dataset)))
-    else:
-        from degranulation.io.store import save
-
-        try:
-            save(dataset, args.output)
-        except OSError as exc:
-            raise DataError(f"cannot write '{args.output}': {exc.strerror}") from None
+    _write(dataset, target, kind)
     return EXIT_OK
+
+
+def _destination(output: str | None, fmt: str | None) -> tuple[Path | None, str]:
+    """Where a result goes (None: stdout) and in which format ('csv', 'json' or 'nc').
+
+    Raises
+    ------
+    UsageError
+        NetCDF to stdout, an unknown extension, or a --format that contradicts the file's.
+    """
+    from degranulation.io.store import FORMATS
+
+    if output is None or output == "-":
+        if fmt == "nc":
+            raise UsageError(
+                "NetCDF cannot be written to stdout (it needs a seekable file): "
+                "give a file, e.g. -o run.nc, or --format csv or json"
+            )
+        return None, fmt or "csv"
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise UsageError(f"cannot write '{output}': use one of {', '.join(FORMATS)}, or '-' for stdout")
+    if fmt is not None and fmt != suffix[1:]:
+        raise UsageError(f"--format {fmt} contradicts '{output}'; a file's format follows its extension")
+    return path, suffix[1:]
+
+
+def _write(dataset: Any, target: Path | None, kind: str, extra: dict[str, Any] | None = None) -> None:
+    """Write a result to ``target`` (a file), or as CSV or strict JSON to stdout; ``extra``
+    fields join the JSON."""
+    from degranulation.io.store import json_text, save, to_csv, to_json
+    from degranulation.results import dequantify
+
+    if target is not None:
+        try:
+            save(dataset, target)
+        except OSError as exc:
+            raise DataError(f"cannot write '{target}': {exc.strerror}") from None
+    elif kind == "json":
+        sys.stdout.write(json_text({**to_json(dequantify(dataset)), **(extra or {})}) + "\n")
+    else:
+        sys.stdout.write(to_csv(dequantify(dataset)))
+
+
+def _check_extras(args: argparse.Namespace, kind: str = "") -> None:
+    """Fail before any computation when an optional extra that the arguments need is missing."""
+    if getattr(args, "plot", None) is not None:
+        _require("matplotlib", "plot", "--plot")
+    if getattr(args, "scheduler", None):
+        _require("distributed", "dask", "--scheduler")
+    if getattr(args, "solver", None) == "CVODE":
+        _require("sksundae", "sundials", "solver CVODE")
+    if kind == "nc":
+        _check_netcdf()
+
+
+def _require(module: str, extra: str, purpose: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise UsageError(
+            f"{purpose} needs the '{extra}' extra ({exc}): pip install 'degranulation[{extra}]'"
+        ) from None
+
+
+def _check_netcdf() -> None:
+    """Write a tiny NetCDF file the way results are written, so that a missing engine is
+    reported before the work rather than after it."""
+    import tempfile
+
+    import xarray as xr
+
+    from degranulation.io.store import save
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            save(xr.Dataset({"probe": ("x", [0.0])}), Path(folder) / "probe.nc")
+        except (ImportError, ValueError) as exc:
+            raise UsageError(
+                f"writing NetCDF (.nc) failed ({exc}): pip install 'degranulation[netcdf]', "
+                "or write .csv or .json"
+            ) from None
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -375,8 +553,11 @@ def _fit(args: argparse.Namespace) -> int:
     from degranulation.io.assay import read_assay
     from degranulation.library import load_model
 
-    if args.resume and args.output is None:
+    output = None if args.output in (None, "-") else Path(args.output)
+    if args.resume and output is None:
         raise UsageError("--resume needs -o: the interrupted fit is stored beside its output")
+    _check_extras(args)
+    time_unit = None
     if Path(args.model).suffix.lower() in (".yaml", ".yml"):
         if args.data or args.estimate or args.noise or args.scale or args.offset:
             raise UsageError(
@@ -394,10 +575,11 @@ def _fit(args: argparse.Namespace) -> int:
             raise UsageError("fit needs ASSAY file(s) and --estimate NAME (or a PEtab problem .yaml)")
         model = load_model(args.model)
         data = [read_assay(path) for path in args.data]
+        time_unit = data[0].time_unit
     if args.starts < 1 or not 0 < args.level < 1:
         raise UsageError("--starts must be >= 1 and --level between 0 and 1")
-    checkpoint = None if args.output is None else args.output.with_name(f"{args.output.name}.starts.jsonl")
-    progress = _progress if sys.stderr.isatty() else None
+    checkpoint = None if output is None else output.with_name(f"{output.name}.starts.jsonl")
+    progress = _FitProgress(args.starts, checkpoint if args.resume else None)
     try:
         result = fit(
             model,
@@ -422,6 +604,10 @@ def _fit(args: argparse.Namespace) -> int:
         if isinstance(exc, DegranulationError):
             raise
         raise UsageError(str(exc)) from None
+    finally:
+        progress.close()
+    progress.summary(result)
+    profiles = None
     if args.intervals == "profile":
         from degranulation.profiles import profile_likelihood
 
@@ -429,22 +615,84 @@ def _fit(args: argparse.Namespace) -> int:
             result, level=args.level, workers=args.workers, scheduler=args.scheduler
         )
         result = result.with_intervals(profiles.confidence_intervals, "profile", args.level)
-    text = json.dumps(result.to_json(), indent=1)
-    if args.output is None:
-        print(text)
-    else:
-        try:
-            args.output.write_text(text + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise DataError(f"cannot write '{args.output}': {exc.strerror}") from None
+    _write_fit(result, profiles, output)
     if args.plot is not None:
-        from degranulation.plotting import plot_fit
+        from degranulation.plotting import plot_fit, plot_profiles
 
-        try:
-            plot_fit(result, args.plot)
-        except ImportError as exc:
-            raise UsageError(str(exc)) from None
+        plot_fit(result, args.plot, time_unit=time_unit)
+        if profiles is not None:
+            plot_profiles(profiles, args.plot.with_name(f"{args.plot.stem}-profile{args.plot.suffix}"))
     return EXIT_OK if result.success else EXIT_FAILED
+
+
+def _write_fit(result: Any, profiles: Any, output: Path | None) -> None:
+    """fit.json (strict JSON), to ``output`` or stdout; a profile that stays below its
+    threshold up to a bound flags its parameter."""
+    from degranulation.io.store import json_text
+
+    payload = result.to_json()
+    for name in () if profiles is None else profiles.non_identifiable:
+        entry = payload["parameters"][name]
+        entry["identifiability"] = "practically non-identifiable"
+        entry["identifiability_reason"] = "the profile stays below the threshold up to a bound"
+    text = json_text(payload)
+    if output is None:
+        print(text)
+        return
+    try:
+        output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot write '{output}': {exc.strerror}") from None
+
+
+class _FitProgress:
+    """A fit's starts as they finish: a tqdm bar on a terminal, else one line per start; what
+    a resumed fit reused."""
+
+    def __init__(self, total: int, checkpoint: Path | None) -> None:
+        self.total, self.new, self.best = total, 0, float("inf")
+        self.checkpoint = checkpoint if checkpoint is not None and checkpoint.exists() else None
+        if checkpoint is not None and self.checkpoint is None:
+            _note(f"no interrupted fit in {checkpoint}: starting afresh")
+        self.bar = _bar(total, "start", "fit")
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int, start: Any) -> None:
+        self.new += 1
+        self.best = min(self.best, start.cost)
+        if self.new == 1 and self.checkpoint is not None:
+            _note(f"resumed {done - 1} of {total} starts from {self.checkpoint}")
+        outcome = "converged" if start.is_success else f"stopped: {start.message}"
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+            self.bar.set_postfix(best=f"{self.best:.4g}")
+        else:
+            _note(
+                f"fit: start {start.index + 1} finished ({done}/{total}): cost {start.cost:.6g}, "
+                f"{outcome}; best {self.best:.6g}"
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def summary(self, result: Any) -> None:
+        if self.new == 0 and self.checkpoint is not None:
+            _note(f"resumed {self.total} of {self.total} starts from {self.checkpoint}")
+        converged = sum(s.is_success for s in result.starts)
+        _note(
+            f"fit: {converged}/{result.n_starts} starts converged in "
+            f"{time.monotonic() - self.started:.1f} s; best cost {result.cost:.6g}"
+        )
+
+
+def _bar(total: int, unit: str, label: str) -> Any:
+    """A tqdm progress bar on stderr when it is a terminal, else None."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, desc=label, file=sys.stderr, dynamic_ncols=True, leave=True)
 
 
 def _tolerance(text: str) -> float | str:
@@ -455,22 +703,27 @@ def _tolerance(text: str) -> float | str:
         return text
 
 
-def _progress(done: int, total: int, start: Any) -> None:
-    end = "\n" if done == total else ""
-    print(f"\rfit: start {done}/{total}, cost {start.cost:.6g}", end=end, file=sys.stderr, flush=True)
-
-
 def _sweep(args: argparse.Namespace) -> int:
     from degranulation.library import load_model
     from degranulation.sweeps import dose_response, fit_curves, geomspace
 
+    to_stdout = args.output == "-"
+    if to_stdout and args.resume:
+        raise UsageError("--resume needs -o FILE.nc: the interrupted sweep is stored beside it")
+    if not to_stdout and Path(args.output).suffix.lower() != ".nc":
+        raise UsageError(f"a sweep is written to NetCDF (-o dr.nc) or to stdout (-o -), not '{args.output}'")
+    if args.format is not None and not to_stdout and args.format != "nc":
+        raise UsageError("--format applies to -o - (stdout); a file is NetCDF")
+    kind = _destination(None, args.format)[1] if to_stdout else "nc"
+    _check_extras(args, kind)
     model = load_model(args.model)
     params, initial = _overrides(model, args.set)
     if args.values is not None and (args.start or args.stop):
         raise UsageError("give --values or --from/--to, not both")
     if args.values is None and not (args.start and args.stop):
         raise UsageError("give the doses: --from VALUE --to VALUE [--num N], or --values V1,V2,...")
-    progress = _sweep_progress if sys.stderr.isatty() else None
+    output = None if to_stdout else Path(args.output)
+    progress = _SweepProgress(output if args.resume else None)
     try:
         doses = args.values.split(",") if args.values else geomspace(args.start, args.stop, args.num)
         result = dose_response(
@@ -483,7 +736,7 @@ def _sweep(args: argparse.Namespace) -> int:
             params=params,
             initial=initial,
             protocol=args.protocol,
-            output=args.output,
+            output=output,
             resume=args.resume,
             workers=args.workers,
             scheduler=args.scheduler,
@@ -498,45 +751,141 @@ def _sweep(args: argparse.Namespace) -> int:
         if isinstance(exc, DataError | ModelValidationError):
             raise
         raise UsageError(str(exc)) from None
+    finally:
+        progress.close()
     fits = fit_curves(result, args.vary)
-    _print_fits(result, fits)
+    hill = {name: _hill_record(fit, result[args.vary]) for name, fit in fits.items()}
+    if output is not None:
+        result = _with_hill(result, hill)
+        _write(result, output, "nc")
+    else:
+        _write(result, None, kind, {"hill": hill})
+    _print_fits(result, fits, sys.stderr if to_stdout else sys.stdout)
+    status = result["status"].values.ravel()
+    failed, total = int((status != "ok").sum()), status.size
+    progress.summary(total, failed)
+    if failed == total:
+        messages = [str(m) for m in result["message"].values.ravel() if str(m)]
+        first = f"; the first: {messages[0]}" if messages else ""
+        return _fail(f"no point of the sweep succeeded ({total} failed){first}", EXIT_NO_POINT)
     if args.plot is not None:
         from degranulation.plotting import plot_dose_response
 
-        try:
-            plot_dose_response(result, fits, args.plot)
-        except ImportError as exc:
-            raise UsageError(str(exc)) from None
-    failed = int((result["status"] != "ok").sum())
+        plot_dose_response(result, fits, args.plot)
     if failed:
-        print(
-            f"degranulation: warning: {failed} dose(s) failed; see the status and message variables "
-            f"in {args.output}",
-            file=sys.stderr,
-        )
+        where = "stdout" if to_stdout else args.output
+        _note(f"warning: {failed} of {total} dose(s) failed; see the status and message variables in {where}")
     return EXIT_OK
 
 
-def _sweep_progress(done: int, total: int) -> None:
-    bar = "#" * (30 * done // max(total, 1))
-    end = "\n" if done == total else ""
-    print(f"\rsweep [{bar:30s}] {done}/{total} doses", end=end, file=sys.stderr, flush=True)
+class _SweepProgress:
+    """A sweep's points as they finish: a tqdm bar on a terminal, else one summary line at the
+    end; what a resumed sweep reused."""
+
+    def __init__(self, resumed_from: Path | None) -> None:
+        self.resumed_from, self.calls, self.reused = resumed_from, 0, 0
+        self.bar: Any = None
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            self.reused = done
+            if self.resumed_from is not None:
+                parts = self.resumed_from.with_name(f"{self.resumed_from.name}.parts")
+                _note(f"resumed {done} of {total} points from {parts}")
+            self.bar = _bar(total, "point", "sweep")
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def summary(self, total: int, failed: int) -> None:
+        if self.calls == 0 and self.resumed_from is not None:
+            _note(f"{self.resumed_from} already holds this complete sweep: nothing recomputed")
+            return
+        reused = f" ({self.reused} resumed)" if self.reused else ""
+        _note(
+            f"sweep: {total} points{reused} in {time.monotonic() - self.started:.1f} s; "
+            f"{total - failed} ok, {failed} failed"
+        )
 
 
-def _print_fits(result: Any, fits: dict[str, Any]) -> None:
+def _hill_record(fit: Any, dose: Any) -> dict[str, Any]:
+    """A readout's Hill fit as plain data, with flags for what a reader should know."""
+    if isinstance(fit, str):
+        return {"status": "no fit", "reason": fit}
+    import math
+
+    record = {"status": "ok", "label": "IC50" if fit.shape == "decreasing" else "EC50", **fit.to_dict()}
+    dose_unit = dose.attrs.get("units_as_written")  # 'molecule' as the model writes it, not 'molec'
+    for key in ("ec50", "peak_dose"):
+        if dose_unit and record[key] is not None:
+            record[key]["unit"] = dose_unit
+    for key in ("ec50_ci", "half_max_doses"):
+        for bound in record[key] or ():
+            bound["unit"] = dose_unit or bound["unit"]
+    ec50 = fit.ec50.to(dose.data.units).magnitude
+    low, high = (bound.to(dose.data.units).magnitude for bound in fit.ec50_ci)
+    doses = dose.data.magnitude
+    flags = []
+    if not doses.min() <= ec50 <= doses.max():
+        flags.append(f"{record['label']} outside the swept doses (extrapolated)")
+    if not (math.isfinite(low) and math.isfinite(high)):
+        flags.append(f"{record['label']} interval not estimable (written as null)")
+    elif low > 0 and high / low > 100:
+        flags.append(f"{record['label']} interval spans more than two decades")
+    if fit.shape == "bell":
+        flags.append("bell-shaped: the Hill fit describes the rising side")
+    record["flags"] = flags
+    return record
+
+
+def _with_hill(result: Any, hill: dict[str, dict[str, Any]]) -> Any:
+    """The sweep with its Hill fits as attributes: ``hill_fits`` (strict JSON) on the
+    dataset, and ``hill_ec50``, ``hill_ec50_ci``, ``hill_n``... on each fitted readout."""
+    from degranulation.io.store import json_text
+
+    result = result.copy()
+    result.attrs["hill_fits"] = json_text(hill, indent=None)
+    for name, record in hill.items():
+        if record["status"] != "ok":
+            result[name].attrs["hill_fit"] = f"no fit: {record['reason']}"
+            continue
+        nan = float("nan")
+        ci = [nan if q is None or q["value"] is None else q["value"] for q in record["ec50_ci"]]
+        result[name].attrs.update(
+            {
+                "hill_shape": record["shape"],
+                "hill_ec50": record["ec50"]["value"],
+                "hill_ec50_ci": ci,
+                "hill_ec50_units": record["ec50"]["unit"],
+                "hill_ci_level": record["confidence"],
+                "hill_n": record["n"],
+                "hill_bottom": record["bottom"]["value"],
+                "hill_top": record["top"]["value"],
+                "hill_flags": "; ".join(record["flags"]),
+            }
+        )
+    return result
+
+
+def _print_fits(result: Any, fits: dict[str, Any], stream: Any) -> None:
     """The summary table: one row per readout (EC50 with its interval, Hill n, peak)."""
     if not fits:
         return
-    print(f"{'readout':16s} {'EC50 [95% CI]':40s} {'Hill n':>8s}  peak")
+    print(f"{'readout':16s} {'EC50 [95% CI]':40s} {'Hill n':>8s}  peak", file=stream)
     for name, fit in fits.items():
         if isinstance(fit, str):
-            print(f"{name:16s} no fit: {fit}")
+            print(f"{name:16s} no fit: {fit}", file=stream)
             continue
         low, high = fit.ec50_ci
         interval = f"{_text(fit.ec50)} [{low.magnitude:.4g}, {high.magnitude:.4g}]"
         peak = f"{_text(fit.peak)} at {_text(fit.peak_dose)}" if fit.peak is not None else "-"
         label = "IC50" if fit.shape == "decreasing" else "EC50"
-        print(f"{name:16s} {label} {interval:35s} {fit.n:8.3g}  {peak}")
+        print(f"{name:16s} {label} {interval:35s} {fit.n:8.3g}  {peak}", file=stream)
 
 
 def _text(quantity: Any) -> str:

@@ -1099,32 +1099,80 @@ class FitResult:
         return self.problem.curves(self.best, points)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``fit.json`` content: per parameter ``value``, ``unit``, ``ci_low``, ``ci_high``;
-        plus ``cost``, ``n_starts``, ``success`` and a few more facts."""
+        """The ``fit.json`` content: per parameter ``value``, ``unit``, ``ci_low``, ``ci_high``
+        and ``identifiability`` (see :func:`identifiability`); plus ``cost``, ``n_starts``,
+        ``success``, every start (``starts``: index, cost, success, parameter values), the
+        parameters' ``correlation`` and a few more facts. Non-finite numbers are None (with
+        ``ci_status`` saying why for an interval end)."""
         parameters = {}
         for k, (name, value) in enumerate(self.parameters.items()):
             low, high = self.confidence_intervals[name]
+            flag, reason = identifiability(low.magnitude, high.magnitude)
             parameters[name] = {
                 "value": float(value.magnitude),
                 "unit": self.problem.free[k].unit,
                 "ci_low": _json_number(low.magnitude),
                 "ci_high": _json_number(high.magnitude),
+                "identifiability": flag,
             }
+            if reason:
+                parameters[name]["identifiability_reason"] = reason
+            if not (math.isfinite(low.magnitude) and math.isfinite(high.magnitude)):
+                parameters[name]["ci_status"] = "not estimable: the data do not bound this parameter"
         return {
             "model": self.problem.model.id,
             "parameters": parameters,
             "nuisance": {
-                k: {"value": float(v.magnitude), "unit": f"{v.units:~}"} for k, v in self.nuisance.items()
+                k: {"value": _json_number(v.magnitude), "unit": f"{v.units:~}"}
+                for k, v in self.nuisance.items()
             },
-            "cost": self.cost,
+            "cost": _json_number(self.cost),
             "n_starts": self.n_starts,
             "success": self.success,
             "ci_method": self.ci_method,
             "level": self.level,
-            "aic": self.aic,
-            "bic": self.bic,
+            "aic": _json_number(self.aic),
+            "bic": _json_number(self.bic),
             "n_data": self.n_data,
+            "correlation": {"parameters": list(self.names), "matrix": self.correlation().tolist()},
+            "starts": [self._start_json(start) for start in self.starts],
         }
+
+    def _start_json(self, start: StartResult) -> dict[str, Any]:
+        values = {
+            free.name: _json_number(float(free.from_optimizer(start.final[k])) / free.per_unit)
+            for k, free in enumerate(self.problem.free)
+        }
+        return {
+            "index": start.index,
+            "cost": _json_number(start.cost),
+            "success": start.is_success,
+            "message": start.message,
+            "nfev": start.nfev,
+            "parameters": values,
+        }
+
+    def correlation(self) -> np.ndarray:
+        """Correlation of the estimates (optimiser coordinates, from the Fisher information);
+        NaN for a parameter the data do not constrain.
+
+        Examples
+        --------
+        >>> import degranulation as dg
+        >>> from degranulation.library import models_folder
+        >>> data = models_folder() / "data" / "crosslinking_synthetic.csv"
+        >>> result = dg.fit("ige_fceri_crosslinking", data, estimate=["kp1", "R"], n_starts=1, seed=0)
+        >>> c = result.correlation()
+        >>> c.shape, float(c[0, 0]), bool(abs(c[0, 1]) <= 1)
+        ((2, 2), 1.0, True)
+        """
+        covariance = np.asarray(self.covariance, dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.sqrt(np.diag(covariance))
+            correlation = covariance / np.outer(sd, sd)
+        correlation[~np.isfinite(correlation)] = np.nan
+        np.fill_diagonal(correlation, np.where(np.isfinite(sd) & (sd > 0), 1.0, np.nan))
+        return np.clip(correlation, -1.0, 1.0)
 
     def to_dataset(self) -> xarray.Dataset:
         """The fit as a Dataset: for each parameter its estimate (with units), its interval
@@ -1196,6 +1244,32 @@ class FitResult:
 
 def _json_number(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
+
+
+IDENTIFIABLE_DECADES: Final = 2.0  # wider intervals than this mean the data hardly fix the value
+
+
+def identifiability(ci_low: float, ci_high: float) -> tuple[str, str]:
+    """Flag a parameter by its confidence interval: ``("identifiable", "")``, or
+    ``("practically non-identifiable", why)`` when the interval is unbounded, reaches zero, or
+    spans more than two decades (the data then hardly constrain the value).
+
+    Examples
+    --------
+    >>> identifiability(0.103, 37.8)   # Harmon et al. 2017's kase, profile interval
+    ('practically non-identifiable', 'the interval spans 2.6 decades')
+    >>> identifiability(1.2e-10, 2.3e-10)
+    ('identifiable', '')
+    """
+    if not (math.isfinite(ci_low) and math.isfinite(ci_high)):
+        return "practically non-identifiable", "the interval is unbounded"
+    if ci_low <= 0 < ci_high:
+        return "practically non-identifiable", "the interval reaches zero"
+    if ci_low > 0:
+        decades = math.log10(ci_high / ci_low)
+        if decades > IDENTIFIABLE_DECADES:
+            return "practically non-identifiable", f"the interval spans {decades:.2g} decades"
+    return "identifiable", ""
 
 
 def fisher_intervals(

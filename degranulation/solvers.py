@@ -158,12 +158,12 @@ class Solver(abc.ABC):
         return dataclasses.replace(self, atol=tuple(np.resize(np.asarray(self.atol), size).tolist()))
 
     def describe(self) -> dict[str, Any]:
-        """Options as plain data, for provenance."""
+        """Options as plain data, for provenance (strict JSON: an unlimited ``max_step`` is None)."""
         return {
             "method": self.name,
             "rtol": self.rtol,
             "atol": list(self.atol) if isinstance(self.atol, tuple) else self.atol,
-            "max_step": self.max_step,
+            "max_step": self.max_step if math.isfinite(self.max_step) else None,
             "first_step": self.first_step,
         }
 

@@ -216,7 +216,7 @@ def test_designs_and_outputs():
     )
     assert int(ds.attrs["best_start"]) == int(np.argmin(ds["cost"].values))
     payload = result.to_json()
-    assert set(payload["parameters"]["kp1"]) == {"value", "unit", "ci_low", "ci_high"}
+    assert set(payload["parameters"]["kp1"]) == {"value", "unit", "ci_low", "ci_high", "identifiability"}
     assert {"cost", "n_starts", "success"} <= set(payload)
     assert payload["n_starts"] == 3 and payload["parameters"]["R.initial"]["unit"] == "molecule"
 
@@ -251,7 +251,11 @@ def test_cli_writes_fit_json_and_a_plot(tmp_path, capsys):
     )
     assert payload["n_starts"] == 2 and payload["success"] is True
     assert plot.stat().st_size > 10_000
-    assert capsys.readouterr().err == ""  # no progress output when stderr is not a terminal
+    # Not a terminal: one line per finished start, then a summary (no progress bar).
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[1] for line in err] == [" fit"] * 3
+    assert err[0].startswith("degranulation: fit: start 1 finished (1/2): cost ")
+    assert err[2].startswith("degranulation: fit: 2/2 starts converged in ")
 
 
 def test_cli_reports_bad_data_on_one_line(tmp_path, capsys):

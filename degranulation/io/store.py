@@ -52,7 +52,7 @@ def save(dataset: xarray.Dataset, path: str | Path) -> Path:
     elif suffix == ".csv":
         temporary.write_text(to_csv(plain), encoding="utf-8")
     else:
-        temporary.write_text(json.dumps(to_json(plain), indent=1), encoding="utf-8")
+        temporary.write_text(json_text(to_json(plain)), encoding="utf-8")
     temporary.replace(path)
     return path
 
@@ -78,7 +78,13 @@ def _label(name: str, attrs: dict[str, Any]) -> str:
 
 
 def to_csv(dataset: xarray.Dataset) -> str:
-    """One row per time; headers carry units in brackets (``time [s]``, ``R [molecule]``)."""
+    """One row per time (a time course) or per point (a sweep, in long form); headers carry
+    units in brackets (``time [s]``, ``R [molecule]``)."""
+    if set(dataset.dims) != {"time"}:
+        frame = dataset.to_dataframe()
+        frame.index.names = [_label(str(n), dataset[str(n)].attrs) for n in frame.index.names]
+        frame.columns = [_label(str(n), dataset[str(n)].attrs) for n in frame.columns]
+        return str(frame.to_csv(lineterminator="\n"))
     names = [n for n in dataset.data_vars if dataset[n].dims == ("time",)]
     header = [_label("time", dataset["time"].attrs)] + [_label(str(n), dataset[n].attrs) for n in names]
     columns = np.column_stack([dataset["time"].values] + [dataset[n].values for n in names])
@@ -87,14 +93,78 @@ def to_csv(dataset: xarray.Dataset) -> str:
 
 
 def to_json(dataset: xarray.Dataset) -> dict[str, Any]:
-    """``{"time": {"unit", "values"}, "variables": {...}, "attrs": {...}}``."""
+    """``{"time": {"unit", "values"}, "variables": {...}, "attrs": {...}}``, plain data that
+    :func:`json_text` writes as strict JSON.
 
-    def entry(name: str) -> dict[str, Any]:
+    Other coordinates (a sweep's doses, its readout time) are under ``"coords"``; an entry
+    that is not along ``time`` alone names its ``dims``. NaN and infinite values become
+    ``None`` (JSON ``null``), and the entry's ``status`` says how many were which.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"y": ("time", [1.0, np.inf])}, coords={"time": ("time", [0.0, 1.0], {"units": "s"})})
+    >>> entry = to_json(ds)["variables"]["y"]
+    >>> entry["values"], entry["status"]
+    ([1.0, None], '1 value(s) written as null: 1 +inf')
+    """
+
+    def entry(name: Any) -> dict[str, Any]:
         variable = dataset[name]
-        return {"unit": variable.attrs.get("units", ""), "values": variable.values.tolist()}
+        record: dict[str, Any] = {"unit": variable.attrs.get("units", ""), "values": variable.values.tolist()}
+        if variable.dims != ("time",):
+            record["dims"] = [str(d) for d in variable.dims]
+        status = _nonfinite_status(variable.values)
+        if status:
+            record["values"] = _finite_or_none(record["values"])
+            record["status"] = status
+        return record
 
-    return {
-        "time": entry("time"),
-        "variables": {str(n): entry(str(n)) for n in dataset.data_vars},
-        "attrs": {k: v for k, v in dataset.attrs.items() if isinstance(v, str | int | float)},
+    coords = {str(n): entry(n) for n in dataset.coords}
+    result: dict[str, Any] = {}
+    if "time" in coords and dataset["time"].dims == ("time",):
+        result["time"] = coords.pop("time")
+    if coords:
+        result["coords"] = coords
+    result["variables"] = {str(n): entry(n) for n in dataset.data_vars}
+    result["attrs"] = {k: v for k, v in dataset.attrs.items() if isinstance(v, str | int | float)}
+    return result
+
+
+def _nonfinite_status(values: np.ndarray) -> str:
+    """Why some values are written as ``null`` ('' when all are finite or not numbers)."""
+    if values.dtype.kind not in "fc":
+        return ""
+    counts = {
+        "NaN": int(np.isnan(values).sum()),
+        "+inf": int(np.isposinf(values).sum()),
+        "-inf": int(np.isneginf(values).sum()),
     }
+    total = sum(counts.values())
+    if not total:
+        return ""
+    kinds = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+    return f"{total} value(s) written as null: {kinds}"
+
+
+def _finite_or_none(value: Any) -> Any:
+    """``value`` with every NaN or infinite number (nested in lists and dicts) replaced by None."""
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def json_text(data: Any, *, indent: int | None = 1) -> str:
+    """Strict JSON (RFC 8259) for ``data``: NaN and infinities become ``null``, never the
+    ``NaN``/``Infinity`` tokens that other parsers reject.
+
+    Examples
+    --------
+    >>> json_text({"ci": [0.5, float("inf")]}, indent=None)
+    '{"ci": [0.5, null]}'
+    """
+    return json.dumps(_finite_or_none(data), indent=indent, allow_nan=False)
