@@ -2,7 +2,7 @@
 ``load_model``.
 
 References no one here wrote: the SBML Test Suite's case descriptions (units of each case,
-``../shared/reference/sbml-test-suite``), closed-form solutions, and libRoadRunner
+``tests/data/sbml_test_suite``), closed-form solutions, and libRoadRunner
 simulating our SBML.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data_files import DATA, unpacked
 
 libsbml = pytest.importorskip("libsbml")
 
@@ -26,7 +27,7 @@ from degranulation.library import list_models  # noqa: E402
 from degranulation.network import Protocol, Step, UnitValue  # noqa: E402
 from degranulation.units import UnitSystem, registry  # noqa: E402
 
-CASES = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "sbml-test-suite" / "cases"
+CASES = DATA / "sbml_test_suite" / "cases"
 # Generated networks (thousands of reactions) take most of a minute: slow.
 LIBRARY = [
     pytest.param(info.id, marks=pytest.mark.slow) if info.path.stat().st_size > 100_000 else info.id
@@ -250,13 +251,12 @@ def test_missing_libsbml_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @pytest.mark.slow
-def test_bionetgen_sbml_export_reproduces_bionetgen() -> None:
+def test_bionetgen_sbml_export_reproduces_bionetgen(tmp_path: Path) -> None:
     """BioNetGen's own SBML export of fceri_ji (354 species, 3680 reactions) imports and
     reproduces BioNetGen's CVODE trajectories (fceri_ji.gdat, rtol = atol = 1e-8)."""
-    folder = CASES.parents[1] / "bionetgen" / "fceri_ji"
-    if not folder.is_dir():
-        pytest.fail(f"BioNetGen reference missing at {folder}")
-    model = dg.read_sbml(folder / "fceri_ji_sbml.xml")  # Lig_tot etc. only feed initial assignments
+    folder = DATA / "bionetgen" / "fceri_ji"
+    # Stored gzipped; Lig_tot etc. only feed initial assignments.
+    model = dg.read_sbml(unpacked(folder / "fceri_ji_sbml.xml", tmp_path))
     assert (len(model.species), len(model.reactions)) == (354, 3680)
     with (folder / "fceri_ji.gdat").open() as handle:
         names = handle.readline().split()[2:]
