@@ -16,16 +16,20 @@ import numpy as np
 import pytest
 from data_files import DATA, unpacked
 
-libsbml = pytest.importorskip("libsbml")
+import degranulation as dg
+from degranulation.cli import main
+from degranulation.errors import ModelFileError, UnsupportedFeatureError
+from degranulation.io._sbml_units import Unit, UnitInference, unit_from_definition
+from degranulation.io.sbml import import_sbml
+from degranulation.library import list_models
+from degranulation.network import Protocol, Step, UnitValue
+from degranulation.units import UnitSystem, registry
 
-import degranulation as dg  # noqa: E402
-from degranulation.cli import main  # noqa: E402
-from degranulation.errors import ModelFileError, UnsupportedFeatureError  # noqa: E402
-from degranulation.io._sbml_units import Unit, UnitInference, unit_from_definition  # noqa: E402
-from degranulation.io.sbml import import_sbml  # noqa: E402
-from degranulation.library import list_models  # noqa: E402
-from degranulation.network import Protocol, Step, UnitValue  # noqa: E402
-from degranulation.units import UnitSystem, registry  # noqa: E402
+try:
+    import libsbml
+except ImportError:  # every test here is skipped (requires_sbml)
+    libsbml = None
+pytestmark = pytest.mark.requires_sbml
 
 CASES = DATA / "sbml_test_suite" / "cases"
 # Generated networks (thousands of reactions) take most of a minute: slow.
@@ -297,12 +301,14 @@ def test_library_model_round_trip(model_id: str, tmp_path: Path) -> None:
     _same(a, b, list(a.data_vars), rtol=1e-9)
 
 
+@pytest.mark.requires_roadrunner
 @pytest.mark.parametrize("model_id", LIBRARY)
 def test_roadrunner_reproduces_our_trajectories(model_id: str, tmp_path: Path) -> None:
     """libRoadRunner (an independent SBML simulator) given our SBML matches our solution to
     1e-6 relative; values below 1e-9 of a variable's range, or 100 times the solvers'
     absolute tolerance, are solver noise."""
-    roadrunner = pytest.importorskip("roadrunner")
+    import roadrunner
+
     model = dg.load_model(model_id)
     xml = dg.write_sbml(model, tmp_path / f"{model_id}.xml")
     times = np.linspace(0.0, 1799.0, 31)  # seconds; protocol steps fall on whole minutes

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from data_files import DATA
 
-pytest.importorskip("libsbml")
-
 from degranulation import sbml_suite
 from degranulation.errors import UnsupportedFeatureError
+
+pytestmark = pytest.mark.requires_sbml
 
 SUITE = DATA / "sbml_test_suite"
 CASES = sorted(p.name for p in (SUITE / "cases").iterdir())
