@@ -1,6 +1,6 @@
 """fceri_ji at full scale (354 species, 3680 reactions), 0–600 s, 101 output times,
 rtol = atol = 1e-8: degranulation against libRoadRunner on BioNetGen's SBML export of the same
-network (../shared/reference/bionetgen/fceri_ji/fceri_ji_sbml.xml), measured in one run.
+network (tests/data/bionetgen/fceri_ji/fceri_ji_sbml.xml.gz), measured in one run.
 
 - cold: a fresh Python process from model file to result. Ours reads the bundled model file
   ``fceri_faeder2003`` (generated from the rules; the same network) and returns the unit-aware
@@ -19,6 +19,7 @@ above 1 means we are faster). The libRoadRunner side needs the ``bench`` extra. 
 
 from __future__ import annotations
 
+import gzip
 import os
 import statistics
 import subprocess
@@ -33,15 +34,8 @@ import degranulation as dg
 from degranulation.codegen import compile_model
 from degranulation.simulation import integrate, output_times
 
-SBML = (
-    Path(__file__).resolve().parents[1]
-    / ".."
-    / "shared"
-    / "reference"
-    / "bionetgen"
-    / "fceri_ji"
-    / "fceri_ji_sbml.xml"
-)
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+SBML_GZ = DATA / "bionetgen" / "fceri_ji" / "fceri_ji_sbml.xml.gz"
 TOLERANCES = {"rtol": 1e-8, "atol": 1e-8}
 OBSERVABLES = [
     "LynFree",
@@ -92,15 +86,23 @@ def report(benchmark, **numbers: float) -> None:
     print("\n" + "\n".join(f"  {name}: {value:.3g}" for name, value in numbers.items()))
 
 
-def roadrunner_model():
+@pytest.fixture(scope="module")
+def sbml(tmp_path_factory) -> Path:
+    """The SBML export, decompressed once (libRoadRunner reads a plain file, outside any timing)."""
+    path = tmp_path_factory.mktemp("fceri_ji") / "fceri_ji_sbml.xml"
+    path.write_bytes(gzip.decompress(SBML_GZ.read_bytes()))
+    return path
+
+
+def roadrunner_model(sbml: Path):
     roadrunner = pytest.importorskip("roadrunner")
-    rr = roadrunner.RoadRunner(str(SBML))
+    rr = roadrunner.RoadRunner(str(sbml))
     rr.integrator.relative_tolerance = TOLERANCES["rtol"]
     rr.integrator.absolute_tolerance = TOLERANCES["atol"]
     return rr
 
 
-def test_cold_start(benchmark, tmp_path):
+def test_cold_start(benchmark, tmp_path, sbml):
     cache = tmp_path / "compiled"
     empty = fresh_process(OURS_COLD.format(cache=str(cache)))
     filled = fresh_process(OURS_COLD.format(cache=str(cache)))
@@ -108,7 +110,7 @@ def test_cold_start(benchmark, tmp_path):
     numbers = {"ours_cold_empty_cache_s": empty, "ours_cold_filled_cache_s": filled}
     if not benchmark.disabled:
         pytest.importorskip("roadrunner")
-        peer = fresh_process(ROADRUNNER_COLD.format(sbml=str(SBML)))
+        peer = fresh_process(ROADRUNNER_COLD.format(sbml=str(sbml)))
         numbers |= {
             "roadrunner_cold_s": peer,
             "ratio_empty_cache": peer / empty,
@@ -117,7 +119,7 @@ def test_cold_start(benchmark, tmp_path):
     report(benchmark, **numbers)
 
 
-def test_warm_resimulation(benchmark):
+def test_warm_resimulation(benchmark, sbml):
     model = dg.load_model("fceri_faeder2003")
     dg.simulate(model, t="600 s", points=101, **TOLERANCES)  # compile and import once
     ours, t_ours = best(lambda: dg.simulate(model, t="600 s", points=101, **TOLERANCES))
@@ -130,7 +132,7 @@ def test_warm_resimulation(benchmark):
     benchmark.pedantic(lambda: None, rounds=1)
     numbers = {"ours_warm_simulate_s": t_ours, "ours_warm_integrate_s": t_core}
     if not benchmark.disabled:
-        rr = roadrunner_model()
+        rr = roadrunner_model(sbml)
         rr.simulate(0, 600, 101)
 
         def peer():
@@ -148,7 +150,7 @@ def test_warm_resimulation(benchmark):
     report(benchmark, **numbers)
 
 
-def test_ligand_sweep(benchmark):
+def test_ligand_sweep(benchmark, sbml):
     model = dg.load_model("fceri_faeder2003")
     n = 5 if benchmark.disabled else 50
     doses = np.geomspace(60.0, 6e5, n).tolist()  # Lig_tot 6000 × 10^±2
@@ -165,7 +167,7 @@ def test_ligand_sweep(benchmark):
     assert (swept["status"] == "ok").all(), swept["message"].values
     numbers = {"doses": float(n), "ours_sweep_s": t_ours, "ours_sweep_2_workers_s": t_two}
     if not benchmark.disabled:
-        rr = roadrunner_model()
+        rr = roadrunner_model(sbml)
         rr.simulate(0, 600, 101)
 
         def peer():

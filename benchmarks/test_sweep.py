@@ -3,7 +3,7 @@
 1. A 1,000-dose antigen sweep of a library model (harmon2017_fceri_degranulation: 23 species,
    β-hexosaminidase release at 30 min): ``dg.dose_response`` with workers=1 and 2, against
    the same doses done as a plain loop of ``dg.simulate`` calls.
-2. The 58-species EARM 1.0 network (../shared/reference/pysb-earm/, 0–72000 s, 1201 output
+2. The 58-species EARM 1.0 network (tests/data/pysb_earm/, 0–72000 s, 1201 output
    times, rtol = atol = 1e-8): time per dose of a dose sweep of its ligand L_0 (stacked CVODE
    when scikit-sundae is installed, else stacked LSODA), against
    libRoadRunner's reset-and-simulate loop over the same doses in this process (when the
@@ -26,9 +26,10 @@ import pytest
 
 import degranulation as dg
 
-EARM = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "pysb-earm" / "earm_1_0.net"
+EARM = Path(__file__).resolve().parents[1] / "tests" / "data" / "pysb_earm" / "earm_1_0.net"
 EARM_SBML = EARM.with_name("earm_1_0_sbml.xml")  # PySB's export: ligand species __s0, CPARP_total __obs4
-ROADRUNNER_MS_PER_DOSE = 12.6  # pysb-earm/README.md: 50-dose sweep 0.63 s, same machines and settings
+#: tests/data/pysb_earm/README.md: 50-dose sweep 0.63 s, same machines and settings.
+ROADRUNNER_MS_PER_DOSE = 12.6
 
 
 def timed(call):
@@ -78,8 +79,6 @@ def test_antigen_sweep_points_per_second(benchmark):
 def test_earm_dose_sweep_per_dose_time(benchmark):
     from degranulation.io.bngnet import read_bngnet
 
-    if not EARM.is_file():
-        pytest.fail(f"reference network missing at {EARM}")
     model = read_bngnet(EARM)
     n = 16 if benchmark.disabled else 400
     doses = dg.geomspace("1500 molecule", "6000 molecule", n)  # L_0 = 3000 in the network
@@ -114,7 +113,7 @@ def test_earm_dose_sweep_per_dose_time(benchmark):
         )
     )
     benchmark.pedantic(lambda: None, rounds=1)
-    # pysb-earm/README.md: CPARP_total = 999383 at t_end for L_0 = 3000; nearby doses end there too.
+    # tests/data/pysb_earm/README.md: CPARP_total = 999383 at t_end for L_0 = 3000; nearby doses end there too.
     assert float(one["CPARP_total"].pint.magnitude[-1]) == pytest.approx(
         float(serial["CPARP_total"].pint.magnitude[n // 2, -1]), rel=1e-5
     )

@@ -187,8 +187,10 @@ def test_parallel_starts_give_the_same_result():
     assert [s.initial.tolist() for s in serial.starts] != [[0.0], [0.0]]
 
 
+@pytest.mark.requires_dask
 def test_dask_cluster_gives_the_same_result():
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     frame = simulate_data(seed=8)
     serial = dg.fit(CROSSLINKING, frame, estimate=["kp1"], n_starts=2, seed=3, rtol=1e-8)
     with (
@@ -221,11 +223,11 @@ def test_designs_and_outputs():
     assert payload["n_starts"] == 3 and payload["parameters"]["R.initial"]["unit"] == "molecule"
 
 
+@pytest.mark.requires_plot
 def test_cli_writes_fit_json_and_a_plot(tmp_path, capsys):
     path = models_folder() / "data" / "crosslinking_synthetic.csv"
     out = tmp_path / "fit.json"
     plot = tmp_path / "fit.png"
-    pytest.importorskip("matplotlib", reason="--plot needs the plot extra")
     arguments = [
         "fit",
         CROSSLINKING,

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 import pytest
+from data_files import DATA
 
 import degranulation as dg
 from degranulation.codegen import compile_model
@@ -36,9 +37,9 @@ def model():
     return dg.load_model("ige_fceri_crosslinking")
 
 
-def test_matches_bionetgen_fceri_ji_trajectory(model, reference):
+def test_matches_bionetgen_fceri_ji_trajectory(model):
     # Reference: BioNetGen fceri_ji.gdat (simulate_ode t_end=600, n_steps=10, rtol=atol=1e-8).
-    gdat = read_gdat(reference / "bionetgen" / "fceri_ji" / "fceri_ji.gdat")
+    gdat = read_gdat(DATA / "bionetgen" / "fceri_ji" / "fceri_ji.gdat")
     times = [f"{t} s" for t in gdat["time"]]
     ds = dg.simulate(model, t=times, rtol=1e-10, atol=1e-6)
     for name in ("RecMon", "RecDim"):

@@ -12,25 +12,17 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from data_files import DATA
 
 import degranulation as dg
 from degranulation.io.bngnet import read_gdat
 from degranulation.library import models_folder
 from degranulation.rules import library_text
 
-GDAT = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "reference"
-    / "bionetgen"
-    / "fceri_ji"
-    / "fceri_ji.gdat"
-)
+GDAT = DATA / "bionetgen" / "fceri_ji" / "fceri_ji.gdat"
 #: The names of Faeder et al. 2003 / fceri_ji.bngl (the issue's list; Lig_tot, Rec_tot,
 #: Lyn_tot and Syk_tot are the initial amounts of the seed species Lig, Rec, Lyn and Syk).
 PARAMETERS = [

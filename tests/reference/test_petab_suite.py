@@ -14,15 +14,20 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from data_files import DATA
 
 import degranulation as dg
 
-petab = pytest.importorskip("petab.v1")
-pd = pytest.importorskip("pandas")
-yaml = pytest.importorskip("yaml")
+try:
+    import petab.v1 as petab
+    import yaml
+except ImportError:  # every test here is skipped (requires_petab)
+    petab = yaml = None
+pytestmark = pytest.mark.requires_petab
 
-SUITE = Path(__file__).resolve().parents[1] / "data" / "petab_test_suite"
+SUITE = DATA / "petab_test_suite"
 CASES = sorted(p.name for p in SUITE.iterdir() if p.is_dir())
 #: Case 0018 has a rate rule for a parameter and rate laws whose units disagree, which
 #: degranulation.read_sbml refuses; every other case passes.

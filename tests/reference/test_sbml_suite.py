@@ -1,5 +1,5 @@
-"""The SBML Test Suite subset in ../shared/reference/sbml-test-suite (513 time-course cases
-from the suite's release 3.3.0, expected values computed by the suite's authors).
+"""The SBML Test Suite subset in tests/data/sbml_test_suite (513 time-course cases from the
+suite's release 3.3.0, expected values computed by the suite's authors).
 
 Every case runs through the Test Runner wrapper (:mod:`degranulation.sbml_suite`). A case
 either passes the suite's own rule, |C − U| ≤ T_a + T_r·|C| at every point (C expected, U
@@ -11,7 +11,6 @@ other outcome (a wrong number, another exception) fails.
 from __future__ import annotations
 
 import csv
-import os
 import re
 import subprocess
 import sys
@@ -19,14 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("libsbml")
+from data_files import DATA
 
 from degranulation import sbml_suite
 from degranulation.errors import UnsupportedFeatureError
 
-SUITE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "sbml-test-suite"
-CASES = sorted(p.name for p in (SUITE / "cases").iterdir()) if (SUITE / "cases").is_dir() else []
+pytestmark = pytest.mark.requires_sbml
+
+SUITE = DATA / "sbml_test_suite"
+CASES = sorted(p.name for p in (SUITE / "cases").iterdir())
 
 #: The limitations documented in degranulation.io.sbml; an unsupported case must name only these.
 DOCUMENTED = re.compile(
@@ -48,11 +48,6 @@ _outcomes: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def suite() -> Path:
-    if not CASES:
-        message = f"SBML test suite missing at {SUITE} (it ships beside the checkout as shared/)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
     return SUITE / "cases"
 
 
@@ -62,7 +57,7 @@ def _read(path: Path) -> tuple[list[str], np.ndarray]:
     return rows[0], np.array([[float(v) for v in row] for row in rows[1:] if row], dtype=float)
 
 
-@pytest.mark.parametrize("case", CASES or ["missing"])
+@pytest.mark.parametrize("case", CASES)
 def test_case(suite: Path, case: str, tmp_path: Path) -> None:
     settings = sbml_suite.read_settings(suite / case / f"{case}-settings.txt")
     try:

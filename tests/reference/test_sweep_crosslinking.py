@@ -74,8 +74,8 @@ def test_hill_fit_finds_the_closed_form_peak(response):
     assert math.log10(low) == pytest.approx(-math.log10(high), abs=1e-3)
 
 
+@pytest.mark.requires_sundials
 def test_stacked_cvode_matches_the_closed_form_too():
-    pytest.importorskip("sksundae")
     response = dg.dose_response(
         "ige_fceri_crosslinking",
         vary="L",

@@ -216,8 +216,8 @@ def test_dimension_errors_name_the_rate(tmp_path, production, message):
     assert message in issue.message
 
 
+@pytest.mark.requires_sbml
 def test_sbml_round_trip_keeps_piecewise_and_trig(tmp_path):
-    pytest.importorskip("libsbml")
     from degranulation.cli import main
     from degranulation.kinetics import rate_law, symbol_dimensions
 

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from data_files import DATA, read_text
 
 from degranulation.errors import ModelError, UnsupportedFeatureError
 from degranulation.rules import RuleModelBuilder, fceri_faeder2003
 
-BIONETGEN = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "bionetgen"
+BIONETGEN = DATA / "bionetgen"
 
 
 def bionetgen_network(builder: RuleModelBuilder, name: str) -> tuple[set[str], Counter]:
     """Species (canonical text) and reactions (reactants, products, rate constant, statistical
     factor) of BioNetGen's ``NAME.net``."""
-    text = (BIONETGEN / name / f"{name}.net").read_text()
+    text = read_text(BIONETGEN / name / f"{name}.net")
 
     def block(title: str) -> list[list[str]]:
         body = re.search(rf"^begin {title}\n(.*?)^end {title}", text, re.S | re.M)[1]

@@ -50,8 +50,8 @@ def test_sweep_writes_result_and_summary(tmp_path, capsys):
     assert err == f"degranulation: {output} already holds this complete sweep: nothing recomputed\n"
 
 
+@pytest.mark.requires_plot
 def test_sweep_plot(tmp_path):
-    pytest.importorskip("matplotlib")
     plot = tmp_path / "dr.png"
     assert main([*ARGS, "-o", str(tmp_path / "dr.nc"), "--plot", str(plot)]) == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

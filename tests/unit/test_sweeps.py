@@ -50,7 +50,7 @@ def test_product_grid_matches_simulate_point_by_point():
     assert ds["RecDim"].isel(kp2=0, L=1).pint.magnitude.tolist() == one["RecDim"].pint.magnitude[1:].tolist()
 
 
-@pytest.mark.parametrize("solver", ["LSODA", "CVODE"])
+@pytest.mark.parametrize("solver", ["LSODA", pytest.param("CVODE", marks=pytest.mark.requires_sundials)])
 def test_batched_solves_agree_with_simulate_within_tolerance(solver):
     # Stacked points (banded LSODA, or CVODE with its tolerances divided by √batch) each stay
     # within the tolerances of a lone BDF solve.
@@ -139,8 +139,10 @@ def test_workers_give_identical_results():
 
 
 @pytest.mark.slow  # starting a LocalCluster takes seconds
+@pytest.mark.requires_dask
 def test_dask_local_cluster_gives_identical_results():
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     serial = dg.sweep(MODEL, GRID, **OPTIONS)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
         on_address = dg.sweep(MODEL, GRID, scheduler=cluster.scheduler_address, **OPTIONS)
