@@ -811,7 +811,10 @@ def _execute(plan: _Plan, todo: list[int], workers: int, scheduler: Any) -> Iter
 _WORKER_PLAN: list[_Plan] = []  # set in each worker process by _install
 
 
-def _install(plan: _Plan) -> None:
+def _install(plan: _Plan, parent: int) -> None:
+    from degranulation.lifeline import die_with_parent
+
+    die_with_parent(parent)
     _WORKER_PLAN[:] = [plan]
 
 
@@ -823,6 +826,7 @@ def _in_processes(plan: _Plan, todo: list[int], workers: int) -> Iterator[tuple[
     """Chunks solved by worker processes; the plan is sent to each worker once."""
     import concurrent.futures
     import multiprocessing
+    import os
     import threading
 
     # fork is cheapest and needs no `if __name__ == "__main__"` guard in scripts, but is
@@ -837,7 +841,7 @@ def _in_processes(plan: _Plan, todo: list[int], workers: int) -> Iterator[tuple[
     else:
         context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
-        min(workers, len(todo)), mp_context=context, initializer=_install, initargs=(plan,)
+        min(workers, len(todo)), mp_context=context, initializer=_install, initargs=(plan, os.getpid())
     ) as pool:
         futures = {pool.submit(_solve_installed, chunk): chunk for chunk in todo}
         try:
