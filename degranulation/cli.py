@@ -208,7 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         handler: Callable[[argparse.Namespace], int] = args.handler
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a full disk shows here, not as a traceback after exit
+        return code
     except UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except ModelValidationError as exc:
@@ -227,6 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`... | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # standard output (no file name) on a full disk, or a file
+        if exc.filename is None:  # drop what is buffered, or exit would try writing it again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return _fail(
+            f"cannot write '{exc.filename or 'standard output'}': {exc.strerror or exc}", EXIT_INVALID
+        )
 
 
 def _fail(message: str, code: int) -> int:
@@ -363,10 +371,7 @@ def _simulate(args: argparse.Namespace) -> int:
     else:
         from degranulation.io.store import save
 
-        try:
-            save(dataset, args.output)
-        except OSError as exc:
-            raise DataError(f"cannot write '{args.output}': {exc.strerror}") from None
+        save(dataset, args.output)
     return EXIT_OK
 
 
@@ -416,6 +421,7 @@ def _fit(args: argparse.Namespace) -> int:
             progress=progress,
             checkpoint=checkpoint,
             resume=args.resume,
+            keep_checkpoint=True,
         )
     except (ValueError, ImportError) as exc:
         if isinstance(exc, DegranulationError):
@@ -432,10 +438,11 @@ def _fit(args: argparse.Namespace) -> int:
     if args.output is None:
         print(text)
     else:
-        try:
-            args.output.write_text(text + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise DataError(f"cannot write '{args.output}': {exc.strerror}") from None
+        from degranulation.io.atomic import write_text
+
+        write_text(args.output, text + "\n")
+    if checkpoint is not None:  # only now that fit.json is on disk
+        checkpoint.unlink(missing_ok=True)
     if args.plot is not None:
         from degranulation.plotting import plot_fit
 

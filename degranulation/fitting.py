@@ -920,6 +920,7 @@ def _map(function: Callable[[Any], Any], items: list[Any], *, workers: int, sche
         return
     import concurrent.futures
     import multiprocessing
+    import os
     import threading
 
     # As in degranulation.sweeps: fork is cheapest and needs no `if __name__ == "__main__"`
@@ -929,8 +930,13 @@ def _map(function: Callable[[Any], Any], items: list[Any], *, workers: int, sche
         context = multiprocessing.get_context("fork")
     else:
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    from degranulation.lifeline import die_with_parent
+
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=min(workers, len(items)), mp_context=context
+        max_workers=min(workers, len(items)),
+        mp_context=context,
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
     ) as pool:
         futures = [pool.submit(function, item) for item in items]
         try:
@@ -1204,6 +1210,7 @@ def fit(
     progress: Callable[[int, int, StartResult], None] | None = None,
     checkpoint: str | Path | None = None,
     resume: bool = False,
+    keep_checkpoint: bool = False,
 ) -> FitResult:
     """Estimate parameters from assay data: multistart bounded least squares with
     sensitivity-based Jacobians.
@@ -1263,6 +1270,10 @@ def fit(
     resume : bool
         Continue the interrupted fit stored in ``checkpoint``: its start points are reused and
         its finished starts are not run again.
+    keep_checkpoint : bool
+        Leave ``checkpoint`` in place when the fit completes, for a caller that removes it
+        once it has stored the result (the CLI does after writing ``fit.json``), so that a
+        failure to store the result loses no finished start.
 
     Raises
     ------
@@ -1332,7 +1343,7 @@ def fit(
         )
     problem, best = _estimate_noise(problem, best)
     result = _result(problem, best, starts, level)
-    if store is not None:
+    if store is not None and not keep_checkpoint:
         store.finish()
     return result
 

@@ -62,10 +62,7 @@ def plot_dose_response(result: xarray.Dataset, fits: dict[str, HillFit | str], p
         axis.set_ylabel(f"{name} [{_unit_label(result[name])}]")
         axis.legend(frameon=False, fontsize="small")
     figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path, dpi=150)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def _unit_label(array: xarray.DataArray) -> str:
@@ -153,7 +150,17 @@ def plot_fit(result: FitResult, path: str | Path) -> Path:
         top.legend(frameon=False, fontsize="x-small")
     figure.suptitle(f"{problem.model.id}: cost {result.cost:.4g}", fontsize="small")
     figure.tight_layout()
+    return _save(figure, path)
+
+
+def _save(figure: Any, path: str | Path) -> Path:
+    """Write ``figure`` whole or not at all (format from the extension), then close it."""
+    from degranulation.io.atomic import replacing
+
     path = Path(path)
-    figure.savefig(path, dpi=150)
-    plt.close(figure)
+    try:
+        with replacing(path) as temporary:
+            figure.savefig(temporary, dpi=150, format=path.suffix.lstrip(".").lower() or None)
+    finally:
+        _pyplot().close(figure)
     return path
