@@ -283,7 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
             _route_warnings(args.verbose)
             handler: Callable[[argparse.Namespace], int] = args.handler
-            return handler(args)
+            code = handler(args)
+            sys.stdout.flush()  # a full disk shows here, not as a traceback after exit
+            return code
         except SystemExit as exc:  # --help and --version
             return exc.code if isinstance(exc.code, int) else EXIT_OK
         except UsageError as exc:
@@ -304,6 +306,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The reader went away (`... | head`): stop quietly, as Unix tools do.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return EXIT_OK
+        except OSError as exc:  # standard output (no file name) on a full disk, or a file
+            if exc.filename is None:  # drop what is buffered, or exit would try writing it again
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return _fail(
+                f"cannot write '{exc.filename or 'standard output'}': {exc.strerror or exc}", EXIT_INVALID
+            )
 
 
 def _route_warnings(verbose: bool) -> None:
@@ -498,10 +506,7 @@ def _write(dataset: Any, target: Path | None, kind: str, extra: dict[str, Any] |
     from degranulation.results import dequantify
 
     if target is not None:
-        try:
-            save(dataset, target)
-        except OSError as exc:
-            raise DataError(f"cannot write '{target}': {exc.strerror}") from None
+        save(dataset, target)  # atomic: a DataError naming the path if it cannot be written
     elif kind == "json":
         sys.stdout.write(json_text({**to_json(dequantify(dataset)), **(extra or {})}) + "\n")
     else:
@@ -599,6 +604,7 @@ def _fit(args: argparse.Namespace) -> int:
             progress=progress,
             checkpoint=checkpoint,
             resume=args.resume,
+            keep_checkpoint=True,
         )
     except (ValueError, ImportError) as exc:
         if isinstance(exc, DegranulationError):
@@ -639,10 +645,11 @@ def _write_fit(result: Any, profiles: Any, output: Path | None) -> None:
     if output is None:
         print(text)
         return
-    try:
-        output.write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot write '{output}': {exc.strerror}") from None
+    from degranulation.io.atomic import write_text
+
+    write_text(output, text + "\n")
+    # Only now that fit.json is durably on disk may the finished starts go.
+    output.with_name(f"{output.name}.starts.jsonl").unlink(missing_ok=True)
 
 
 class _FitProgress:

@@ -24,6 +24,8 @@ import importlib.util
 import json
 import os
 import types
+import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -32,13 +34,15 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import scipy.sparse
 
+from degranulation.errors import CacheWarning
+
 if TYPE_CHECKING:
     import sympy
 
     from degranulation.network import Model
     from degranulation.symbolic import OdeSystem
 
-CODEGEN_VERSION: Final = "2"
+CODEGEN_VERSION: Final = "3"  # 3: entries carry their key and a checksum
 _ARRAYS: Final = (
     "term_index", "coefficient_index", "term_stoich_data", "term_stoich_indices", "term_stoich_indptr",
     "generic_stoich_data", "generic_stoich_indices", "generic_stoich_indptr",
@@ -315,27 +319,77 @@ def _cache_folder(cache_dir: str | Path | bool | None) -> Path | None:
 
 
 def _read_cache(folder: Path, key: str) -> CompiledOde | None:
+    """The cached entry for ``key``, or None if it is absent, broken, altered or untrusted.
+
+    The entry holds generated source that runs when the model is used, so it is loaded only
+    if this user owns it, no one else can write it, it was made for ``key`` and its content
+    matches its checksum; otherwise it is rebuilt (and replaced) by the caller.
+    """
     path = folder / f"{key}.npz"
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            arrays = {name: data[name] for name in data.files if name != "meta"}
-    except (OSError, ValueError, KeyError):
-        return None
-    return CompiledOde(
-        key=key,
-        species=tuple(meta["species"]),
-        parameters=tuple(meta["parameters"]),
-        observables=tuple(meta["observables"]),
-        conservation_laws=tuple(tuple(v) for v in meta["conservation_laws"]),
-        source=meta["source"],
-        has_dfdp=meta["has_dfdp"],
-        **arrays,
-    )
+        with path.open("rb") as handle:  # checked through the open file: it cannot be swapped
+            if not _is_trusted(path, os.fstat(handle.fileno())):
+                return None
+            with np.load(handle, allow_pickle=False) as data:
+                stated, text = str(data["checksum"]), str(data["meta"])
+                arrays = {name: data[name] for name in data.files if name not in ("meta", "checksum")}
+        meta = json.loads(text)
+        if meta.get("key") != key or stated != _checksum(text, arrays):
+            return None  # damaged, truncated, altered or another model's: never run it
+        return CompiledOde(
+            key=key,
+            species=tuple(meta["species"]),
+            parameters=tuple(meta["parameters"]),
+            observables=tuple(meta["observables"]),
+            conservation_laws=tuple(tuple(v) for v in meta["conservation_laws"]),
+            source=meta["source"],
+            has_dfdp=meta["has_dfdp"],
+            **arrays,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile):
+        return None  # absent or broken (power loss, full disk): rebuilt, never fatal
+
+
+_WARNED: set[Path] = set()
+
+
+def _is_trusted(path: Path, status: os.stat_result) -> bool:
+    """Whether this user owns ``path`` and no one else may write it (warns once per folder)."""
+    if not hasattr(os, "getuid"):  # Windows: no owner or mode bits to check
+        return True
+    if status.st_uid == os.getuid() and not status.st_mode & 0o022:
+        return True
+    if path.parent not in _WARNED:
+        _WARNED.add(path.parent)
+        reason = "owned by another user" if status.st_uid != os.getuid() else "writable by others"
+        warnings.warn(
+            f"ignoring the compiled-model cache entry '{path}': it is {reason}; rebuilding it "
+            "(cache folders should be writable only by their user)",
+            CacheWarning,
+            stacklevel=4,
+        )
+    return False
+
+
+def _checksum(meta: str, arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256(meta.encode())
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def _write_cache(folder: Path, compiled: CompiledOde) -> None:
+    """Store ``compiled`` under its key: in a folder made private to this user (0700), written
+    to a fresh private file, flushed to disk and renamed into place, so that a reader sees a
+    whole entry or none."""
+    import tempfile
+
+    from degranulation.io.atomic import fsync
+
     meta = {
+        "key": compiled.key,
         "species": compiled.species,
         "parameters": compiled.parameters,
         "observables": compiled.observables,
@@ -344,16 +398,27 @@ def _write_cache(folder: Path, compiled: CompiledOde) -> None:
         "has_dfdp": compiled.has_dfdp,
     }
     arrays = {
-        name: getattr(compiled, name)
+        name: np.asarray(getattr(compiled, name))
         for name in (*_ARRAYS, "default_parameters", "default_initial", "amount_factors", "boundary")
     }
+    text = json.dumps(meta, sort_keys=True)
+    temporary = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f"{compiled.key}.{os.getpid()}.tmp.npz"
-        np.savez(temporary, meta=np.array(json.dumps(meta)), **arrays)
-        temporary.replace(folder / f"{compiled.key}.npz")  # atomic: readers never see half a file
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(dir=folder, prefix=f".{compiled.key}.", suffix=".tmp")
+        temporary = Path(name)
+        with os.fdopen(descriptor, "wb") as handle:
+            np.savez(handle, meta=np.array(text), checksum=np.array(_checksum(text, arrays)), **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(folder / f"{compiled.key}.npz")
+        temporary = None
+        fsync(folder)
     except OSError:
         return  # a read-only cache costs only speed
+    finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
 
 
 def compile_system(system: OdeSystem, *, key: str = "", sensitivities: bool = False) -> CompiledOde:

@@ -15,7 +15,7 @@ processes)::
     ├── FitError(RuntimeError)
     ├── DataError(ValueError)
     └── UnsupportedFeatureError(NotImplementedError)
-    DegranulationWarning(UserWarning) → UnitWarning, ConservationWarning
+    DegranulationWarning(UserWarning) → UnitWarning, ConservationWarning, CacheWarning
 """
 
 from __future__ import annotations
@@ -286,6 +286,10 @@ class UnitWarning(DegranulationWarning):
 
 class ConservationWarning(DegranulationWarning):
     """A conservation law drifted more than the solver tolerance along a result."""
+
+
+class CacheWarning(DegranulationWarning):
+    """A compiled-model cache entry was ignored (another user's, or writable by others)."""
 
 
 class ModelWarning(DegranulationWarning):

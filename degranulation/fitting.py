@@ -1327,6 +1327,7 @@ def fit(
     checkpoint: str | Path | None = None,
     resume: bool = False,
     cache_dir: str | Path | bool | None = None,
+    keep_checkpoint: bool = False,
 ) -> FitResult:
     """Estimate parameters from assay data: multistart bounded least squares with
     sensitivity-based Jacobians.
@@ -1394,6 +1395,10 @@ def fit(
     resume : bool
         Continue the interrupted fit stored in ``checkpoint``: its start points are reused and
         its finished starts are not run again.
+    keep_checkpoint : bool
+        Leave ``checkpoint`` in place when the fit completes, for a caller that removes it
+        once it has stored the result (the CLI does after writing ``fit.json``), so that a
+        failure to store the result loses no finished start.
 
     Raises
     ------
@@ -1464,7 +1469,7 @@ def fit(
         )
     problem, best = _estimate_noise(problem, best)
     result = _result(problem, best, starts, level)
-    if store is not None:
+    if store is not None and not keep_checkpoint:
         store.finish()
     return result
 

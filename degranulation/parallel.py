@@ -79,7 +79,10 @@ def as_completed(
     return ((i, call(item)) for i, item in enumerate(items))
 
 
-def _install(function: Callable[..., Any], shared: Any) -> None:
+def _install(function: Callable[..., Any], shared: Any, parent: int) -> None:
+    from degranulation.lifeline import die_with_parent
+
+    die_with_parent(parent)  # a killed CLI must not leave its workers running
     _INSTALLED[:] = [function, shared]
 
 
@@ -93,6 +96,7 @@ def _in_processes(
 ) -> Iterator[tuple[int, Any]]:
     import concurrent.futures
     import multiprocessing
+    import os
     import threading
 
     # fork is cheapest and needs no `if __name__ == "__main__"` guard in scripts, but is
@@ -108,7 +112,10 @@ def _in_processes(
     else:
         context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
-        min(workers, len(items)), mp_context=context, initializer=_install, initargs=(function, shared)
+        min(workers, len(items)),
+        mp_context=context,
+        initializer=_install,
+        initargs=(function, shared, os.getpid()),
     ) as pool:
         futures = {pool.submit(_call_installed, item): i for i, item in enumerate(items)}
         try:

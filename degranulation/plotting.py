@@ -99,9 +99,17 @@ def readout_time(result: xarray.Dataset) -> str:
 
 
 def _save(plt: Any, figure: Any, path: str | Path) -> Path:
+    """Write ``figure`` whole or not at all (format from the extension), then close it."""
+    from degranulation.io.atomic import replacing
+
     path = Path(path)
-    figure.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(figure)
+    try:
+        with replacing(path) as temporary:
+            figure.savefig(
+                temporary, dpi=150, bbox_inches="tight", format=path.suffix.lstrip(".").lower() or None
+            )
+    finally:
+        plt.close(figure)
     return path
 
 

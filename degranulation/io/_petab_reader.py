@@ -75,8 +75,23 @@ def load(
             file=str(file),
             hint="see https://petab.readthedocs.io/en/latest/v1/documentation_data_format.html",
         )
+    _check_numbers(problem.measurement_df, file)
     model_file = file.parent / config["problems"][0]["sbml_files"][0]
     return Builder(problem, file, model_file).build(solver, rtol, atol, cache_dir)
+
+
+def _check_numbers(table: Any, file: Path) -> None:
+    """Times and measurements are numbers (petab's lint lets text such as ``x`` through)."""
+    for column in ("time", "measurement"):
+        for row, value in enumerate(table[column], start=2):  # row 1 holds the headers
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"{column} {value!r} is not a number",
+                    file=str(file),
+                    location=f"measurement table, row {row}",
+                ) from None
 
 
 def read_yaml(file: Path) -> dict[str, Any]:

@@ -431,6 +431,6 @@ def write_model(model: Model, path: str | Path) -> Path:
     >>> dg.load_model(path) == model
     True
     """
-    path = Path(path)
-    path.write_text(dumps_model(model), encoding="utf-8")
-    return path
+    from degranulation.io.atomic import write_text
+
+    return write_text(path, dumps_model(model))

@@ -164,7 +164,6 @@ def write_sbml(model: Model, path: str | Path, *, protocol: Any = None) -> Path:
 
     libsbml = _libsbml()
     document = Exporter(libsbml, model, protocol).document
-    path = Path(path)
-    if not libsbml.writeSBMLToFile(document, str(path)):
-        raise OSError(f"cannot write SBML to '{path}'")
-    return path
+    from degranulation.io.atomic import write_text
+
+    return write_text(path, libsbml.writeSBMLToString(document))

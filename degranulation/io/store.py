@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import numpy as np
 
 from degranulation.errors import DataError
+from degranulation.io.atomic import replacing
 
 if TYPE_CHECKING:
     import xarray
@@ -28,8 +29,13 @@ def _engine() -> Literal["h5netcdf", "scipy"]:
 def save(dataset: xarray.Dataset, path: str | Path) -> Path:
     """Write a result to ``.nc`` (NetCDF), ``.csv`` or ``.json``, keeping units.
 
-    The file is written next to its destination and moved into place, so an interrupted
-    write never leaves a truncated result.
+    The file is written next to its destination, flushed to the disk and moved into place,
+    so an interrupted or failed write never leaves a truncated result.
+
+    Raises
+    ------
+    DataError
+        If the file cannot be written (naming it).
 
     Examples
     --------
@@ -46,14 +52,13 @@ def save(dataset: xarray.Dataset, path: str | Path) -> Path:
     from degranulation.results import dequantify
 
     plain = dequantify(dataset)
-    temporary = path.with_name(f".{path.name}.partial")
-    if suffix == ".nc":
-        plain.to_netcdf(temporary, engine=_engine())
-    elif suffix == ".csv":
-        temporary.write_text(to_csv(plain), encoding="utf-8")
-    else:
-        temporary.write_text(json_text(to_json(plain)), encoding="utf-8")
-    temporary.replace(path)
+    with replacing(path) as temporary:
+        if suffix == ".nc":
+            plain.to_netcdf(temporary, engine=_engine())
+        elif suffix == ".csv":
+            temporary.write_text(to_csv(plain), encoding="utf-8")
+        else:
+            temporary.write_text(json_text(to_json(plain)), encoding="utf-8")
     return path
 
 

@@ -1,25 +1,31 @@
 """A sweep's finished chunks on disk, one NetCDF file each, so an interrupted sweep resumes.
 
 Beside the output ``dr.nc`` the store keeps ``dr.nc.parts/``: ``sweep.json`` (what is being
-computed) and ``chunk-000012.nc`` for each finished chunk, written next to its final name and
-renamed into place, so a chunk file is either whole or absent whatever kills the process.
-When the sweep is complete the assembled result is written to ``dr.nc`` and the folder is
-removed.
+computed) and ``chunk-000012.nc`` for each finished chunk, written next to its final name,
+flushed to disk and renamed into place, so a chunk file is either whole or absent whatever
+kills the process. Each chunk file names its chunk, the sweep it belongs to (a digest of
+``sweep.json``) and a checksum of its values, so a file copied over another, one from another
+sweep or one altered since is refused rather than resumed. When the sweep is complete the
+assembled result is written durably to ``dr.nc``, and only then is the folder removed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from degranulation.errors import DataError
+from degranulation.io.atomic import write_text
 
 if TYPE_CHECKING:
     import xarray
 
 SPEC_FILE: Final = "sweep.json"
+CHUNK_NAME: Final = re.compile(r"chunk-(\d{6})\.nc")
 
 
 class SweepStore:
@@ -65,15 +71,19 @@ class SweepStore:
                     f"an unfinished sweep is stored in '{self.folder}'",
                     hint="pass resume=True (--resume) to continue it, or delete the folder to start over",
                 )
-            self._check_same(json.loads(spec_path.read_text(encoding="utf-8")))
+            try:
+                stored = json.loads(spec_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise DataError(
+                    f"cannot read '{spec_path}': {exc}", hint="delete the folder to start over"
+                ) from None
+            self._check_same(stored if isinstance(stored, dict) else {"sweep.json": stored})
             return self.finished()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            temporary = self.folder / f".{SPEC_FILE}.partial"
-            temporary.write_text(json.dumps(self.spec, sort_keys=True), encoding="utf-8")
-            temporary.replace(spec_path)
         except OSError as exc:
             raise DataError(f"cannot write the sweep folder '{self.folder}': {exc.strerror}") from None
+        write_text(spec_path, json.dumps(self.spec, sort_keys=True))
         return []
 
     def _check_same(self, stored: dict[str, Any]) -> None:
@@ -85,40 +95,84 @@ class SweepStore:
             )
 
     def finished(self) -> list[int]:
-        """Chunk numbers with a complete file, ascending."""
-        return sorted(int(path.stem.split("-")[1]) for path in self.folder.glob("chunk-*.nc"))
+        """Chunk numbers with a complete file, ascending.
+
+        Raises
+        ------
+        DataError
+            If the folder holds a file named like a chunk that is not one (``chunk-abc.nc``).
+        """
+        chunks = []
+        for path in sorted(self.folder.glob("chunk-*.nc")):
+            match = CHUNK_NAME.fullmatch(path.name)
+            if match is None:
+                raise DataError(
+                    f"'{path}' is not a chunk file of this sweep (expected chunk-NNNNNN.nc)",
+                    hint="move it out of the folder and resume again",
+                )
+            chunks.append(int(match[1]))
+        return chunks
 
     def _path(self, chunk: int) -> Path:
         return self.folder / f"chunk-{chunk:06d}.nc"
 
+    def _digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.spec, sort_keys=True).encode()).hexdigest()
+
     def write(self, chunk: int, part: xarray.Dataset) -> None:
-        """Store one finished chunk (atomically: the file is whole or absent)."""
+        """Store one finished chunk (atomically and durably: the file is whole or absent)."""
         from degranulation.io.store import save
 
-        try:
-            save(part, self._path(chunk))
-        except OSError as exc:
-            raise DataError(f"cannot write '{self._path(chunk)}': {exc.strerror}") from None
+        labelled = part.assign_attrs(chunk=chunk, sweep=self._digest(), checksum=checksum(part))
+        save(labelled, self._path(chunk))
 
     def read(self, chunk: int) -> xarray.Dataset:
-        """A stored chunk, as written."""
+        """A stored chunk, as written.
+
+        Raises
+        ------
+        DataError
+            If the file cannot be read, holds another chunk or another sweep's chunk, or its
+            values do not match its checksum.
+        """
         import xarray as xr
 
+        path = self._path(chunk)
+        hint = "delete that file; resuming recomputes its points"
         try:
-            with xr.open_dataset(self._path(chunk)) as opened:
-                return opened.load()
+            with xr.open_dataset(path) as opened:
+                part = opened.load()
         except (OSError, ValueError) as exc:
-            raise DataError(
-                f"cannot read '{self._path(chunk)}': {exc}",
-                hint="delete that file; resuming recomputes its points",
-            ) from None
+            raise DataError(f"cannot read '{path}': {exc}", hint=hint) from None
+        attrs = dict(part.attrs)
+        part.attrs = {}
+        if "chunk" not in attrs or int(attrs["chunk"]) != chunk:
+            found = f"chunk {int(attrs['chunk'])}" if "chunk" in attrs else "no chunk number"
+            raise DataError(f"'{path}' holds {found}, not chunk {chunk} (copied or renamed?)", hint=hint)
+        if attrs.get("sweep") != self._digest():
+            raise DataError(f"'{path}' belongs to another sweep", hint=hint)
+        if attrs.get("checksum") != checksum(part):
+            raise DataError(f"'{path}' does not match its checksum: it was altered or damaged", hint=hint)
+        return part
 
     def finish(self, result: xarray.Dataset) -> None:
-        """Write the complete result to ``output`` and remove the chunk folder."""
+        """Write the complete result to ``output`` durably, then remove the chunk folder."""
         from degranulation.io.store import save
 
-        try:
-            save(result, self.output)
-        except OSError as exc:
-            raise DataError(f"cannot write '{self.output}': {exc.strerror}") from None
+        save(result, self.output)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def checksum(dataset: xarray.Dataset) -> str:
+    """SHA-256 of a dataset's variables (names, shapes, values), the same after a NetCDF round trip."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for name in sorted(map(str, dataset.variables)):
+        values = np.asarray(dataset[name].values)
+        digest.update(f"{name}{values.shape}".encode())
+        if values.dtype.kind in "biuf":
+            digest.update(np.ascontiguousarray(values, dtype=float).tobytes())
+        else:
+            digest.update("\0".join(map(str, values.ravel())).encode())
+    return digest.hexdigest()

@@ -157,3 +157,242 @@ def state_scale(compiled: CompiledOde) -> np.ndarray:
         largest = x0[kind].max(initial=0.0)
         scale[kind & (x0 <= 0)] = largest if largest > 0 else 1.0
     return scale
+
+
+# --- hostile inputs, for the fuzzing suite (tests/fuzz) ----------------------------------------
+
+#: Text that must never run as code: each, if executed, creates the file ``CANARY`` names.
+PAYLOADS = (
+    "__import__('os').system('touch CANARY')",
+    "open('CANARY', 'w')",
+    "exec(\"open('CANARY','w')\")",
+    "eval(\"open('CANARY','w')\")",
+    "().__class__.__base__.__subclasses__()",
+    "lambda: open('CANARY', 'w')",
+)
+_UNITS = ("", "molecule", "nM", "uM", "M", "1/s", "1/(M*s)", "1/(molecule*s)", "s", "min", "L", "uL",
+          "kg", "percent", "bogus", "nM/s", "molecule/s", "1/nM/s", "ng/mL", "m**3")  # fmt: skip
+_NUMBERS = ("0", "1", "-1", "1e-20", "1e150", "1e308", "1e309", "-1e308", "nan", "inf", "-inf", "0.5",
+            "3", "1e6", "007", "1_000", "0x10", "")  # fmt: skip
+_FUNCTIONS = ("exp", "log", "sqrt", "sin", "abs", "max", "min", "pow", "mass_action", "hill", "piecewise",
+              "factorial", "sign", "foo", "__import__", "getattr", "open")  # fmt: skip
+
+
+_OPTIONS = ("--set", "--t-end", "--points", "--solver", "--rtol", "--atol", "--protocol", "--vary",
+            "--from", "--to", "--num", "--values", "--at", "--observe", "--batch", "--workers", "--starts",
+            "--estimate", "--format", "--level", "-o")  # fmt: skip
+
+
+def identifiers(*, hostile: bool = True) -> st.SearchStrategy[str]:
+    """Ids: mostly well formed (some reserved-looking), sometimes hostile text."""
+    plain = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True)
+    odd = st.sampled_from(["time", "t", "e", "pi", "inf", "nan", "lambda", "import", "C\n", "k-1", "é", " "])
+    return st.one_of(plain, odd, st.sampled_from(PAYLOADS), st.text(max_size=6)) if hostile else plain
+
+
+def expressions(names: st.SearchStrategy[str], *, max_leaves: int = 12) -> st.SearchStrategy[str]:
+    """Formula text over ``names``: operators, calls (known, unknown and dangerous), nesting,
+    sometimes a payload; not always valid."""
+    leaves = st.one_of(names, st.sampled_from(_NUMBERS[:-1]), st.sampled_from(PAYLOADS))
+
+    def extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        binary = st.tuples(
+            children, st.sampled_from(["+", "-", "*", "/", "**", "^", ">", "==", "and"]), children
+        )
+        call = st.tuples(st.sampled_from(_FUNCTIONS), st.lists(children, min_size=0, max_size=3))
+        return st.one_of(
+            binary.map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
+            call.map(lambda t: f"{t[0]}({', '.join(t[1])})"),
+            children.map(lambda e: f"({e})"),
+            children.map(lambda e: f"-{e}"),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=max_leaves)
+
+
+def quantities() -> st.SearchStrategy[str]:
+    """``"number unit"`` text, with odd numbers and units."""
+    return st.one_of(
+        st.tuples(st.sampled_from(_NUMBERS), st.sampled_from(_UNITS)).map(lambda t: f"{t[0]} {t[1]}".strip()),
+        st.text(max_size=8),
+    )
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string holding ``text`` (JSON's escapes are TOML's, bar a few controls)."""
+    import json
+
+    return json.dumps(text).replace("\\u007f", "\\u007F")
+
+
+@st.composite
+def model_file_texts(draw: Callable[[st.SearchStrategy[Any]], Any]) -> str:
+    """Model files (TOML text): structured with hostile ids, values, equations and rate laws, and
+    sometimes garbled (characters cut, repeated or inserted)."""
+    ids = identifiers()
+    species = draw(st.lists(ids, min_size=1, max_size=3, unique=True))
+    parameters = draw(st.lists(ids, min_size=0, max_size=3, unique=True))
+    names = st.sampled_from(species + parameters)
+    lines = [f"format = {_toml_string(draw(st.sampled_from(['degranulation-model/1', 'x/2', ''])))}"]
+    lines += [f"id = {_toml_string(draw(ids))}", "title = 'fuzz'", "[units]", "time = 's'"]
+    lines += [
+        f"concentration = {_toml_string(draw(st.sampled_from(['nM', 'M', 's', 'bogus'])))}",
+        "[species]",
+    ]
+    lines += [f"{_toml_string(s)} = {{ initial = {_toml_string(draw(quantities()))} }}" for s in species]
+    lines.append("[parameters]")
+    lines += [f"{_toml_string(p)} = {_toml_string(draw(quantities()))}" for p in parameters]
+    for _ in range(draw(st.integers(0, 3))):
+        side = st.lists(names, min_size=0, max_size=2).map(" + ".join)
+        arrow = draw(st.sampled_from(["->", "<->", "=>", ""]))
+        equation = f"{draw(side)} {arrow} {draw(side)}"
+        rate = draw(st.one_of(names.map(lambda k: f"mass_action({k})"), expressions(names)))
+        lines += ["[[reactions]]", f"equation = {_toml_string(equation)}", f"rate = {_toml_string(rate)}"]
+    if draw(st.booleans()):
+        lines += [
+            "[observables]",
+            f"obs = {{ expr = {_toml_string(draw(expressions(names)))}, unit = 'nM' }}",
+        ]
+    text = "\n".join(lines) + "\n"
+    for _ in range(draw(st.integers(0, 2))):  # garble
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.text(max_size=4)) + text[at + draw(st.integers(0, 5)) :]
+    return text
+
+
+def _mathml(names: list[str], *, known_defects: bool) -> st.SearchStrategy[str]:
+    numbers = ["1", "2.5", "-3", "NaN", "INF"] + (["0", "1e300"] if known_defects else [])
+    operators = ["plus", "minus", "times", "exp", "abs"]
+    operators += ["divide", "power", "ln", "root"] if known_defects else []
+    leaves = st.one_of(
+        st.sampled_from(names).map(lambda n: f"<ci> {n} </ci>"),
+        st.sampled_from(numbers).map(lambda v: f"<cn> {v} </cn>"),
+        st.just("<cn type='rational'> 1 <sep/> " + ("0" if known_defects else "2") + " </cn>"),
+        st.just(
+            "<csymbol encoding='text' definitionURL='http://www.sbml.org/sbml/symbols/time'> t </csymbol>"
+        ),
+    )
+
+    def extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        operator = st.sampled_from(operators)
+        return st.tuples(operator, st.lists(children, min_size=1, max_size=3)).map(
+            lambda t: f"<apply><{t[0]}/>{''.join(t[1])}</apply>"
+        )
+
+    return st.recursive(leaves, extend, max_leaves=10)
+
+
+@st.composite
+def sbml_documents(draw: Callable[[st.SearchStrategy[Any]], Any], *, known_defects: bool = True) -> str:
+    """Small SBML Level 3 documents: random SIds, sizes, initial amounts, stoichiometries and
+    MathML kinetic laws (no function definitions). ``known_defects=False`` leaves out what
+    issue 16 lists as defects still being fixed: SIds starting ``__`` or named ``time``, huge
+    stoichiometries, and math that can divide by zero."""
+    sid = st.one_of(
+        st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,5}", fullmatch=True), st.sampled_from(["time", "_", "x__"])
+    )
+    if not known_defects:
+        sid = sid.filter(lambda s: not s.startswith("__") and s != "time")
+    species = draw(st.lists(sid, min_size=1, max_size=3, unique=True))
+    parameters = draw(st.lists(sid.filter(lambda s: s not in species), max_size=2, unique=True))
+    number = st.sampled_from(["0", "1", "-1", "1e-20", "1e150", "1e300", "NaN", "INF", "2.5"])
+    stoichiometry = number if known_defects else number.filter(lambda v: v != "1e300")
+    body = [
+        "<?xml version='1.0' encoding='UTF-8'?>",
+        "<sbml xmlns='http://www.sbml.org/sbml/level3/version2/core' level='3' version='2'>",
+        "<model id='fuzz' substanceUnits='mole' timeUnits='second' extentUnits='mole'>",
+        f"<listOfCompartments><compartment id='cell' size='{draw(number)}' constant='true' "
+        "spatialDimensions='3'/></listOfCompartments><listOfSpecies>",
+    ]
+    body += [
+        f"<species id='{s}' compartment='cell' initialAmount='{draw(number)}' hasOnlySubstanceUnits='true' "
+        "boundaryCondition='false' constant='false'/>"
+        for s in species
+    ]
+    body.append("</listOfSpecies><listOfParameters>")
+    body += [f"<parameter id='{p}' value='{draw(number)}' constant='true'/>" for p in parameters]
+    body.append("</listOfParameters><listOfReactions>")
+    for r in range(draw(st.integers(0, 2))):
+        reactant, product = draw(st.sampled_from(species)), draw(st.sampled_from(species))
+        math = draw(_mathml(species + parameters, known_defects=known_defects))
+        body += [
+            f"<reaction id='r{r}' reversible='false'>",
+            f"<listOfReactants><speciesReference species='{reactant}' stoichiometry='{draw(stoichiometry)}' "
+            "constant='true'/></listOfReactants>",
+            f"<listOfProducts><speciesReference species='{product}' stoichiometry='1' constant='true'/>"
+            "</listOfProducts>",
+            f"<kineticLaw><math xmlns='http://www.w3.org/1998/Math/MathML'>{math}</math></kineticLaw>",
+            "</reaction>",
+        ]
+    body += ["</listOfReactions></model></sbml>"]
+    return "\n".join(body)
+
+
+def assay_csv_bytes(*, encodings: tuple[str, ...] = ("utf-8", "utf-8-sig")) -> st.SearchStrategy[bytes]:
+    """Assay CSV files as bytes: headers with odd units, odd values, trailing garbage, in one of
+    ``encodings`` (e.g. ``"latin-1"``, ``"utf-16"``)."""
+    header = st.lists(
+        st.one_of(
+            st.sampled_from(
+                ["observable", "time [min]", "value [molecule]", "sd [molecule]", "L [molecule]"]
+            ),
+            st.tuples(identifiers(hostile=True), st.sampled_from(_UNITS)).map(lambda t: f"{t[0]} [{t[1]}]"),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+    cell = st.one_of(st.sampled_from(["RecDim", "R", *_NUMBERS, "-30", "1e308", "é"]), st.text(max_size=5))
+
+    undecodable = set(encodings) - {"utf-8", "utf-8-sig"}  # then also bytes that are not UTF-8
+    garbage = st.binary(max_size=3) if undecodable else st.just(b"")
+
+    @st.composite
+    def build(draw: Callable[[st.SearchStrategy[Any]], Any]) -> bytes:
+        columns = draw(header)
+        rows = draw(st.lists(st.lists(cell, min_size=len(columns), max_size=len(columns)), max_size=4))
+        text = "\n".join(",".join(row) for row in [columns, *rows]) + "\n"
+        encoding = draw(st.sampled_from(encodings))
+        return text.encode(encoding, errors="replace") + draw(garbage)
+
+    return build()
+
+
+def cli_arguments() -> st.SearchStrategy[list[str]]:
+    """Command lines: a subcommand (or none) with a random pick of options and values."""
+    commands = st.sampled_from(
+        ["models", "validate", "simulate", "convert", "fit", "sweep", "bogus", "--help"]
+    )
+    options = st.sampled_from(_OPTIONS)
+    values = st.one_of(
+        st.sampled_from(
+            [
+                "ige_fceri_crosslinking",
+                "L",
+                "RecDim",
+                "kp1",
+                "1min",
+                "0",
+                "-1",
+                "1e14",
+                "100000000000000",
+                "nan",
+                "1e4molecule",
+                "1pM",
+                "10uM",
+                "steady",
+                "BDF",
+                "LSODA",
+                "kp1=2",
+                "kp1=-5/s",
+                "show",
+                "list",
+                "json",
+                "..",
+                "",
+            ]
+        ),
+        quantities(),
+        st.sampled_from(PAYLOADS),
+    )
+    tail = st.lists(st.one_of(st.tuples(options, values).map(list), values.map(lambda v: [v])), max_size=5)
+    return st.tuples(commands, tail).map(lambda t: [t[0], *(a for pair in t[1] for a in pair)])
