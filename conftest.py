@@ -32,8 +32,11 @@ DOCTESTS = {
 collect_ignore = ["degranulation/__main__.py"]
 
 
-def _missing(modules: tuple[str, ...]) -> list[str]:
-    return [name for name in modules if importlib.util.find_spec(name) is None]
+# Looked up once, when pytest loads this file.
+MISSING = {
+    marker: [name for name in modules if importlib.util.find_spec(name) is None]
+    for marker, (_, modules) in EXTRAS.items()
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,8 +47,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                     item.add_marker(marker)
         for mark in item.iter_markers():
             if mark.name in EXTRAS:
-                extra, modules = EXTRAS[mark.name]
-                if missing := _missing(modules):
+                extra, missing = EXTRAS[mark.name][0], MISSING[mark.name]
+                if missing:
                     install = f"pip install 'degranulation[{extra}]'"
                     reason = f"needs the '{extra}' extra, {install} ({', '.join(missing)} missing)"
                     item.add_marker(pytest.mark.skip(reason=reason))

@@ -25,7 +25,6 @@ try:
     import yaml
 except ImportError:  # every test here is skipped (requires_petab)
     petab = yaml = None
-pytestmark = pytest.mark.requires_petab
 
 SUITE = DATA / "petab_test_suite"
 CASES = sorted(p.name for p in SUITE.iterdir() if p.is_dir())
@@ -34,7 +33,10 @@ CASES = sorted(p.name for p in SUITE.iterdir() if p.is_dir())
 UNSUPPORTED = {"0018"}
 _outcomes: dict[str, str] = {}
 # petab's own use of deprecated pandas options, when the tests call petab directly.
-pytestmark = pytest.mark.filterwarnings(r"ignore::DeprecationWarning:petab\..*")
+pytestmark = [
+    pytest.mark.requires_petab,
+    pytest.mark.filterwarnings(r"ignore::DeprecationWarning:petab\..*"),
+]
 
 
 def _copy_case(case: str, folder: Path) -> Path:
