@@ -381,13 +381,12 @@ def make_problem(
     (('kp1', 'kp2'), 2)
     """
     from degranulation.codegen import compile_model
-    from degranulation.library import load_model
+    from degranulation.library import as_model
     from degranulation.sensitivities import observable_derivatives, targets
     from degranulation.simulation import absolute_tolerance
     from degranulation.solvers import solver_from
 
-    if not isinstance(model, Model):
-        model = load_model(model)
+    model = as_model(model)
     datasets = _datasets(data)
     compiled = compile_model(model, sensitivities=True)
     names = list(estimate)
