@@ -452,7 +452,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from degranulation.simulation import simulate
 
     target, kind = _destination(args.output, args.format)
-    _check_extras(args, kind)
+    _check_extras(args)
     model = load_model(args.model)
     params, initial = _overrides(model, args.set)
     try:
@@ -513,7 +513,7 @@ def _write(dataset: Any, target: Path | None, kind: str, extra: dict[str, Any] |
         sys.stdout.write(to_csv(dequantify(dataset)))
 
 
-def _check_extras(args: argparse.Namespace, kind: str = "") -> None:
+def _check_extras(args: argparse.Namespace) -> None:
     """Fail before any computation when an optional extra that the arguments need is missing."""
     if getattr(args, "plot", None) is not None:
         _require("matplotlib", "plot", "--plot")
@@ -521,8 +521,7 @@ def _check_extras(args: argparse.Namespace, kind: str = "") -> None:
         _require("distributed", "dask", "--scheduler")
     if getattr(args, "solver", None) == "CVODE":
         _require("sksundae", "sundials", "solver CVODE")
-    if kind == "nc":
-        _check_netcdf()
+    # NetCDF needs no check: dg.save falls back to SciPy's NetCDF3 writer without an HDF5 engine.
 
 
 def _require(module: str, extra: str, purpose: str) -> None:
@@ -532,25 +531,6 @@ def _require(module: str, extra: str, purpose: str) -> None:
         raise UsageError(
             f"{purpose} needs the '{extra}' extra ({exc}): pip install 'degranulation[{extra}]'"
         ) from None
-
-
-def _check_netcdf() -> None:
-    """Write a tiny NetCDF file the way results are written, so that a missing engine is
-    reported before the work rather than after it."""
-    import tempfile
-
-    import xarray as xr
-
-    from degranulation.io.store import save
-
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            save(xr.Dataset({"probe": ("x", [0.0])}), Path(folder) / "probe.nc")
-        except (ImportError, ValueError) as exc:
-            raise UsageError(
-                f"writing NetCDF (.nc) failed ({exc}): pip install 'degranulation[netcdf]', "
-                "or write .csv or .json"
-            ) from None
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -722,7 +702,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.format is not None and not to_stdout and args.format != "nc":
         raise UsageError("--format applies to -o - (stdout); a file is NetCDF")
     kind = _destination(None, args.format)[1] if to_stdout else "nc"
-    _check_extras(args, kind)
+    _check_extras(args)
     model = load_model(args.model)
     params, initial = _overrides(model, args.set)
     if args.values is not None and (args.start or args.stop):

@@ -235,6 +235,8 @@ class FitProblem:
     times: np.ndarray  # per measurement, model time unit
     labels: tuple[str, ...]  # per measurement: condition label
     solver: Solver
+    # the time unit the data were written in (results report times in it); None: the model's
+    data_time_unit: str | None = field(default=None, kw_only=True)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -478,13 +480,12 @@ def make_problem(
     (('kp1', 'kp2'), 2)
     """
     from degranulation.codegen import compile_model
-    from degranulation.library import load_model
+    from degranulation.library import as_model
     from degranulation.sensitivities import observable_derivatives, targets
     from degranulation.simulation import absolute_tolerance
     from degranulation.solvers import solver_from
 
-    if not isinstance(model, Model):
-        model = load_model(model)
+    model = as_model(model)
     datasets = _datasets(data)
     compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
     names = list(estimate)
@@ -518,6 +519,7 @@ def make_problem(
         times=times,
         labels=labels,
         solver=solver_from(solver, rtol=rtol, atol=tolerance),
+        data_time_unit=datasets[0].time_unit,
     )
 
 
@@ -1177,11 +1179,20 @@ class FitResult:
     def to_dataset(self) -> xarray.Dataset:
         """The fit as a Dataset: for each parameter its estimate (with units), its interval
         (dim ``bound``) and each start's initial and final value (dim ``start``); per-start
-        ``cost``, ``is_success``, ``nfev``; per measurement the data, prediction and residual.
+        ``cost``, ``is_success``, ``nfev``; per measurement the data, prediction, ``sigma`` and
+        residual, with the coordinates ``observable``, ``condition`` and ``measured_time`` (in
+        the data's time unit).
+
+        ``data``, ``prediction`` and ``sigma`` carry the readouts' unit (an observable's
+        declared unit, or the data's for a scaled readout). When readouts of different units
+        are fitted together no single unit fits, and they stay plain numbers with each
+        readout's unit listed in their ``value_units`` attribute (``"RecDim: molecule,
+        release: percent"``).
         """
         import xarray as xr
 
         from degranulation.results import quantify
+        from degranulation.units import parse_unit, registry
 
         problem = self.problem
         variables: dict[str, Any] = {}
@@ -1203,23 +1214,30 @@ class FitResult:
         variables["nfev"] = (("start",), [s.nfev for s in self.starts])
         readout_names = [problem.readouts[r].name for r in problem.readout_of]
         units = [problem.readouts[r].unit for r in problem.readout_of]
-        variables["observable"] = (("measurement",), readout_names)
-        variables["condition"] = (("measurement",), list(problem.labels))
-        variables["measured_time"] = (("measurement",), problem.times, {"units": problem.model.units.time})
-        variables["data"] = (("measurement",), problem.data, {"value_units": units})
-        variables["prediction"] = (("measurement",), self.predictions, {"value_units": units})
+        distinct = dict(zip(readout_names, units, strict=True))  # readout -> unit
+        if len({parse_unit(u) for u in distinct.values()}) == 1:
+            value_attrs = {"units": units[0]}
+        else:
+            value_attrs = {"value_units": ", ".join(f"{name}: {unit}" for name, unit in distinct.items())}
+        variables["data"] = (("measurement",), problem.data, value_attrs)
+        variables["prediction"] = (("measurement",), self.predictions, value_attrs)
         variables["residual"] = (
             ("measurement",),
             self.residuals,
             {"units": "dimensionless", "long_name": "(prediction - data) / sigma"},
         )
-        variables["sigma"] = (("measurement",), self.sigma, {"value_units": units})
+        variables["sigma"] = (("measurement",), self.sigma, value_attrs)
+        time_unit = problem.data_time_unit or problem.model.units.time
+        times = registry().Quantity(problem.times, problem.model.units.time).to(time_unit).magnitude
         dataset = xr.Dataset(
             variables,
             coords={
                 "start": np.arange(self.n_starts),
                 "bound": ["low", "high"],
                 "measurement": np.arange(len(problem.data)),
+                "observable": (("measurement",), readout_names),
+                "condition": (("measurement",), list(problem.labels)),
+                "measured_time": (("measurement",), times, {"units": time_unit}),
             },
         )
         dataset.attrs.update(
@@ -1237,8 +1255,6 @@ class FitResult:
         )
         for name, value in self.nuisance.items():
             dataset[name] = ((), float(value.magnitude), {"units": f"{value.units:~C}" or "dimensionless"})
-        for name in ("data", "prediction", "sigma"):
-            dataset[name].attrs["value_units"] = ",".join(dict.fromkeys(units))
         return quantify(dataset)
 
 

@@ -150,3 +150,17 @@ def load_model(name_or_path: str | Path, *, validate: bool = True) -> Model:
 
         check(model)
     return model
+
+
+def as_model(model: Model | str | Path, *, validate: bool = True) -> Model:
+    """The model every public function takes: a :class:`Model` as it is, or a bundled id or a
+    model file's path loaded with :func:`load_model` (validated unless ``validate=False``).
+
+    Examples
+    --------
+    >>> from degranulation.library import as_model
+    >>> model = as_model("ige_fceri_crosslinking")
+    >>> as_model(model) is model
+    True
+    """
+    return model if isinstance(model, Model) else load_model(model, validate=validate)

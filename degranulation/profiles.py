@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from degranulation.errors import DegranulationWarning
+from degranulation.errors import DegranulationWarning, ModelError
 from degranulation.fitting import FitResult, Problem, optimize
 from degranulation.parallel import as_completed
 from degranulation.typing import Scheduler
@@ -110,7 +110,7 @@ class ProfileResult:
 
 def profile_likelihood(
     fit: FitResult,
-    names: Sequence[str] | None = None,
+    names: str | Sequence[str] | None = None,
     *,
     level: float = 0.95,
     max_steps: int = 30,
@@ -123,14 +123,19 @@ def profile_likelihood(
     ----------
     fit : FitResult
         A result of :func:`degranulation.fit`.
-    names : sequence of str, optional
-        Parameters to profile (default: all estimated ones).
+    names : str or sequence of str, optional
+        The parameter, or parameters, to profile (default: all estimated ones).
     level : float
         Confidence level of the intervals.
 
     Returns
     -------
     ProfileResult
+
+    Raises
+    ------
+    ModelError
+        For a name the fit did not estimate (listing those it did).
 
     Other Parameters
     ----------------
@@ -157,10 +162,14 @@ def profile_likelihood(
 
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level!r}")
-    chosen = list(fit.names if names is None else names)
-    for name in chosen:
-        if name not in fit.names:
-            raise ValueError(f"'{name}' was not estimated; estimated: {', '.join(fit.names)}")
+    chosen = list(fit.names if names is None else [names] if isinstance(names, str) else names)
+    unknown = [name for name in chosen if name not in fit.names]
+    if unknown:
+        raise ModelError(
+            f"cannot profile {', '.join(map(repr, unknown))}: not estimated by this fit",
+            location="names",
+            hint=f"profile one or more of the estimated parameters: {', '.join(fit.names)}",
+        )
     threshold = 0.5 * float(chi2.ppf(level, 1))
     steps = np.sqrt(np.diag(fit.covariance))
     jobs = [

@@ -74,12 +74,15 @@ def species_unit(model: Model, species: Any) -> str:
 
 
 def quantify(dataset: xarray.Dataset) -> xarray.Dataset:
-    """Attach pint units from the CF ``units`` attributes (package registry)."""
+    """Attach pint units from the CF ``units`` attributes (package registry); indexed
+    coordinates select bare numbers in their own unit (``ds.sel(time=600)``, see
+    :mod:`degranulation.unit_index`)."""
     import pint_xarray  # noqa: F401  (registers the .pint accessor)
 
+    from degranulation.unit_index import with_unit_indexes
     from degranulation.units import registry
 
-    return dataset.pint.quantify(unit_registry=registry())
+    return with_unit_indexes(dataset.pint.quantify(unit_registry=registry()))
 
 
 def dequantify(dataset: xarray.Dataset) -> xarray.Dataset:

@@ -442,7 +442,7 @@ def simulate_sensitivities(
     2
     """
     from degranulation.codegen import compile_model
-    from degranulation.library import load_model
+    from degranulation.library import as_model
     from degranulation.protocols import protocol_steps, resolve
     from degranulation.results import make_dataset, quantify
     from degranulation.simulation import (
@@ -454,8 +454,7 @@ def simulate_sensitivities(
     )
     from degranulation.solvers import solver_from
 
-    if not isinstance(model, Model):
-        model = load_model(model)
+    model = as_model(model)
     compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
     wanted = targets(model, compiled, wrt)
     times = output_times(model, t, points)

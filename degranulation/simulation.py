@@ -111,12 +111,11 @@ def simulate(
     338825
     """
     from degranulation.codegen import compile_model
-    from degranulation.library import load_model
+    from degranulation.library import as_model
     from degranulation.protocols import protocol_steps, resolve
     from degranulation.results import make_dataset
 
-    if not isinstance(model, Model):
-        model = load_model(model)
+    model = as_model(model)
     compiled = compile_model(model, cache_dir=cache_dir)
     times = output_times(model, t, points)
     p = parameter_vector(model, compiled, params or {})

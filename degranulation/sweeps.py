@@ -268,10 +268,9 @@ def sweep(
     ({'kp2': 2, 'L': 2}, ['ok', 'ok', 'ok', 'ok'])
     """
     from degranulation.codegen import compile_model
-    from degranulation.library import load_model
+    from degranulation.library import as_model
 
-    if not isinstance(model, Model):
-        model = load_model(model)
+    model = as_model(model)
     if resume and output is None:
         raise ValueError("resume=True needs the output path of the interrupted sweep")
     output = None if output is None else Path(output)

@@ -308,3 +308,46 @@ def test_harmon_2017_multistart_reaches_the_published_cost():
     assert published == pytest.approx(1.031, abs=0.02)
     result = dg.fit(problem, n_starts=2, seed=0, workers=2, max_nfev=30)
     assert result.cost <= published
+
+
+def _decay_in_seconds():
+    return (
+        dg.ModelBuilder("decay", units={"time": "s", "concentration": "uM", "amount": "nmol"})
+        .compartment("well", "100 uL")
+        .species("A", "2 uM", compartment="well")
+        .species("B", "0 uM", compartment="well")
+        .parameter("k", "0.005 1/s")
+        .reaction("A -> B", "mass_action(k)")
+        .observable("left", "A / (A + B)", "percent")
+        .build()
+    )
+
+
+def test_to_dataset_gives_data_and_prediction_units_and_the_data_time_unit():
+    """Issue 15: data and prediction had no units, times were in the model's unit."""
+    t_min = np.array([0.5, 1.0, 2.0, 4.0, 8.0])
+    a_nM = 2000.0 * np.exp(-0.3 * t_min) * np.array([1.01, 0.99, 1.02, 0.98, 1.0])
+    frame = pd.DataFrame({"observable": "A", "time [min]": t_min, "value [nM]": a_nM, "sd [nM]": 50.0})
+    result = dg.fit(_decay_in_seconds(), frame, estimate=["k"], n_starts=1, seed=0, rtol=1e-10)
+    ds = result.to_dataset()
+    assert str(ds["data"].pint.units) == "micromolar"  # the species' unit in the model
+    np.testing.assert_allclose(ds["data"].pint.to("nM").pint.magnitude, a_nM, rtol=1e-12)
+    np.testing.assert_allclose(ds["sigma"].pint.to("nM").pint.magnitude, 50.0, rtol=1e-12)
+    assert str(ds["measured_time"].pint.units) == "minute"  # as the data were written
+    np.testing.assert_allclose(ds["measured_time"].pint.magnitude, t_min, rtol=1e-12)
+    k = result.parameters["k"].to("1/min").magnitude
+    closed_form = 2.0 * np.exp(-k * t_min)  # A(t) = A0·exp(-k t), in uM
+    np.testing.assert_allclose(ds["prediction"].pint.to("uM").pint.magnitude, closed_form, rtol=1e-7)
+    assert list(ds["observable"].values) == ["A"] * 5
+
+
+def test_to_dataset_with_readouts_of_different_units_lists_them():
+    t_min = np.array([1.0, 2.0, 4.0])
+    remaining = np.exp(-0.3 * t_min)
+    amounts = pd.DataFrame({"observable": "A", "time [min]": t_min, "value [uM]": 2.0 * remaining})
+    fractions = pd.DataFrame({"observable": "left", "time [min]": t_min, "value [percent]": 100 * remaining})
+    result = dg.fit(_decay_in_seconds(), [amounts, fractions], estimate=["k"], n_starts=1, seed=0, rtol=1e-10)
+    ds = result.to_dataset()
+    assert ds["data"].attrs["value_units"] == "A: uM, left: percent"
+    np.testing.assert_allclose(ds["data"].values, [*(2.0 * remaining), *(100 * remaining)], rtol=1e-12)
+    np.testing.assert_allclose(result.parameters["k"].to("1/min").magnitude, 0.3, rtol=1e-6)

@@ -106,3 +106,19 @@ def test_profile_intervals_cover_the_truth_at_the_nominal_rate():
         low, high = dg.profile_likelihood(fit, level=level).confidence_intervals["kp1"]
         covered += low.magnitude < KP1 < high.magnitude
     assert binom.ppf(0.001, n, level) <= covered <= binom.isf(0.001, n, level)
+
+
+def test_one_name_is_one_parameter_and_unknown_names_list_the_estimated(decay):
+    """Issue 15: profile_likelihood(fit, "k_rel") split the string into characters."""
+    t = np.array([0.5, 1.0, 2.0, 4.0, 8.0])
+    frame = pd.DataFrame(
+        {"observable": "A", "time [min]": t, "value [uM]": 2.0 * np.exp(-0.3 * t), "sd [uM]": 0.05}
+    )
+    fit = dg.fit(decay, frame, estimate=["A", "k"], n_starts=1, seed=0, rtol=1e-10)
+    one = dg.profile_likelihood(fit, "A.initial")
+    assert list(one.profiles) == ["A.initial"]
+    listed = dg.profile_likelihood(fit, ["A.initial"])
+    np.testing.assert_allclose(one.profiles["A.initial"].cost, listed.profiles["A.initial"].cost, rtol=1e-12)
+    with pytest.raises(dg.ModelError, match="cannot profile 'k_rel'") as caught:
+        dg.profile_likelihood(fit, "k_rel")
+    assert caught.value.hint.endswith("estimated parameters: A.initial, k")

@@ -91,3 +91,19 @@ def test_mass_action_multiplies_by_volume_for_concentrations():
     system = build_system(model)
     assert str(system.rates[0]) == "A*cell*k"
     assert str(system.rhs[0]) == "-A*k"
+
+
+def test_validate_takes_a_path_or_a_bundled_id_as_simulate_does(tmp_path):
+    """Issue 15: dg.validate("model.toml") raised AttributeError."""
+    good = dg.write_model(dg.load_model("ige_fceri_crosslinking"), tmp_path / "model.toml")
+    assert dg.validate(str(good)) == [] and dg.validate(good) == []
+    assert dg.validate("ige_fceri_crosslinking") == []
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BAD)
+    with pytest.raises(ModelValidationError) as caught:
+        dg.validate(str(bad))
+    assert {issue.file for issue in caught.value.issues} == {str(bad)}
+    assert len(caught.value.issues) == len(find_issues(loads_model(BAD)))  # every issue, once
+    with pytest.raises(dg.ModelError, match="unknown model 'ige_fceri'") as unknown:
+        dg.validate("ige_fceri")
+    assert unknown.value.hint == "did you mean 'ige_fceri_crosslinking'?"
