@@ -139,8 +139,9 @@ def test_the_hill_fit_is_written_with_the_sweep(tmp_path, capsys):
 def test_sweep_csv_to_stdout_has_one_row_per_dose(capsys):
     assert main([*ARGS, "-o", "-"]) == 0
     rows = capsys.readouterr().out.splitlines()
-    assert rows[0] == "L [molecule],RecDim [molecule],status,message,time [s]"
-    assert len(rows) == 14 and rows[1].startswith("1000.0,") and rows[1].endswith(",ok,,600.0")
+    # The dose first, then the readout time (repeated on every row), then the variables.
+    assert rows[0] == "L [molecule],time [s],RecDim [molecule],status,message"
+    assert len(rows) == 14 and rows[1].startswith("1000.0,600.0,") and rows[1].endswith(",ok,")
 
 
 STEADY = [
