@@ -369,7 +369,7 @@ def _segment(
     try:
         ode = solver.make(lambda tau, y: fun(t0 + tau, y), lambda tau, y: jac(t0 + tau, y), 0.0, x, t1 - t0)
     except (ValueError, ArithmeticError, RuntimeError) as exc:  # RuntimeError: singular LU (SciPy)
-        raise _failure(compiled, f"the solver could not start: {exc}", t0, x) from None
+        raise _failure(compiled, f"the solver could not start: {exc}", t0, x, jac) from None
     if hasattr(ode, "D"):  # SciPy's BDF leaves its difference rows 2+ as np.empty garbage and
         ode.D[2:] = 0.0  # subtracts them in the first step: NaN bits would raise below at random
     with np.errstate(over="raise", invalid="raise", divide="raise"):
@@ -378,10 +378,10 @@ def _segment(
                 message = ode.step()
             except (FloatingPointError, ArithmeticError, ValueError, RuntimeError) as exc:
                 reason = f"arithmetic failed ({exc}){_undefined_rates(compiled, fun, t0 + ode.t, ode.y)}"
-                raise _failure(compiled, reason, t0 + ode.t, ode.y) from None
+                raise _failure(compiled, reason, t0 + ode.t, ode.y, jac) from None
             if ode.status == "failed":
                 reason = f"{message}{_undefined_rates(compiled, fun, t0 + ode.t, ode.y)}"
-                raise _failure(compiled, reason, t0 + ode.t, ode.y)
+                raise _failure(compiled, reason, t0 + ode.t, ode.y, jac)
             if not np.all(np.isfinite(ode.y)):
                 raise _failure(compiled, "the state is no longer finite", t0 + ode.t, ode.y)
             upto = int(np.searchsorted(times, min(t0 + ode.t, np.nextafter(t1, -np.inf)), side="right"))
@@ -421,7 +421,7 @@ def _whole_segment(
             )
     except SegmentFailure as exc:
         reason = f"{exc}{_undefined_rates(compiled, fun, t0 + exc.t, exc.y)}"
-        raise _failure(compiled, reason, t0 + exc.t, exc.y) from None
+        raise _failure(compiled, reason, t0 + exc.t, exc.y, jac) from None
     if not (np.all(np.isfinite(end)) and np.all(np.isfinite(values))):
         raise _failure(compiled, "the state is no longer finite", t1, end)
     out[:, filled:upto] = values
@@ -487,11 +487,38 @@ def _undefined_rates(
     )
 
 
-def _failure(compiled: CompiledOde, message: str, t: float, y: np.ndarray) -> SimulationError:
+def _failure(
+    compiled: CompiledOde,
+    message: str,
+    t: float,
+    y: np.ndarray,
+    jac: Callable[[float, np.ndarray], Any] | None = None,
+) -> SimulationError:
     state = {name: float(v) for name, v in zip(compiled.species, y, strict=False)}
+    hint = "check the parameters for extreme values, or tighten rtol/atol or try solver='Radau'"
+    if "is not a number" in message:  # from _undefined_rates: no solver can step there
+        hint = "make the rate laws defined there (an 'otherwise' branch, or guard log, sqrt and divisions)"
+    elif jac is not None and (undefined := _undefined_jacobian(compiled, jac, t, y)):
+        hint = (
+            f"the Jacobian is not a number there (derivatives by {undefined}); every stiff solver "
+            "uses it, so another solver will not help: write the rate laws so they are differentiable there"
+        )
     return SimulationError(
-        f"solver failed at t = {t:.6g}: {message}",
-        t_fail=float(t),
-        state=state,
-        hint="check the parameters for extreme values, or tighten rtol/atol or try solver='Radau'",
+        f"solver failed at t = {t:.6g}: {message}", t_fail=float(t), state=state, hint=hint
     )
+
+
+def _undefined_jacobian(
+    compiled: CompiledOde, jac: Callable[[float, np.ndarray], Any], t: float, y: np.ndarray
+) -> str:
+    """The species whose Jacobian columns hold a non-number at ``y`` ('' if none)."""
+    import scipy.sparse
+
+    with np.errstate(all="ignore"):
+        try:
+            matrix = scipy.sparse.csc_array(jac(t, y))
+        except (ArithmeticError, ValueError):
+            return ""
+    bad = np.unique(np.repeat(np.arange(matrix.shape[1]), np.diff(matrix.indptr))[~np.isfinite(matrix.data)])
+    names = [compiled.species[k] for k in bad if k < len(compiled.species)]
+    return ", ".join(names[:5]) + (" …" if len(names) > 5 else "")

@@ -607,15 +607,15 @@ class Builder:
     def source(self) -> str:
         """The generated module: ``f{k}(v)`` the value of expression ``k`` and ``g{k}(v)`` its
         partial derivatives, ``v`` the values of its symbols in order."""
-        import sympy
 
         from degranulation.codegen import _Printer
+        from degranulation.symbolic import derivative_of
 
         body = []
         modules = {"numpy"}
         for k, (expr, names) in enumerate(self.expressions):
             printer = _Printer({s: f"v[{j}]" for j, s in enumerate(names)})
-            partials = ", ".join(printer.doprint(sympy.diff(expr, s)) for s in names)
+            partials = ", ".join(printer.doprint(derivative_of(expr, s)) for s in names)
             body.append(f"def f{k}(v):\n    return {printer.doprint(expr)}\n")
             body.append(f"def g{k}(v):\n    return [{partials}]\n")
             modules |= set(printer.module_imports)
