@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from degranulation.symbolic import OdeSystem
 
-CODEGEN_VERSION: Final = "3"  # 3: power-rule Jacobians (no n*x**n/x)
+CODEGEN_VERSION: Final = "3-power-rule"  # Jacobians by the power rule (no n*x**n/x)
 _ARRAYS: Final = (
     "term_index", "coefficient_index", "term_stoich_data", "term_stoich_indices", "term_stoich_indptr",
     "generic_stoich_data", "generic_stoich_indices", "generic_stoich_indptr",
