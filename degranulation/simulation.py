@@ -116,6 +116,7 @@ def simulate(
 
     if not isinstance(model, Model):
         model = load_model(model)
+    check_model(model)
     compiled = compile_model(model, cache_dir=cache_dir)
     times = output_times(model, t, points)
     p = parameter_vector(model, compiled, params or {})
@@ -461,6 +462,31 @@ def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: _S
             ConservationWarning,
             stacklevel=3,
         )
+
+
+def check_model(model: Model) -> None:
+    """Refuse a model with errors (``load_model`` checks what it reads, but a ``Model`` built
+    or imported in Python may be given as it is: a group named like a species would otherwise
+    shadow it in the results). Each model's content is checked once per process.
+
+    Raises
+    ------
+    ModelValidationError
+        Grouping the model's errors (warnings are left to :func:`~degranulation.validation.validate`).
+    """
+    from degranulation.errors import ModelValidationError
+    from degranulation.validation import find_issues
+
+    if model.content_hash in _CHECKED:
+        return
+    errors = [issue for issue in find_issues(model) if issue.severity == "error"]
+    if errors:
+        name = model.source or f"model '{model.id}'"
+        raise ModelValidationError(f"{name}: {len(errors)} error(s)", errors)
+    _CHECKED.add(model.content_hash)
+
+
+_CHECKED: set[str] = set()
 
 
 def _undefined_rates(
