@@ -22,7 +22,9 @@ TIMES = np.linspace(0.0, 10.0, 11)
 
 
 def _run(model, **options):
-    ds = dg.simulate(model, t=[f"{float(t)!r} s" for t in TIMES], rtol=1e-10, atol=1e-10, cache_dir=False, **options)
+    ds = dg.simulate(
+        model, t=[f"{float(t)!r} s" for t in TIMES], rtol=1e-10, atol=1e-10, cache_dir=False, **options
+    )
     return {name: ds[name].pint.to("molecule").pint.magnitude for name in ds.data_vars}
 
 
