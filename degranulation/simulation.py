@@ -89,7 +89,8 @@ def simulate(
     atol : float or str, optional
         Override its absolute tolerance: a number is in each species' model unit; an amount
         or a concentration (``"1e-3 molecule"``, ``"1 pM"``) holds for every species, converted
-        through its compartment's size (see :func:`absolute_tolerance`).
+        through its compartment's size (see :func:`absolute_tolerance`). By default (with the
+        solver given by name) each species' own scale sets it (see :func:`default_atol`).
     points : int
         Number of output times when ``t`` is an end time.
     cache_dir : path, None or False
@@ -122,6 +123,8 @@ def simulate(
     p = parameter_vector(model, compiled, params or {})
     options = solver_from(solver, rtol=rtol, atol=absolute_tolerance(model, compiled, atol, p))
     x0 = initial_state(model, compiled, initial or {})
+    if atol is None and isinstance(solver, str):  # a solver object keeps its own atol
+        options = solver_from(options, atol=default_atol(x0, options.rtol))
     steps = protocol_steps(model, protocol)
     trajectory = integrate(compiled, times, x0, p, options, resolve(model, compiled, steps))
     if not steps:  # protocol steps change totals on purpose
@@ -171,6 +174,29 @@ def _time_value(model: Model, value: Any, location: str) -> float:
     except UnitError as exc:
         raise exc.with_location(location=location) from None
     return model.units.magnitude(given.value, given.unit)
+
+
+def default_atol(x0: np.ndarray, rtol: float) -> tuple[float, ...] | None:
+    """The absolute tolerance used when none is given: for each species ``1e-3·rtol`` times its
+    own scale, the largest magnitude it starts at in ``x0`` (one state, or one per row for
+    several conditions); a species that starts at 0 takes the smallest non-zero scale of the
+    model, which is all the model says about it. None (the solver's own) if every value is 0.
+
+    One tolerance for all species, scaled to the largest, lets a small species (7e-6 next to
+    3.75e7) be resolved only to the larger's absolute error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from degranulation.simulation import default_atol
+    >>> [f"{v:.3g}" for v in default_atol(np.array([3.75e7, 7e-6, 0.0]), 1e-6)]
+    ['0.0375', '7e-15', '7e-15']
+    """
+    scale = np.abs(np.atleast_2d(np.asarray(x0, dtype=float))).max(axis=0)
+    nonzero = scale[scale > 0]
+    if not nonzero.size:
+        return None
+    return tuple(float(v) for v in 1e-3 * rtol * np.maximum(scale, nonzero.min()))
 
 
 def absolute_tolerance(
