@@ -8,7 +8,12 @@ weighted sums of species). The import keeps BioNetGen's semantics exactly:
 - every reaction is mass action in *amounts*: ``rate = k · Π reactant amounts`` (a reactant
   listed twice is squared); a reaction whose rate is a function of observables multiplies the
   function's value by the reactant amounts the same way;
-- ``$`` (fixed) species become boundary species: reactions use them but do not change them;
+- ``MM kcat Km`` and ``Sat k K1 …`` reactions keep BioNetGen's rate laws (``_saturating``);
+- ``$`` (fixed) species, also after a cBNGL compartment prefix (``@C::$X()``), become boundary
+  species: reactions use them but do not change them;
+- ``if(condition, a, b)`` becomes ``piecewise(a, condition, b)``, with ``&& || !`` as
+  ``and or not``; a bare number compared with something gets a parameter of its own, whose unit
+  is inferred like any other's;
 - derived parameters and functions are written out in the rate laws, so ``--set kp1=...``
   still changes every rate that depends on ``kp1``; species' initial expressions are evaluated.
 
@@ -102,15 +107,15 @@ def read_bngnet(path: str | Path, *, id: str | None = None) -> Model:
     -------
     Model
         Species ``S1…Sn`` in amounts (``molecule``), time in ``s``, BioNetGen's groups as
-        observables, parameters with units inferred from their use (module docstring).
+        observables (``_group`` appended to a group named like a species or parameter), parameters with units inferred from their use (module docstring).
 
     Raises
     ------
     ModelFileError
         For a line that cannot be read, with its line number.
     UnsupportedFeatureError
-        For BioNetGen features with no equivalent here (functions with arguments, ``if``,
-        comparisons), naming each.
+        For BioNetGen features with no equivalent here (functions with arguments, unknown
+        functions), naming each.
 
     Examples
     --------
