@@ -107,7 +107,8 @@ def read_bngnet(path: str | Path, *, id: str | None = None) -> Model:
     -------
     Model
         Species ``S1…Sn`` in amounts (``molecule``), time in ``s``, BioNetGen's groups as
-        observables (``_group`` appended to a group named like a species or parameter), parameters with units inferred from their use (module docstring).
+        observables (``_group`` appended to a group named like a species or parameter),
+        parameters with units inferred from their use (module docstring).
 
     Raises
     ------
