@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from degranulation.network import Model
     from degranulation.symbolic import OdeSystem
 
-CODEGEN_VERSION: Final = "3"  # 3: entries carry their key and a checksum
+CODEGEN_VERSION: Final = "4"  # 3: entries carry their key and a checksum; 4: power-rule Jacobians
 _ARRAYS: Final = (
     "term_index", "coefficient_index", "term_stoich_data", "term_stoich_indices", "term_stoich_indptr",
     "generic_stoich_data", "generic_stoich_indices", "generic_stoich_indptr",
@@ -423,7 +423,8 @@ def _write_cache(folder: Path, compiled: CompiledOde) -> None:
 
 def compile_system(system: OdeSystem, *, key: str = "", sensitivities: bool = False) -> CompiledOde:
     """Generate the numeric form of a symbolic system (no caching; see :func:`compile_model`)."""
-    import sympy
+
+    from degranulation.symbolic import derivative_of
 
     terms, term_reaction, generic = _split_laws(system)
     n = len(system.species)
@@ -447,7 +448,7 @@ def compile_system(system: OdeSystem, *, key: str = "", sensitivities: bool = Fa
     generic_stoich = scipy.sparse.csr_array(stoich[:, generic]) if generic else scipy.sparse.csr_array((n, 0))
 
     generic_jac = [
-        (g, index_of[s.name], sympy.diff(system.laws[j].expr, s))
+        (g, index_of[s.name], derivative_of(system.laws[j].expr, s))
         for g, j in enumerate(generic)
         for s in sorted(system.laws[j].expr.free_symbols & set(system.species_symbols), key=str)
     ]

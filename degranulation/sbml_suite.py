@@ -105,8 +105,9 @@ def case_file(
 
 
 def simulate_case(imported: SbmlImport, settings: Settings) -> list[tuple[str, np.ndarray]]:
-    """Simulate an imported case and return the output columns, ``time`` first, in SBML's
-    numbers (a list: a model may have a parameter called ``time``).
+    """Simulate an imported case and return the output columns, time first, in SBML's
+    numbers. The time column is named ``time`` unless a variable is (SBML ids may be
+    ``time``, ``Time``, ``TIME``), then ``time_`` with underscores added until no variable is.
 
     Raises
     ------
@@ -127,7 +128,10 @@ def simulate_case(imported: SbmlImport, settings: Settings) -> list[tuple[str, n
         atol=settings.absolute * TOLERANCE_FACTOR,
         cache_dir=False,
     )
-    columns = [("time", times)]
+    time_column = "time"
+    while time_column in settings.variables:  # the Test Runner reads time by position, others by name
+        time_column += "_"
+    columns = [(time_column, times)]
     for variable in settings.variables:
         quantity = _quantity(imported, dataset, variable, settings)
         columns.append((variable, np.broadcast_to(np.asarray(quantity, dtype=float), times.shape)))

@@ -342,6 +342,7 @@ def observable_derivatives(model: Model, compiled: CompiledOde) -> ObservableDer
 
     from degranulation.codegen import _Printer
     from degranulation.expressions import parse_expression, symbol
+    from degranulation.symbolic import derivative_of
 
     species = [symbol(s) for s in compiled.species]
     parameters = [symbol(q) for q in compiled.parameters]
@@ -354,7 +355,7 @@ def observable_derivatives(model: Model, compiled: CompiledOde) -> ObservableDer
         for kind, group in (("dx", species), ("dp", parameters)):
             for col, name in enumerate(group):
                 if name in expr.free_symbols:
-                    derivative = sympy.diff(expr, name)
+                    derivative = derivative_of(expr, name)
                     if derivative != 0:
                         entries[kind].append((row, col, derivative))
     body = []

@@ -90,7 +90,8 @@ def simulate(
     atol : float or str, optional
         Override its absolute tolerance: a number is in each species' model unit; an amount
         or a concentration (``"1e-3 molecule"``, ``"1 pM"``) holds for every species, converted
-        through its compartment's size (see :func:`absolute_tolerance`).
+        through its compartment's size (see :func:`absolute_tolerance`). By default (with the
+        solver given by name) each species' own scale sets it (see :func:`default_atol`).
     points : int
         Number of output times when ``t`` is an end time.
     cache_dir : path, None or False
@@ -116,11 +117,14 @@ def simulate(
     from degranulation.results import make_dataset
 
     model = as_model(model)
+    check_model(model)
     compiled = compile_model(model, cache_dir=cache_dir)
     times = output_times(model, t, points)
     p = parameter_vector(model, compiled, params or {})
     options = solver_from(solver, rtol=rtol, atol=absolute_tolerance(model, compiled, atol, p))
     x0 = initial_state(model, compiled, initial or {})
+    if atol is None and isinstance(solver, str):  # a solver object keeps its own atol
+        options = solver_from(options, atol=default_atol(x0, options.rtol))
     steps = protocol_steps(model, protocol)
     trajectory = integrate(compiled, times, x0, p, options, resolve(model, compiled, steps))
     if not steps:  # protocol steps change totals on purpose
@@ -170,6 +174,29 @@ def _time_value(model: Model, value: Any, location: str) -> float:
     except UnitError as exc:
         raise exc.with_location(location=location) from None
     return model.units.magnitude(given.value, given.unit)
+
+
+def default_atol(x0: np.ndarray, rtol: float) -> tuple[float, ...] | None:
+    """The absolute tolerance used when none is given: for each species ``1e-3·rtol`` times its
+    own scale, the largest magnitude it starts at in ``x0`` (one state, or one per row for
+    several conditions); a species that starts at 0 takes the smallest non-zero scale of the
+    model, which is all the model says about it. None (the solver's own) if every value is 0.
+
+    One tolerance for all species, scaled to the largest, lets a small species (7e-6 next to
+    3.75e7) be resolved only to the larger's absolute error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from degranulation.simulation import default_atol
+    >>> [f"{v:.3g}" for v in default_atol(np.array([3.75e7, 7e-6, 0.0]), 1e-6)]
+    ['0.0375', '7e-15', '7e-15']
+    """
+    scale = np.abs(np.atleast_2d(np.asarray(x0, dtype=float))).max(axis=0)
+    nonzero = scale[scale > 0]
+    if not nonzero.size:
+        return None
+    return tuple(float(v) for v in 1e-3 * rtol * np.maximum(scale, nonzero.min()))
 
 
 def absolute_tolerance(
@@ -370,7 +397,7 @@ def _segment(
         reason = str(exc)
         if reason != NOT_FINITE:
             reason += _undefined_rates(compiled, fun, exc.t, exc.y)
-        raise _failure(compiled, reason, exc.t, exc.y) from None
+        raise _failure(compiled, reason, exc.t, exc.y, jac) from None
     out[:, filled:upto] = segment.values
     for name in counters:
         counters[name] += segment.counters.get(name, 0)
@@ -410,6 +437,31 @@ def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: So
         )
 
 
+def check_model(model: Model) -> None:
+    """Refuse a model with errors (``load_model`` checks what it reads, but a ``Model`` built
+    or imported in Python may be given as it is: a group named like a species would otherwise
+    shadow it in the results). Each model's content is checked once per process.
+
+    Raises
+    ------
+    ModelValidationError
+        Grouping the model's errors (warnings are left to :func:`~degranulation.validation.validate`).
+    """
+    from degranulation.errors import ModelValidationError
+    from degranulation.validation import find_issues
+
+    if model.content_hash in _CHECKED:
+        return
+    errors = [issue for issue in find_issues(model) if issue.severity == "error"]
+    if errors:
+        name = model.source or f"model '{model.id}'"
+        raise ModelValidationError(f"{name}: {len(errors)} error(s)", errors)
+    _CHECKED.add(model.content_hash)
+
+
+_CHECKED: set[str] = set()
+
+
 def _undefined_rates(
     compiled: CompiledOde, fun: Callable[[float, np.ndarray], np.ndarray], t: float, y: np.ndarray
 ) -> str:
@@ -434,11 +486,38 @@ def _undefined_rates(
     )
 
 
-def _failure(compiled: CompiledOde, message: str, t: float, y: np.ndarray) -> SimulationError:
+def _failure(
+    compiled: CompiledOde,
+    message: str,
+    t: float,
+    y: np.ndarray,
+    jac: Callable[[float, np.ndarray], Any] | None = None,
+) -> SimulationError:
     state = {name: float(v) for name, v in zip(compiled.species, y, strict=False)}
+    hint = "check the parameters for extreme values, or tighten rtol/atol or try solver='Radau'"
+    if "is not a number" in message:  # from _undefined_rates: no solver can step there
+        hint = "make the rate laws defined there (an 'otherwise' branch, or guard log, sqrt and divisions)"
+    elif jac is not None and (undefined := _undefined_jacobian(compiled, jac, t, y)):
+        hint = (
+            f"the Jacobian is not a number there (derivatives by {undefined}); every stiff solver "
+            "uses it, so another solver will not help: write the rate laws so they are differentiable there"
+        )
     return SimulationError(
-        f"solver failed at t = {t:.6g}: {message}",
-        t_fail=float(t),
-        state=state,
-        hint="check the parameters for extreme values, or tighten rtol/atol or try solver='Radau'",
+        f"solver failed at t = {t:.6g}: {message}", t_fail=float(t), state=state, hint=hint
     )
+
+
+def _undefined_jacobian(
+    compiled: CompiledOde, jac: Callable[[float, np.ndarray], Any], t: float, y: np.ndarray
+) -> str:
+    """The species whose Jacobian columns hold a non-number at ``y`` ('' if none)."""
+    import scipy.sparse
+
+    with np.errstate(all="ignore"):
+        try:
+            matrix = scipy.sparse.csc_array(jac(t, y))
+        except (ArithmeticError, ValueError):
+            return ""
+    bad = np.unique(np.repeat(np.arange(matrix.shape[1]), np.diff(matrix.indptr))[~np.isfinite(matrix.data)])
+    names = [compiled.species[k] for k in bad if k < len(compiled.species)]
+    return ", ".join(names[:5]) + (" …" if len(names) > 5 else "")

@@ -99,7 +99,7 @@ class OdeSystem:
         found: dict[tuple[int, int], sympy.Expr] = {}
         for j, law in enumerate(self.laws):
             for name in law.expr.free_symbols & position.keys():
-                derivative = sympy.diff(law.expr, name)
+                derivative = derivative_of(law.expr, name)
                 if derivative != 0:
                     found[(j, position[name])] = derivative
         return found
@@ -151,6 +151,59 @@ class OdeSystem:
         """``x(0)`` from the model's species, in the model's unit system."""
         model = self.model
         return np.array([internal_value(model, s.id, s.initial) for s in model.species], dtype=float)
+
+
+class _Power(sympy.Function):
+    """``base**exponent`` with a symbolic exponent, differentiated by the power rule."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        base, exponent = self.args
+        if argindex == 1:
+            return exponent * base ** (exponent - 1)
+        return base**exponent * sympy.log(base)
+
+
+def derivative_of(expr: sympy.Expr, name: sympy.Symbol) -> sympy.Expr:
+    """``∂expr/∂name``, finite wherever it is defined for the solvers.
+
+    SymPy writes ``d(x**n)/dx`` as ``n*x**n/x`` (NaN at ``x = 0``, where Hill functions start);
+    powers with a symbolic exponent are differentiated by the power rule, ``n*x**(n - 1)``.
+    ``floor`` and ``ceiling`` are steps, so their derivative is 0 almost everywhere (SymPy
+    leaves it unevaluated, which cannot be printed).
+
+    Examples
+    --------
+    >>> import sympy
+    >>> from degranulation.symbolic import derivative_of
+    >>> x, n, K = sympy.symbols("x n K")
+    >>> derivative_of(x**n, x)
+    n*x**(n - 1)
+    >>> derivative_of((x / K) ** n, x)
+    n*(x/K)**(n - 1)/K
+    >>> derivative_of(3 * sympy.floor(2 * x) + x, x)
+    1
+    """
+    if any(not power.exp.is_number for power in expr.atoms(sympy.Pow)):
+        wrapped = expr.replace(lambda e: e.is_Pow and not e.exp.is_number, lambda e: _Power(*e.args))
+        derivative = sympy.diff(wrapped, name).replace(
+            lambda e: isinstance(e, _Power), lambda e: sympy.Pow(*e.args)
+        )
+    else:
+        derivative = sympy.diff(expr, name)
+    steps = (sympy.floor, sympy.ceiling)
+    if derivative.has(sympy.Derivative):
+        derivative = derivative.replace(
+            lambda e: (
+                isinstance(e, sympy.Subs)
+                and isinstance(e.expr, sympy.Derivative)
+                and e.expr.expr.func in steps
+            ),
+            lambda e: sympy.Integer(0),
+        ).replace(
+            lambda e: isinstance(e, sympy.Derivative) and e.expr.func in steps,
+            lambda e: sympy.Integer(0),
+        )
+    return derivative
 
 
 def build_system(model: Model) -> OdeSystem:

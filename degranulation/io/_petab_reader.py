@@ -331,8 +331,27 @@ class Builder:
                 self.features.append(
                     f"initial assignment of '{target}' depends on {used}, which the PEtab tables set"
                 )
+        self.check_events(set(columns))
         if self.events and self.has_preequilibration():
             self.features.append("preequilibration of a model with SBML events")
+
+    def check_events(self, columns: set[str]) -> None:
+        """Refuse events whose time or assigned values use parameters the PEtab tables change:
+        the import fixes both at the SBML values (a trigger ``time >= t_ins`` becomes a step at
+        the file's ``t_ins``), so another value in a condition would be silently ignored."""
+        changed = columns | set(self.estimated)
+        for pid, (_, nominal) in self.table.items():
+            parameter = self.sbml.getParameter(pid)
+            if parameter is not None and parameter.getValue() != nominal:
+                changed.add(pid)
+        for event in self.sbml.getListOfEvents():
+            maths = [event.getTrigger(), event.getDelay(), *event.getListOfEventAssignments()]
+            used = set().union(*(names_in(m.getMath()) for m in maths if m is not None and m.isSetMath()))
+            if used & changed:
+                self.features.append(
+                    f"event '{event.getId() or event.getName()}' uses {sorted(used & changed)}, which "
+                    "the PEtab tables set (an event's time and values are fixed at the SBML values)"
+                )
 
     def has_preequilibration(self) -> bool:
         table = self.problem.measurement_df
@@ -634,15 +653,15 @@ class Builder:
     def source(self) -> str:
         """The generated module: ``f{k}(v)`` the value of expression ``k`` and ``g{k}(v)`` its
         partial derivatives, ``v`` the values of its symbols in order."""
-        import sympy
 
         from degranulation.codegen import _Printer
+        from degranulation.symbolic import derivative_of
 
         body = []
         modules = {"numpy"}
         for k, (expr, names) in enumerate(self.expressions):
             printer = _Printer({s: f"v[{j}]" for j, s in enumerate(names)})
-            partials = ", ".join(printer.doprint(sympy.diff(expr, s)) for s in names)
+            partials = ", ".join(printer.doprint(derivative_of(expr, s)) for s in names)
             body.append(f"def f{k}(v):\n    return {printer.doprint(expr)}\n")
             body.append(f"def g{k}(v):\n    return [{partials}]\n")
             modules |= set(printer.module_imports)
@@ -662,9 +681,10 @@ def _with_nominal_state(problem: PetabProblem, rtol: float, atol: float | None) 
         assert isinstance(condition, PetabCondition)
         p, _, x0, _ = problem._phase(condition.simulation, theta, columns, 0, None, None)
         conditions.append(dataclasses.replace(condition, p=p, x0=x0))
-    if atol is None:
-        largest = max((float(np.abs(c.x0).max(initial=0.0)) for c in conditions), default=0.0)
-        atol = 1e-3 * rtol * largest if largest > 0 else None
+    if atol is None and conditions:  # each species' own scale over the conditions
+        from degranulation.simulation import default_atol
+
+        atol = default_atol(np.array([c.x0 for c in conditions]), rtol)
     solver = solver_from(problem.solver, rtol=rtol, atol=atol)
     return dataclasses.replace(problem, conditions=tuple(conditions), solver=solver)
 

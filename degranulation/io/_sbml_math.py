@@ -146,6 +146,63 @@ def _text(
     return _operation(node, kind, args)
 
 
+def with_booleans_swapped(node: Any, condition: bool = False) -> tuple[Any, bool]:
+    """SBML's boolean/numeric interchange written out: a copy of math ``node`` in which a
+    condition used as a number is ``piecewise(1, c, 0)`` and a number used as a condition is
+    ``neq(x, 0)`` (``condition``: whether the whole is used as a condition, as a trigger is).
+
+    libsbml's own evaluation of initial assignments gets such math wrong (``(8 > 5) == true``
+    is 0 there), and expression text keeps numbers and conditions apart. Returns the copy and
+    whether anything changed.
+    """
+    root = node.deepCopy()
+    wrap, changed = _swap_booleans(root, condition)
+    return (_as(root, condition) if wrap else root), changed or wrap
+
+
+def _swap_booleans(node: Any, condition: bool) -> tuple[bool, bool]:
+    """Rewrite ``node``'s arguments in place; return (whether ``node`` itself must be wrapped
+    for its context, whether anything below changed)."""
+    import libsbml
+
+    kind = node.getType()
+    changed = False
+    for i in range(node.getNumChildren()):
+        if kind in _logic():
+            inner = True
+        elif kind == libsbml.AST_FUNCTION_PIECEWISE:  # value, condition, ..., [otherwise]
+            inner = i % 2 == 1 or condition
+        else:
+            inner = False
+        child = node.getChild(i)
+        wrap, below = _swap_booleans(child, inner)
+        if wrap:
+            node.replaceChild(i, _as(child.deepCopy(), inner), True)
+        changed = changed or wrap or below
+    is_condition = kind in _conditions()
+    return kind != libsbml.AST_FUNCTION_PIECEWISE and is_condition != condition, changed
+
+
+def _as(node: Any, condition: bool) -> Any:
+    """``neq(node, 0)`` (a number as a condition) or ``piecewise(1, node, 0)`` (a condition as a number)."""
+    import libsbml
+
+    def integer(value: int) -> Any:
+        number = libsbml.ASTNode(libsbml.AST_INTEGER)
+        number.setValue(value)
+        return number
+
+    if condition:
+        wrapper = libsbml.ASTNode(libsbml.AST_RELATIONAL_NEQ)
+        children = [node, integer(0)]
+    else:
+        wrapper = libsbml.ASTNode(libsbml.AST_FUNCTION_PIECEWISE)
+        children = [integer(1), node, integer(0)]
+    for child in children:
+        wrapper.addChild(child)
+    return wrapper
+
+
 def _wrap(text: str, precedence: int, needed: int) -> str:
     return text if precedence >= needed else f"({text})"
 

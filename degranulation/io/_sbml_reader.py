@@ -20,7 +20,7 @@ from sympy.printing.str import StrPrinter
 
 from degranulation.errors import ExpressionError, ModelFileError, UnsupportedFeatureError
 from degranulation.expressions import FUNCTIONS, MASS_ACTION, RESERVED, TIME_NAME, parse_expression, symbol
-from degranulation.io._sbml_math import MathFeature, ast_to_text, check_math, names_in
+from degranulation.io._sbml_math import MathFeature, ast_to_text, check_math, names_in, with_booleans_swapped
 from degranulation.io._sbml_units import (
     Unit,
     UnitInference,
@@ -207,9 +207,10 @@ class Importer:
             properties.addOption(option, True)
             if self.document.convert(properties) != self.lib.LIBSBML_OPERATION_SUCCESS:
                 self.features.append(f"libsbml could not apply '{option}'")
+        model = self.document.getModel()
+        _swap_booleans(model)
         # What the 'expandInitialAssignments' converter does, without its full (and, for
         # large networks, slow) consistency check: the file was read without errors.
-        model = self.document.getModel()
         if model.getNumInitialAssignments():
             self.lib.SBMLTransforms.expandInitialAssignments(model)
         for target in self.initial_assignments:
@@ -729,6 +730,25 @@ class Importer:
         except (MathFeature, ExpressionError):
             return None
         return float(expr) if expr.is_number and expr.is_finite else None
+
+
+def _swap_booleans(model: Any) -> None:
+    """Write out SBML's boolean/numeric interchange in all of ``model``'s math (see
+    :func:`with_booleans_swapped`); events' triggers are conditions, all else numbers."""
+    numbers = [
+        *model.getListOfInitialAssignments(),
+        *model.getListOfRules(),
+        *(r.getKineticLaw() for r in model.getListOfReactions()),
+    ]
+    for event in model.getListOfEvents():
+        numbers += [*event.getListOfEventAssignments(), event.getDelay(), event.getPriority()]
+    triggers = [event.getTrigger() for event in model.getListOfEvents()]
+    for elements, condition in ((numbers, False), (triggers, True)):
+        for element in elements:
+            if element is not None and element.isSetMath():
+                math, changed = with_booleans_swapped(element.getMath(), condition)
+                if changed:
+                    element.setMath(math)
 
 
 def _mass_action(reaction: Reaction, rate: str, species: set[str]) -> str:

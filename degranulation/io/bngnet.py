@@ -8,7 +8,12 @@ weighted sums of species). The import keeps BioNetGen's semantics exactly:
 - every reaction is mass action in *amounts*: ``rate = k · Π reactant amounts`` (a reactant
   listed twice is squared); a reaction whose rate is a function of observables multiplies the
   function's value by the reactant amounts the same way;
-- ``$`` (fixed) species become boundary species: reactions use them but do not change them;
+- ``MM kcat Km`` and ``Sat k K1 …`` reactions keep BioNetGen's rate laws (``_saturating``);
+- ``$`` (fixed) species, also after a cBNGL compartment prefix (``@C::$X()``), become boundary
+  species: reactions use them but do not change them;
+- ``if(condition, a, b)`` becomes ``piecewise(a, condition, b)``, with ``&& || !`` as
+  ``and or not``; a bare number compared with something gets a parameter of its own, whose unit
+  is inferred like any other's;
 - derived parameters and functions are written out in the rate laws, so ``--set kp1=...``
   still changes every rate that depends on ``kp1``; species' initial expressions are evaluated.
 
@@ -50,7 +55,7 @@ if TYPE_CHECKING:
 _BLOCKS: Final = ("parameters", "functions", "species", "reactions", "groups")
 _TOKEN_RE: Final = re.compile(
     r"(?P<space>\s+)|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>\*\*|[-+*/^(),])"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>\*\*|==|!=|<=|>=|&&|\|\||[-+*/^(),<>!])"
 )
 _ID_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 #: BioNetGen math functions and the name of the same function in model expressions.
@@ -61,6 +66,10 @@ _MATH: Final = {
 _CONSTANTS: Final = {"_pi": repr(math.pi), "_e": repr(math.e)}
 #: Order in which a rate constant used by reactions of different orders takes its unit.
 _ORDER_PREFERENCE: Final = {1: 0, 2: 1, 0: 2}
+#: BioNetGen (muParser) logical operators and their expression text.
+_LOGIC: Final = {"&&": " and ", "||": " or ", "!": " not "}
+#: A species' text starts with '$' (fixed), after any cBNGL compartment prefix '@C::'.
+_FIXED_RE: Final = re.compile(r"^(@[A-Za-z_][A-Za-z0-9_]*::)?\$")
 AMOUNT_FACTOR: Final = "bng_molecule"
 TIME_FACTOR: Final = "bng_second"
 
@@ -81,6 +90,8 @@ class _NetReaction:
     reactants: tuple[int, ...]
     products: tuple[int, ...]
     rate: str
+    law: str = ""  # "" (elementary or function), "MM" or "Sat"
+    constants: tuple[str, ...] = ()  # the MM or Sat law's constants, in order
 
 
 def read_bngnet(path: str | Path, *, id: str | None = None) -> Model:
@@ -97,15 +108,16 @@ def read_bngnet(path: str | Path, *, id: str | None = None) -> Model:
     -------
     Model
         Species ``S1…Sn`` in amounts (``molecule``), time in ``s``, BioNetGen's groups as
-        observables, parameters with units inferred from their use (module docstring).
+        observables (``_group`` appended to a group named like a species or parameter),
+        parameters with units inferred from their use (module docstring).
 
     Raises
     ------
     ModelFileError
         For a line that cannot be read, with its line number.
     UnsupportedFeatureError
-        For BioNetGen features with no equivalent here (functions with arguments, ``if``,
-        comparisons), naming each.
+        For BioNetGen features with no equivalent here (functions with arguments, unknown
+        functions), naming each.
 
     Examples
     --------
@@ -186,8 +198,8 @@ def _split_blocks(text: str, file: str | None) -> dict[str, list[_Line]]:
             blocks[current] = []
         elif words[0] == "end":
             current = None
-        elif current is None and re.fullmatch(r"setOption\(.*\)", line):
-            continue  # BioNetGen's own output options (e.g. species labels); nothing to import
+        elif current is None and re.fullmatch(r"(setOption|version)\(.*\);?", line):
+            continue  # BioNetGen's version and output options (e.g. species labels); nothing to import
         elif current is None:
             raise ModelFileError(
                 f"text outside a block: '{line}'",
@@ -283,12 +295,17 @@ class _Importer:
     def _reaction_line(self, line: _Line) -> _NetReaction:
         if len(line.fields) < 4:
             raise self._error(line, "a reaction line reads 'index reactants products rate'")
-        return _NetReaction(
-            line=line,
-            reactants=self._indices(line, line.fields[1]),
-            products=self._indices(line, line.fields[2]),
-            rate="".join(line.fields[3:]),
-        )
+        reactants = self._indices(line, line.fields[1])
+        products = self._indices(line, line.fields[2])
+        law = line.fields[3]
+        if law not in ("MM", "Sat"):
+            return _NetReaction(line, reactants, products, "".join(line.fields[3:]))
+        constants = tuple(line.fields[4:])
+        if law == "MM" and (len(constants) != 2 or len(reactants) < 2):
+            raise self._error(line, "an MM reaction has a substrate, enzymes and 'MM kcat Km'")
+        if law == "Sat" and not 1 <= len(constants) <= len(reactants) + 1:
+            raise self._error(line, "a Sat reaction reads 'Sat k K1 ...' with at most one K per reactant")
+        return _NetReaction(line, reactants, products, " ".join(line.fields[3:]), law, constants)
 
     def _indices(self, line: _Line, text: str) -> tuple[int, ...]:
         try:
@@ -324,19 +341,57 @@ class _Importer:
         key = text
         if not seen and key in self._translated:
             return self._translated[key]
-        tokens = list(self._tokens(text, line))
+        result = self._emit(self._compared_numbers(list(self._tokens(text, line)), line), line, seen)
+        if len(result) > MAX_LENGTH:  # checked level by level, so nested doubling stops early
+            raise self._error(
+                line,
+                f"'{text[:40]}' grows to more than {MAX_LENGTH} characters once the parameters and "
+                "functions it uses are inlined",
+                hint="definitions that use others several times grow exponentially",
+            )
+        if not seen:
+            self._translated[key] = result
+        return result
+
+    def _compared_numbers(self, tokens: list[tuple[str, str]], line: _Line) -> list[tuple[str, str]]:
+        """A bare number compared with something (``Atot < 50``) becomes a constant of its own,
+        whose unit is inferred from the comparison as any parameter's is."""
+        compare = {"<", ">", "<=", ">=", "==", "!="}
+        result = list(tokens)
+        for k, (kind, value) in enumerate(tokens):
+            if kind != "number":
+                continue
+            before = tokens[k - 1][1] if k > 0 else ""
+            after = tokens[k + 1][1] if k + 1 < len(tokens) else ""
+            if (before in compare and after not in {"*", "/", "^", "**"}) or (
+                after in compare and before not in {"*", "/", "^", "**"}
+            ):
+                name = f"bng_compared{len(self.constants) + 1}"
+                self.constants[name] = (value, line)
+                self.ids[name] = name
+                result[k] = ("name", name)
+        return result
+
+    def _emit(self, tokens: list[tuple[str, str]], line: _Line, seen: tuple[str, ...]) -> str:
         out: list[str] = []
         position = 0
         while position < len(tokens):
             kind, value = tokens[position]
             position += 1
             if kind != "name":
-                out.append("**" if value == "^" else value)
+                out.append("**" if value == "^" else _LOGIC.get(value, value))
                 continue
             is_call = position < len(tokens) and tokens[position] == ("op", "(")
             if is_call:
                 closes = position + 1 < len(tokens) and tokens[position + 1] == ("op", ")")
-                if value in self.functions and closes:
+                if value == "if":
+                    end, arguments = _call_arguments(tokens, position)
+                    if len(arguments) != 3:
+                        raise self._error(line, "if() takes a condition, a value if true and one if false")
+                    condition, when_true, when_false = (self._emit(a, line, seen) for a in arguments)
+                    out.append(f"piecewise({when_true}, {condition}, {when_false})")
+                    position = end
+                elif value in self.functions and closes:
                     out.append(f"({self._inline(value, self.functions[value], line, seen)})")
                     position += 2
                 elif value == "time" and closes:
@@ -352,17 +407,7 @@ class _Importer:
                     )
             else:
                 out.append(self._name(value, line, seen))
-        result = "".join(out)
-        if len(result) > MAX_LENGTH:  # checked level by level, so nested doubling stops early
-            raise self._error(
-                line,
-                f"'{text[:40]}' grows to more than {MAX_LENGTH} characters once the parameters and "
-                "functions it uses are inlined",
-                hint="definitions that use others several times grow exponentially",
-            )
-        if not seen:
-            self._translated[key] = result
-        return result
+        return "".join(out)
 
     def _tokens(self, text: str, line: _Line) -> Iterator[tuple[str, str]]:
         position = 0
@@ -371,8 +416,8 @@ class _Importer:
             if match is None:
                 raise UnsupportedFeatureError(
                     f"line {line.number}: '{text[position:]}' in '{text}' is not supported "
-                    "(comparisons, logic and if() have no equivalent here)",
-                    features=["conditional expressions"],
+                    "(no BioNetGen expression has this)",
+                    features=["unknown expression syntax"],
                     file=self.file,
                 )
             position = match.end()
@@ -421,15 +466,21 @@ class _Importer:
             if model_id in used
         ]
         parameters += extra
-        observables = [
-            Observable(
-                _sanitize(line.fields[1]),
-                self.groups[line.fields[1]],
-                "molecule",
-                description=f"BioNetGen group {line.fields[1]}",
+        taken = {s.id for s in species} | {p.id for p in parameters}
+        observables = []
+        for line in self.group_lines:
+            name = _sanitize(line.fields[1])
+            while name in taken:  # a group called S1 must not hide species S1
+                name = f"{name}_group"
+            taken.add(name)
+            observables.append(
+                Observable(
+                    name,
+                    self.groups[line.fields[1]],
+                    "molecule",
+                    description=f"BioNetGen group {line.fields[1]}",
+                )
             )
-            for line in self.group_lines
-        ]
         return Model(
             id=self.model_id,
             title=f"BioNetGen network {self.model_id}",
@@ -448,7 +499,21 @@ class _Importer:
         )
 
     def _rate_texts(self) -> set[str]:
-        return {self.translate(reaction.rate, reaction.line) for reaction in self.reactions}
+        return {text for reaction in self.reactions for text, _ in self.uses(reaction)}
+
+    def uses(self, reaction: _NetReaction) -> list[tuple[str, Dim]]:
+        """Each constant of a reaction's rate law (translated) with the dimension it needs.
+
+        Elementary: ``k`` with ``molecule**(1-n)/s``. ``MM kcat Km``: ``1/s`` and ``molecule``.
+        ``Sat k K1 … Kd``: each ``K`` a ``molecule``, ``k`` with ``molecule**(1-n+d)/s``.
+        """
+        texts = [self.translate(text, reaction.line) for text in (reaction.constants or (reaction.rate,))]
+        n = len(reaction.reactants)
+        molecule = (Fraction(1), Fraction(0))
+        if reaction.law == "MM":
+            return [(texts[0], (Fraction(0), Fraction(-1))), (texts[1], molecule)]
+        first = (Fraction(1 - n + len(texts) - 1), Fraction(-1))
+        return [(texts[0], first), *((text, molecule) for text in texts[1:])]
 
     def _species_records(self) -> list[Species]:
         records = []
@@ -463,7 +528,7 @@ class _Importer:
                     UnitValue(value, "molecule"),
                     label=text,
                     description=note,
-                    boundary=text.startswith("$"),
+                    boundary=bool(_FIXED_RE.match(text)),
                 )
             )
         return records
@@ -511,9 +576,6 @@ class _UnitInference:
         self.solution = solution
         self.values = {name: _dim(vector) for name, vector in solution.items()}
 
-    def _required(self, reaction: _NetReaction) -> Dim:
-        return Fraction(1 - len(reaction.reactants)), Fraction(-1)
-
     def _vote(self) -> None:
         """Soft equations: a rate constant takes the unit most of its reactions need; the
         rates with several parameters, the unit their reaction needs."""
@@ -521,17 +583,18 @@ class _UnitInference:
 
         votes: dict[str, Counter[Dim]] = {}
         rest = []
-        for reaction in self.importer.reactions:
-            text = self._text(reaction)
+        for text, required in (
+            use for reaction in self.importer.reactions for use in self.importer.uses(reaction)
+        ):
             form = self.affine[text]
-            target = _subtract(self._required(reaction), _dim(form.constant))
+            target = _subtract(required, _dim(form.constant))
             if len(form.coefficients) == 1:
                 ((column, weight),) = form.coefficients.items()
                 name = self.engine.names[column]
                 dim = (target[0] / weight, target[1] / weight)
                 votes.setdefault(name, Counter())[dim] += 1
             elif form.coefficients:
-                rest.append((form, self._required(reaction), text))
+                rest.append((form, required, text))
         for name, counter in votes.items():
             best = max(counter.items(), key=lambda item: (item[1], -_order_rank(item[0])))[0]
             self.engine.prefer(self.engine.form(symbol(name), name), _vector(best), name)
@@ -547,9 +610,6 @@ class _UnitInference:
         names = list(self.importer.constants)
         return {name: (0 if name in numerator else 1) * len(names) + k for k, name in enumerate(names)}
 
-    def _text(self, reaction: _NetReaction) -> str:
-        return self.importer.translate(reaction.rate, reaction.line)
-
     def dimension_of(self, text: str) -> Dim:
         return _dim(self.engine.vector_of(self.affine[text], self.solution))
 
@@ -561,38 +621,56 @@ class _UnitInference:
         extra: dict[str, Parameter] = {}
         reactions = []
         for index, reaction in enumerate(self.importer.reactions, start=1):
-            text = self._text(reaction)
-            required = self._required(reaction)
-            expr = self.parsed[text]
-            if not expr.free_symbols:  # a plain number, or an expression that folds to one
-                name = self._number_parameter(reaction, index)
-                if name in extra and extra[name].value.unit != unit_text(required):
-                    name = f"{name}_r{index}"  # the same number serves reactions of other orders
-                extra[name] = Parameter(
-                    name,
-                    UnitValue(float(expr), unit_text(required)),
-                    description=f"BioNetGen rate '{reaction.rate}' (line {reaction.line.number})",
-                )
-                text = name
+            uses = self.importer.uses(reaction)
+            sources = reaction.constants or (reaction.rate,)
+            texts = [
+                self._constant(reaction, index, source, text, required, extra)
+                for source, (text, required) in zip(sources, uses, strict=True)
+            ]
+            if reaction.law:
+                reactions.append(_saturating(index, reaction, texts))
             else:
-                missing = _subtract(required, self.dimension_of(text))
-                factors = [(AMOUNT_FACTOR, missing[0], "molecule"), (TIME_FACTOR, missing[1], "s")]
-                for name, power, unit in factors:
-                    if power:
-                        extra[name] = Parameter(
-                            name,
-                            UnitValue(1.0, unit),
-                            description=(
-                                "unit factor: BioNetGen uses this rate constant for reactions of "
-                                "different orders"
-                            ),
-                        )
-                        text = f"({text})*{name}" + ("" if power == 1 else f"**({power})")
-            reactions.append(self._reaction(index, reaction, text, expr))
+                reactions.append(self._reaction(index, reaction, texts[0], self.parsed[uses[0][0]]))
         return reactions, list(extra.values())
 
-    def _number_parameter(self, reaction: _NetReaction, index: int) -> str:
-        name = _sanitize(reaction.rate) if _ID_RE.fullmatch(reaction.rate.lstrip("_")) else f"bng_k{index}"
+    def _constant(
+        self,
+        reaction: _NetReaction,
+        index: int,
+        source: str,
+        text: str,
+        required: Dim,
+        extra: dict[str, Parameter],
+    ) -> str:
+        """A rate-law constant's text in the model: a number becomes a parameter, and a constant
+        used with other dimensions elsewhere gets unit factors (module docstring)."""
+        expr = self.parsed[text]
+        if not expr.free_symbols:  # a plain number, or an expression that folds to one
+            name = self._number_parameter(source, index)
+            if name in extra and extra[name].value.unit != unit_text(required):
+                name = f"{name}_r{index}"  # the same number serves reactions of other orders
+            extra[name] = Parameter(
+                name,
+                UnitValue(float(expr), unit_text(required)),
+                description=f"BioNetGen rate '{reaction.rate}' (line {reaction.line.number})",
+            )
+            return name
+        missing = _subtract(required, self.dimension_of(text))
+        factors = [(AMOUNT_FACTOR, missing[0], "molecule"), (TIME_FACTOR, missing[1], "s")]
+        for name, power, unit in factors:
+            if power:
+                extra[name] = Parameter(
+                    name,
+                    UnitValue(1.0, unit),
+                    description=(
+                        "unit factor: BioNetGen uses this rate constant for reactions of different orders"
+                    ),
+                )
+                text = f"({text})*{name}" + ("" if power == 1 else f"**({power})")
+        return text
+
+    def _number_parameter(self, source: str, index: int) -> str:
+        name = _sanitize(source) if _ID_RE.fullmatch(source.lstrip("_")) else f"bng_k{index}"
         return name if name not in self.importer.constants else f"{name}_value"
 
     def _reaction(self, index: int, reaction: _NetReaction, text: str, expr: sympy.Expr) -> Reaction:
@@ -616,6 +694,33 @@ class _UnitInference:
 def _dim(vector: np.ndarray) -> Dim:
     """Exponents of (molecule, s) of a unit vector (see :mod:`degranulation.io._sbml_units`)."""
     return _exponent(vector[1]), _exponent(vector[3])  # [substance] and [time]
+
+
+def _saturating(index: int, reaction: _NetReaction, constants: list[str]) -> Reaction:
+    """An ``MM`` or ``Sat`` reaction with BioNetGen's rate (Network3's ``rxn_rate``).
+
+    ``MM kcat Km``, reactants ``S, E1, …``: ``kcat·E·S_f/(Km + S_f)`` with ``E = ΣE_i`` and
+    ``S_f = ½(b + sqrt(b² + 4·S·Km))``, ``b = S − Km − E``, the free substrate when enzyme and
+    substrate bind at quasi-steady state. ``Sat k K1 … Kd``, reactants ``X1 … Xn``:
+    ``k·Π_{i≤d} X_i/(K_i + X_i)·Π_{i>d} X_i`` (just ``k`` when there is no ``K``).
+    """
+    names = [f"S{i}" for i in reaction.reactants]
+    wrapped = [f"({c})" for c in constants]
+    if reaction.law == "MM":
+        kcat, km = wrapped
+        enzyme = f"({' + '.join(names[1:])})"
+        b = f"({names[0]} - {km} - {enzyme})"
+        free = f"(0.5*({b} + sqrt({b}**2 + 4*{names[0]}*{km})))"
+        rate = f"{kcat}*{enzyme}*{free}/({km} + {free})"
+    else:
+        saturable = len(wrapped) - 1
+        factors = [f"{x}/({k} + {x})" for x, k in zip(names, wrapped[1:], strict=False)] if saturable else []
+        factors += names[saturable:] if saturable else []
+        rate = "*".join([wrapped[0], *factors])
+    equation = f"{_side(Counter(reaction.reactants))} -> {_side(Counter(reaction.products))}"
+    rule = reaction.line.comment.split()[0].lstrip("_") if reaction.line.comment else ""
+    note = f"BioNetGen reaction {index} ({reaction.law})" + (f", rule {rule}" if rule else "")
+    return Reaction(f"r{index}", equation, rate, description=note)
 
 
 def _exponent(value: float) -> Fraction:
@@ -663,6 +768,25 @@ def _order_rank(dim: Dim) -> int:
 
 def _subtract(a: Dim, b: Dim) -> Dim:
     return a[0] - b[0], a[1] - b[1]
+
+
+def _call_arguments(tokens: list[tuple[str, str]], opening: int) -> tuple[int, list[list[tuple[str, str]]]]:
+    """The position after the ``)`` that closes ``tokens[opening]`` and the arguments between,
+    split at the commas outside inner parentheses."""
+    depth = 0
+    arguments: list[list[tuple[str, str]]] = [[]]
+    for position in range(opening, len(tokens)):
+        token = tokens[position]
+        depth += {("op", "("): 1, ("op", ")"): -1}.get(token, 0)
+        if depth == 0:
+            return position + 1, arguments
+        if position == opening:
+            continue
+        if depth == 1 and token == ("op", ","):
+            arguments.append([])
+        else:
+            arguments[-1].append(token)
+    return len(tokens), arguments  # unbalanced: the expression parser reports it
 
 
 def _is_number(text: str) -> bool:

@@ -70,7 +70,8 @@ def test_case(suite: Path, case: str, tmp_path: Path) -> None:
         return
     header, ours = _read(written)
     expected_header, expected = _read(suite / case / f"{case}-results.csv")
-    assert header == ["time", *settings.variables]
+    assert header[1:] == list(settings.variables) and header[0].startswith("time")
+    assert header[0] not in settings.variables  # 01820 has parameters 'time', 'Time', 'TIME'
     assert expected_header[1:] == list(settings.variables)
     assert ours.shape == expected.shape
     np.testing.assert_allclose(ours[:, 0], expected[:, 0], rtol=1e-12, atol=1e-12)

@@ -259,9 +259,9 @@ def test_load_model_reads_net_files():
         ),
         (
             "begin parameters\n 1 k 1\nend parameters\nbegin species\n 1 A() 1\nend species\n"
-            "begin reactions\n 1 1 0 if(k>1,k,0)\nend reactions\n",
+            "begin reactions\n 1 1 0 erf(k)\nend reactions\n",
             UnsupportedFeatureError,
-            "if()",
+            "erf()",
         ),
         (
             "begin functions\n 1 f(x) x\nend functions\nbegin species\n 1 A() 1\nend species\n"
