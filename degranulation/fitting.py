@@ -1068,13 +1068,13 @@ class FitResult:
             "nuisance": {
                 k: {"value": float(v.magnitude), "unit": f"{v.units:~}"} for k, v in self.nuisance.items()
             },
-            "cost": self.cost,
+            "cost": _json_number(self.cost),
             "n_starts": self.n_starts,
             "success": self.success,
             "ci_method": self.ci_method,
             "level": self.level,
-            "aic": self.aic,
-            "bic": self.bic,
+            "aic": _json_number(self.aic),
+            "bic": _json_number(self.bic),
             "n_data": self.n_data,
         }
 
@@ -1130,9 +1130,9 @@ class FitResult:
             {
                 "model_id": problem.model.id,
                 "model_hash": problem.model.content_hash,
-                "cost": self.cost,
-                "aic": self.aic,
-                "bic": self.bic,
+                "cost": _json_number(self.cost),
+                "aic": _json_number(self.aic),
+                "bic": _json_number(self.bic),
                 "n_data": self.n_data,
                 "n_parameters": self.n_parameters,
                 "success": int(self.success),
@@ -1329,6 +1329,11 @@ def fit(
         raise FitError(
             f"the model could not be simulated from any of the {n_starts} starts",
             hint="check the bounds for extreme values, or the solver tolerances",
+        )
+    if not math.isfinite(best.cost):
+        raise FitError(
+            f"the cost is not a finite number ({best.cost}) at any of the {n_starts} starts",
+            hint="rescale the data or the noise so that (prediction - data)/sd stays below 1e150",
         )
     problem, best = _estimate_noise(problem, best)
     result = _result(problem, best, starts, level)
