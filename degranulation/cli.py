@@ -371,10 +371,12 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from degranulation.fitting import fit
+    from degranulation.fitting import MAX_STARTS, fit
     from degranulation.io.assay import read_assay
     from degranulation.library import load_model
 
+    if not 1 <= args.starts <= MAX_STARTS or not 0 < args.level < 1:
+        raise UsageError(f"--starts must be from 1 to {MAX_STARTS} and --level between 0 and 1")
     if args.resume and args.output is None:
         raise UsageError("--resume needs -o: the interrupted fit is stored beside its output")
     if Path(args.model).suffix.lower() in (".yaml", ".yml"):
@@ -393,8 +395,6 @@ def _fit(args: argparse.Namespace) -> int:
             raise UsageError("fit needs ASSAY file(s) and --estimate NAME (or a PEtab problem .yaml)")
         model = load_model(args.model)
         data = [read_assay(path) for path in args.data]
-    if args.starts < 1 or not 0 < args.level < 1:
-        raise UsageError("--starts must be >= 1 and --level between 0 and 1")
     checkpoint = None if args.output is None else args.output.with_name(f"{args.output.name}.starts.jsonl")
     progress = _progress if sys.stderr.isatty() else None
     try:
@@ -533,6 +533,8 @@ def _print_fits(result: Any, fits: dict[str, Any]) -> None:
             continue
         low, high = fit.ec50_ci
         interval = f"{_text(fit.ec50)} [{low.magnitude:.4g}, {high.magnitude:.4g}]"
+        if fit.extrapolated:  # beyond the doses: a bound, not a measurement
+            interval = f"{fit.ec50_bound} (extrapolated)"
         peak = f"{_text(fit.peak)} at {_text(fit.peak_dose)}" if fit.peak is not None else "-"
         label = "IC50" if fit.shape == "decreasing" else "EC50"
         print(f"{name:16s} {label} {interval:35s} {fit.n:8.3g}  {peak}")

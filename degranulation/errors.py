@@ -15,7 +15,7 @@ processes)::
     ├── FitError(RuntimeError)
     ├── DataError(ValueError)
     └── UnsupportedFeatureError(NotImplementedError)
-    DegranulationWarning(UserWarning) → UnitWarning, ConservationWarning
+    DegranulationWarning(UserWarning) → UnitWarning, ConservationWarning, ResultWarning
 """
 
 from __future__ import annotations
@@ -286,6 +286,11 @@ class UnitWarning(DegranulationWarning):
 
 class ConservationWarning(DegranulationWarning):
     """A conservation law drifted more than the solver tolerance along a result."""
+
+
+class ResultWarning(DegranulationWarning):
+    """A result is outside what the solver's tolerances vouch for: a species went negative by
+    more than its absolute tolerance, or starts below it (so it is not resolved)."""
 
 
 class ModelWarning(DegranulationWarning):

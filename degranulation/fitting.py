@@ -46,6 +46,7 @@ NOISE_MODELS: Final = ("sd", "additive", "proportional")
 DESIGNS: Final = ("lhs", "sobol")
 #: Residual given to every measurement when the model cannot be simulated at a point.
 FAILED_RESIDUAL: Final = 1e6
+MAX_STARTS: Final = 100_000  # most multistart runs one fit makes
 DEFAULT_LEVEL: Final = 0.95
 _DEFAULT_SPAN: Final = 1e3  # default bounds: value/1000 … value·1000 (log10), 0 … 10·value (lin)
 
@@ -864,8 +865,8 @@ def start_points(
 
     if design not in DESIGNS:
         raise ValueError(f"unknown design '{design}'; expected one of {', '.join(DESIGNS)}")
-    if not isinstance(n_starts, int) or n_starts < 1:
-        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+    if not isinstance(n_starts, int) or isinstance(n_starts, bool) or not 1 <= n_starts <= MAX_STARTS:
+        raise ValueError(f"n_starts must be an integer from 1 to {MAX_STARTS}, got {n_starts!r}")
     lower, upper = problem.bounds
     m = len(lower)
     if m == 0:

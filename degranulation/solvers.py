@@ -15,6 +15,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+#: Default work limit: evaluations of the right-hand side in one simulation (every segment,
+#: every stacked point together). A badly scaled problem (amounts near 1e150) can make a solver
+#: call the right-hand side forever without advancing; the limit ends it in a SimulationError
+#: naming the time reached. Raise it per solver, e.g. ``dg.LSODA(max_evaluations=10**8)``.
+MAX_EVALUATIONS = 1_000_000
+
 
 @dataclass(frozen=True, kw_only=True)
 class _Solver:
@@ -22,11 +28,15 @@ class _Solver:
     atol: float | tuple[float, ...] = 1e-9  # one number, or one per state (model units)
     max_step: float = math.inf
     first_step: float | None = None
+    max_evaluations: int = MAX_EVALUATIONS
 
     name: ClassVar[str] = ""
     is_sparse: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.max_evaluations, int) or self.max_evaluations < 1:
+            name, value = type(self).__name__, self.max_evaluations
+            raise ValueError(f"{name}: max_evaluations must be a positive integer, got {value!r}")
         for option in ("rtol", "atol", "max_step"):
             value = getattr(self, option)
             numbers = value if option == "atol" and isinstance(value, tuple) else (value,)
@@ -77,6 +87,7 @@ class _Solver:
             "atol": list(self.atol) if isinstance(self.atol, tuple) else self.atol,
             "max_step": self.max_step,
             "first_step": self.first_step,
+            "max_evaluations": self.max_evaluations,
         }
 
 
@@ -236,4 +247,4 @@ def solver_from(
 
 
 def _options(solver: _Solver) -> dict[str, Any]:
-    return {k: getattr(solver, k) for k in ("rtol", "atol", "max_step", "first_step")}
+    return {k: getattr(solver, k) for k in ("rtol", "atol", "max_step", "first_step", "max_evaluations")}
