@@ -194,3 +194,15 @@ def test_an_ec50_inside_the_doses_is_a_measurement():
     fit = dg.hill_fit(curve(1e5 * doses / (1 + doses), doses))
     assert not fit.extrapolated and fit.ec50_bound is None
     assert fit.ec50.to("nM").magnitude == pytest.approx(1, rel=1e-6)  # the curve's own EC50
+
+
+def test_sweep_cli_prints_an_extrapolated_ec50_as_a_bound(tmp_path, capsys):
+    """Singly bound LR keeps rising past the largest dose (1e9 molecule): its fitted EC50
+    (3e11) used to be printed as a measurement with a tight interval."""
+    args = ["sweep", "ige_fceri_crosslinking", "--vary", "L", "--from", "1e3molecule", "--to", "1e9molecule"]
+    code = main(
+        [*args, "--num", "7", "--at", "10min", "--observe", "LR", "-o", str(tmp_path / "dr.nc")]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "EC50 > 1e+09 molec (extrapolated)" in out
