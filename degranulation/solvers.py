@@ -44,6 +44,8 @@ class _Solver:
                 isinstance(v, int | float) and v > 0 and not math.isnan(v) for v in numbers
             ):
                 raise ValueError(f"{type(self).__name__}: {option} must be a positive number, got {value!r}")
+        if not self.rtol < 1:  # a relative error of 100 % or more controls nothing
+            raise ValueError(f"{type(self).__name__}: rtol must be below 1, got {self.rtol!r}")
 
     @property
     def absolute(self) -> float | np.ndarray:

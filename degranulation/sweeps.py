@@ -1134,7 +1134,7 @@ def hill_fit(
     return HillFit(
         shape=shape,
         ec50=quantity(10**log_ec50, dose_unit),
-        ec50_ci=(quantity(10 ** ci[0], dose_unit), quantity(10 ** ci[1], dose_unit)),
+        ec50_ci=(quantity(_exp10(ci[0]), dose_unit), quantity(_exp10(ci[1]), dose_unit)),
         extrapolated=bound is not None,
         ec50_bound=bound,
         n=abs(n),
@@ -1266,6 +1266,12 @@ def _fit_logistic(u: np.ndarray, y: np.ndarray, name: str) -> tuple[float, float
             hint="check that the doses span the rise of the curve",
         )
     return low + span * bottom, low + span * top, log_ec50, n, spread
+
+
+def _exp10(value: float) -> float:
+    """``10**value``, infinite (not an OverflowError) beyond float range: a wide interval."""
+    with np.errstate(over="ignore"):
+        return float(np.power(10.0, value))
 
 
 def _interval(center: float, spread: float, dof: int, confidence: float) -> tuple[float, float]:

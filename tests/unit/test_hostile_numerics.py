@@ -200,9 +200,18 @@ def test_sweep_cli_prints_an_extrapolated_ec50_as_a_bound(tmp_path, capsys):
     """Singly bound LR keeps rising past the largest dose (1e9 molecule): its fitted EC50
     (3e11) used to be printed as a measurement with a tight interval."""
     args = ["sweep", "ige_fceri_crosslinking", "--vary", "L", "--from", "1e3molecule", "--to", "1e9molecule"]
-    code = main(
-        [*args, "--num", "7", "--at", "10min", "--observe", "LR", "-o", str(tmp_path / "dr.nc")]
-    )
+    code = main([*args, "--num", "7", "--at", "10min", "--observe", "LR", "-o", str(tmp_path / "dr.nc")])
     out = capsys.readouterr().out
     assert code == 0
     assert "EC50 > 1e+09 molec (extrapolated)" in out
+
+
+def test_an_interval_beyond_float_range_is_infinite_not_an_overflow(monkeypatch):
+    """A standard error of 1e3 decades (a fit the data barely constrain) gives an interval
+    10**(c ± 2000): infinite ends, where 10.0**2000 used to raise OverflowError."""
+    doses = np.geomspace(0.01, 100, 13)
+    monkeypatch.setattr(
+        dg.sweeps, "_interval", lambda center, spread, dof, level: (center - 2e3, center + 2e3)
+    )
+    fit = dg.hill_fit(curve(1e5 * doses / (1 + doses), doses))
+    assert fit.ec50_ci[0].magnitude == 0 and math.isinf(fit.ec50_ci[1].magnitude)
