@@ -8,7 +8,6 @@ crosslinking model exported as SBML, two doses), with one cell changed per case.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -182,13 +181,6 @@ def test_a_cost_that_overflows_is_a_failed_fit_not_a_success(sbml, tmp_path, cap
     code, err = fit_cli(problem, capsys)
     assert code == 3 and err.count("\n") == 1
     assert not (tmp_path / "fit.json").exists()
-
-
-def test_fit_json_is_strict_json():
-    """NaN and infinity have no strict-JSON form: to_json writes null for them."""
-    from degranulation.fitting import _json_number
-
-    assert json.loads(json.dumps(_json_number(float("inf")), allow_nan=False)) is None
 
 
 def test_latin1_assay_file_gets_a_located_message(tmp_path, capsys):
