@@ -534,7 +534,7 @@ def _require(module: str, extra: str, purpose: str) -> None:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from degranulation.fitting import fit
+    from degranulation.fitting import MAX_STARTS, fit
     from degranulation.io.assay import read_assay
     from degranulation.library import load_model
 
@@ -561,8 +561,8 @@ def _fit(args: argparse.Namespace) -> int:
         model = load_model(args.model)
         data = [read_assay(path) for path in args.data]
         time_unit = data[0].time_unit
-    if args.starts < 1 or not 0 < args.level < 1:
-        raise UsageError("--starts must be >= 1 and --level between 0 and 1")
+    if not 1 <= args.starts <= MAX_STARTS or not 0 < args.level < 1:
+        raise UsageError(f"--starts must be from 1 to {MAX_STARTS} and --level between 0 and 1")
     checkpoint = None if output is None else output.with_name(f"{output.name}.starts.jsonl")
     progress = _FitProgress(args.starts, checkpoint if args.resume else None)
     try:
@@ -870,6 +870,8 @@ def _print_fits(result: Any, fits: dict[str, Any], stream: Any) -> None:
             continue
         low, high = fit.ec50_ci
         interval = f"{_text(fit.ec50)} [{low.magnitude:.4g}, {high.magnitude:.4g}]"
+        if fit.extrapolated:  # beyond the doses: a bound, not a measurement
+            interval = f"{fit.ec50_bound} (extrapolated)"
         peak = f"{_text(fit.peak)} at {_text(fit.peak_dose)}" if fit.peak is not None else "-"
         label = "IC50" if fit.shape == "decreasing" else "EC50"
         print(f"{name:16s} {label} {interval:35s} {fit.n:8.3g}  {peak}", file=stream)

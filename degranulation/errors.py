@@ -15,7 +15,8 @@ processes)::
     ├── FitError(RuntimeError)
     ├── DataError(ValueError)
     └── UnsupportedFeatureError(NotImplementedError)
-    DegranulationWarning(UserWarning) → UnitWarning, ConservationWarning, CacheWarning
+    DegranulationWarning(UserWarning) → UnitWarning, ConservationWarning, CacheWarning,
+    ResultWarning
 """
 
 from __future__ import annotations
@@ -290,6 +291,11 @@ class ConservationWarning(DegranulationWarning):
 
 class CacheWarning(DegranulationWarning):
     """A compiled-model cache entry was ignored (another user's, or writable by others)."""
+
+
+class ResultWarning(DegranulationWarning):
+    """A result is outside what the solver's tolerances vouch for: a species went negative by
+    more than its absolute tolerance, or starts below it (so it is not resolved)."""
 
 
 class ModelWarning(DegranulationWarning):

@@ -49,6 +49,7 @@ NOISE_MODELS: Final = ("sd", "additive", "proportional")
 DESIGNS: Final = ("lhs", "sobol")
 #: Residual given to every measurement when the model cannot be simulated at a point.
 FAILED_RESIDUAL: Final = 1e6
+MAX_STARTS: Final = 100_000  # most multistart runs one fit makes
 DEFAULT_LEVEL: Final = 0.95
 _DEFAULT_SPAN: Final = 1e3  # default bounds: value/1000 … value·1000 (log10), 0 … 10·value (lin)
 
@@ -960,8 +961,8 @@ def start_points(
 
     if design not in DESIGNS:
         raise ValueError(f"unknown design '{design}'; expected one of {', '.join(DESIGNS)}")
-    if not isinstance(n_starts, int) or n_starts < 1:
-        raise ValueError(f"n_starts must be a positive integer, got {n_starts!r}")
+    if not isinstance(n_starts, int) or isinstance(n_starts, bool) or not 1 <= n_starts <= MAX_STARTS:
+        raise ValueError(f"n_starts must be an integer from 1 to {MAX_STARTS}, got {n_starts!r}")
     lower, upper = problem.bounds
     m = len(lower)
     if m == 0:
@@ -1240,9 +1241,9 @@ class FitResult:
             {
                 "model_id": problem.model.id,
                 "model_hash": problem.model.content_hash,
-                "cost": self.cost,
-                "aic": self.aic,
-                "bic": self.bic,
+                "cost": _json_number(self.cost),
+                "aic": _json_number(self.aic),
+                "bic": _json_number(self.bic),
                 "n_data": self.n_data,
                 "n_parameters": self.n_parameters,
                 "success": int(self.success),
@@ -1478,6 +1479,11 @@ def fit(
         raise FitError(
             f"the model could not be simulated from any of the {n_starts} starts",
             hint="check the bounds for extreme values, or the solver tolerances",
+        )
+    if not math.isfinite(best.cost):
+        raise FitError(
+            f"the cost is not a finite number ({best.cost}) at any of the {n_starts} starts",
+            hint="rescale the data or the noise so that (prediction - data)/sd stays below 1e150",
         )
     problem, best = _estimate_noise(problem, best)
     result = _result(problem, best, starts, level)

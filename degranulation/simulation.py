@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from degranulation.errors import ConservationWarning, ModelError, SimulationError, UnitError
+from degranulation.errors import ConservationWarning, ModelError, ResultWarning, SimulationError, UnitError
 from degranulation.network import Model, Species, Step, UnitValue
 from degranulation.solvers import COUNTERS, NOT_FINITE, SegmentFailure, Solver, solver_from
 from degranulation.typing import QuantityLike, TimeSpec
@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     from degranulation.protocols import Event, ProtocolLike
 
 DEFAULT_POINTS = 101
+#: Evaluations of the right-hand side in a row at one time that mean a solver is stuck (an
+#: implicit step needs a few; LSODA on amounts near 1e150 calls without end).
+STALLED = 10_000
+#: Most output times one simulation returns (a result holds points × variables floats).
+MAX_POINTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,8 @@ def simulate(
         through its compartment's size (see :func:`absolute_tolerance`). By default (with the
         solver given by name) each species' own scale sets it (see :func:`default_atol`).
     points : int
-        Number of output times when ``t`` is an end time.
+        Number of output times when ``t`` is an end time, from 2 to :data:`MAX_POINTS`
+        (1 000 000).
     cache_dir : path, None or False
         Compiled-model cache (see :func:`degranulation.codegen.compile_model`).
 
@@ -103,6 +109,9 @@ def simulate(
         If the solver fails or the state stops being finite; names the time reached.
     UnitError, ModelError
         For overrides with the wrong unit or unknown names.
+    ValueError
+        For ``points`` outside 2 … :data:`MAX_POINTS`, or output times that are not finite,
+        increasing and >= 0.
 
     Examples
     --------
@@ -130,6 +139,7 @@ def simulate(
     if not steps:  # protocol steps change totals on purpose
         check_conservation(compiled, trajectory, options)
     provenance = {
+        "status": check_signs(model, compiled, trajectory, x0, options),
         "protocol": json.dumps([_step_text(step) for step in steps]),
         "parameters": json.dumps(_given(model, params), sort_keys=True),
         "initial": json.dumps(_given(model, initial, species=True), sort_keys=True),
@@ -145,8 +155,8 @@ def output_times(model: Model, t: Any, points: int = DEFAULT_POINTS) -> np.ndarr
         end = _time_value(model, t, "t")
         if not (end > 0 and math.isfinite(end)):
             raise UnitError(f"end time {t!r} must be positive and finite", location="t")
-        if not isinstance(points, int) or points < 2:
-            raise ValueError(f"points must be an integer >= 2, got {points!r}")
+        if not isinstance(points, int) or isinstance(points, bool) or not 2 <= points <= MAX_POINTS:
+            raise ValueError(f"points must be an integer from 2 to {MAX_POINTS}, got {points!r}")
         return np.linspace(0.0, end, points)
     if hasattr(t, "units") and hasattr(t, "magnitude"):
         values = np.array([_time_value(model, v, "t") for v in t])
@@ -154,6 +164,8 @@ def output_times(model: Model, t: Any, points: int = DEFAULT_POINTS) -> np.ndarr
         values = np.array([_time_value(model, v, f"t[{i}]") for i, v in enumerate(t)])
     else:
         raise UnitError(f"t={t!r} has no unit", location="t", hint="write t='30 min' or t=['0 s', '60 s']")
+    if values.size > MAX_POINTS:
+        raise ValueError(f"{values.size} output times: at most {MAX_POINTS}")
     if values.size < 1 or not np.all(np.isfinite(values)) or np.any(np.diff(values) <= 0) or values[0] < 0:
         raise ValueError("output times must be finite, >= 0 and strictly increasing")
     return values
@@ -391,8 +403,11 @@ def _segment(
     ``x`` may extend the state (forward sensitivities follow it); failures report the species.
     """
     upto = int(np.searchsorted(times, np.nextafter(t1, -np.inf), side="right"))
+    limited = _limited(fun, solver.max_evaluations - counters["nfev"])
     try:
-        segment = solver.solve_segment(fun, jac, t0, x, t1, times[filled:upto])
+        segment = solver.solve_segment(limited, jac, t0, x, t1, times[filled:upto])
+    except WorkLimit as exc:
+        raise _failure(compiled, str(exc), exc.t, exc.y) from None
     except SegmentFailure as exc:
         reason = str(exc)
         if reason != NOT_FINITE:
@@ -402,6 +417,48 @@ def _segment(
     for name in counters:
         counters[name] += segment.counters.get(name, 0)
     return segment.y, upto
+
+
+class WorkLimit(Exception):
+    """The right-hand side was evaluated ``max_evaluations`` times, or the solver is stuck
+    (see :data:`degranulation.solvers.MAX_EVALUATIONS`); ``t`` and ``y`` say where."""
+
+    def __init__(self, message: str, t: float, y: np.ndarray) -> None:
+        super().__init__(message)
+        self.t, self.y = t, y
+
+
+def _limited(
+    fun: Callable[[float, np.ndarray], np.ndarray], budget: int
+) -> Callable[[float, np.ndarray], np.ndarray]:
+    """``fun`` that raises :class:`WorkLimit` once called more than ``budget`` times, or
+    :data:`STALLED` times in a row at one time: a solver stuck inside one step (LSODA on
+    amounts near 1e150) only ever calls back, at the time it cannot leave."""
+    calls = repeats = 0
+    last = math.nan
+
+    def counted(t: float, y: np.ndarray) -> np.ndarray:
+        nonlocal calls, repeats, last
+        calls += 1
+        repeats = repeats + 1 if t == last else 0
+        last = t
+        if repeats >= STALLED:
+            raise WorkLimit(
+                f"the solver is stuck: it evaluated the right-hand side {repeats} times without advancing; "
+                "the problem may be badly scaled (amounts near 1e150?): give the amounts in larger units",
+                t,
+                y,
+            )
+        if calls > budget:
+            raise WorkLimit(
+                f"the right-hand side was evaluated {budget} times (the solver's max_evaluations) without "
+                "finishing; raise the limit, e.g. solver=dg.BDF(max_evaluations=10**8)",
+                t,
+                y,
+            )
+        return fun(t, y)
+
+    return counted
 
 
 def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: Solver) -> None:
@@ -460,6 +517,56 @@ def check_model(model: Model) -> None:
 
 
 _CHECKED: set[str] = set()
+
+
+def check_signs(
+    model: Model, compiled: CompiledOde, trajectory: Trajectory, x0: np.ndarray, solver: Solver
+) -> str:
+    """Warn (ResultWarning) about species the tolerances do not vouch for, and return the
+    result's status: ``"ok"``, or ``"negative"`` and/or ``"below_atol"`` (comma-separated).
+
+    ``negative``: a species went below ``-atol`` (its absolute tolerance) — a rate law that
+    consumes what is not there, or tolerances too loose. Values between ``-atol`` and 0 are the
+    solver's error control at work and are left as they are (not clipped, which would break
+    conservation by the same amount): they are within what was asked for. ``below_atol``: a
+    nonzero initial value smaller than ``atol``, which the solver does not resolve.
+    """
+    from degranulation.results import species_unit
+
+    n = len(compiled.species)
+    given = np.asarray(solver.absolute, dtype=float)
+    atol = np.full(n, float(given)) if given.ndim == 0 else given[:n]
+    lowest = trajectory.x[:n].min(axis=1, initial=0.0)
+    status = []
+    negative = np.flatnonzero(lowest < -atol)
+    if len(negative):
+        i = negative[np.argmin(lowest[negative] / atol[negative])]
+        name = compiled.species[i]
+        unit = species_unit(model, model.by_id[name])
+        others = f" (and {len(negative) - 1} more species)" if len(negative) > 1 else ""
+        warnings.warn(
+            f"species '{name}'{others} went negative, down to {lowest[i]:.3g} {unit}, beyond its absolute "
+            f"tolerance {atol[i]:.3g} {unit}: check the rate laws, or tighten rtol/atol",
+            ResultWarning,
+            stacklevel=3,
+        )
+        status.append("negative")
+    small = np.flatnonzero((x0[:n] != 0) & (np.abs(x0[:n]) < atol))
+    if len(small):
+        i = small[0]
+        name = compiled.species[i]
+        unit = species_unit(model, model.by_id[name])
+        names = ", ".join(f"'{compiled.species[k]}'" for k in small[:5])
+        warnings.warn(
+            f"the initial value of {names} ({x0[i]:.3g} {unit}{f' for {name!r}' if len(small) > 1 else ''}) "
+            "is below the absolute "
+            f"tolerance {atol[i]:.3g} {unit}, so the solver does not resolve it; give a smaller atol, "
+            f"e.g. atol={abs(x0[i]) * 1e-3:.1g}",
+            ResultWarning,
+            stacklevel=3,
+        )
+        status.append("below_atol")
+    return ", ".join(status) or "ok"
 
 
 def _undefined_rates(

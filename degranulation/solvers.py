@@ -103,6 +103,13 @@ class SegmentFailure(Exception):
         return type(self), (str(self), self.t, self.y)
 
 
+#: Default work limit: evaluations of the right-hand side in one simulation (every segment,
+#: every stacked point together). A badly scaled problem (amounts near 1e150) can make a solver
+#: call the right-hand side forever without advancing; the limit ends it in a SimulationError
+#: naming the time reached. Raise it per solver, e.g. ``dg.LSODA(max_evaluations=10**8)``.
+MAX_EVALUATIONS = 1_000_000
+
+
 @dataclass(frozen=True, kw_only=True)
 class Solver(abc.ABC):
     """Options of an ODE solver, and the segment integration they define (see the module's
@@ -112,11 +119,15 @@ class Solver(abc.ABC):
     atol: float | tuple[float, ...] = 1e-9  # one number, or one per state (model units)
     max_step: float = math.inf
     first_step: float | None = None
+    max_evaluations: int = MAX_EVALUATIONS
 
     name: ClassVar[str] = ""
     is_sparse: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.max_evaluations, int) or self.max_evaluations < 1:
+            name, value = type(self).__name__, self.max_evaluations
+            raise ValueError(f"{name}: max_evaluations must be a positive integer, got {value!r}")
         for option in ("rtol", "atol", "max_step"):
             value = getattr(self, option)
             numbers = value if option == "atol" and isinstance(value, tuple) else (value,)
@@ -124,6 +135,8 @@ class Solver(abc.ABC):
                 isinstance(v, int | float) and v > 0 and not math.isnan(v) for v in numbers
             ):
                 raise ValueError(f"{type(self).__name__}: {option} must be a positive number, got {value!r}")
+        if not self.rtol < 1:  # a relative error of 100 % or more controls nothing
+            raise ValueError(f"{type(self).__name__}: rtol must be below 1, got {self.rtol!r}")
 
     @abc.abstractmethod
     def solve_segment(
@@ -165,6 +178,7 @@ class Solver(abc.ABC):
             "atol": list(self.atol) if isinstance(self.atol, tuple) else self.atol,
             "max_step": self.max_step if math.isfinite(self.max_step) else None,
             "first_step": self.first_step,
+            "max_evaluations": self.max_evaluations,
         }
 
 

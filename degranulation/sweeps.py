@@ -43,6 +43,8 @@ STEADY: Final = "steady"
 LARGE_MODEL: Final = 100  # species; above this the default solver is BDF, one point per solve
 STEADY_TOLERANCE: Final = 100  # solver tolerances a steady state may still move by (see _not_steady)
 CHUNKS: Final = 64  # a sweep is cut into about this many chunks (tasks, files)
+MAX_DOSES: Final = 1_000_000  # most values geomspace makes
+FLAT: Final = 1e-4  # a curve whose range is below this fraction of its size has no dose dependence
 OK, FAILED, NOT_STEADY = "ok", "failed", "not_steady"
 
 
@@ -54,12 +56,14 @@ def geomspace(start: QuantityLike, stop: QuantityLike, num: int) -> pint.Quantit
     start, stop : str or Quantity
         E.g. ``"1 pM"`` and ``"10 uM"``; ``stop`` is converted to ``start``'s unit.
     num : int
-        Number of values, at least 2.
+        Number of values, from 2 to :data:`MAX_DOSES`.
 
     Raises
     ------
     UnitError
         For values without units, of different dimensions, or not positive.
+    ValueError
+        For ``num`` outside 2 … :data:`MAX_DOSES`.
 
     Examples
     --------
@@ -84,8 +88,8 @@ def geomspace(start: QuantityLike, stop: QuantityLike, num: int) -> pint.Quantit
             f"geomspace needs positive, finite ends; got '{first}' and '{last}'",
             hint="use a list of values to include zero",
         )
-    if not isinstance(num, int) or num < 2:
-        raise ValueError(f"num must be an integer >= 2, got {num!r}")
+    if not isinstance(num, int) or isinstance(num, bool) or not 2 <= num <= MAX_DOSES:
+        raise ValueError(f"num must be an integer from 2 to {MAX_DOSES}, got {num!r}")
     return registry().Quantity(np.geomspace(float(begin.magnitude), float(end.magnitude), num), begin.units)
 
 
@@ -911,6 +915,12 @@ class HillFit:
     half_max_doses : (Quantity, Quantity) or None
         The doses either side of the peak where the response is halfway between the
         curve's minimum and its peak.
+    extrapolated : bool
+        The fitted EC50 lies outside the dosed range: it is an extrapolation, not a
+        measurement. ``ec50_ci`` is then the honest one-sided interval (the largest dose
+        to infinity, or 0 to the smallest dose) and ``ec50_bound`` says so in words.
+    ec50_bound : str or None
+        For an extrapolated EC50, the bound the data support, e.g. ``"> 10 µM"``.
     """
 
     shape: Literal["increasing", "decreasing", "bell"]
@@ -923,6 +933,8 @@ class HillFit:
     peak: Any = None
     half_max_doses: tuple[Any, Any] | None = None
     confidence: float = 0.95
+    extrapolated: bool = False
+    ec50_bound: str | None = None
 
     def response(self, dose: Any) -> Any:
         """The fitted curve at ``dose`` (a Quantity, scalar or array), in the response's unit.
@@ -964,6 +976,8 @@ class HillFit:
                 None if self.half_max_doses is None else [entry(q) for q in self.half_max_doses]
             ),
             "confidence": self.confidence,
+            "extrapolated": self.extrapolated,
+            "ec50_bound": self.ec50_bound,
         }
 
 
@@ -1000,8 +1014,9 @@ def hill_fit(
     Raises
     ------
     FitError
-        For fewer than four usable points (positive dose, finite response), a flat curve,
-        or a fit that does not converge.
+        For fewer than four usable points (positive dose, finite response), a curve with no
+        dose dependence (its range is below :data:`FLAT` of its magnitude: e.g. a conserved
+        total), or a fit that does not converge or has no finite EC50.
 
     Notes
     -----
@@ -1052,10 +1067,17 @@ def hill_fit(
         "bell" if is_bell else ("increasing" if (top - bottom) * n > 0 else "decreasing")
     )
     ci = _interval(log_ec50, spread, len(u) - 4, confidence)
+    bound = None
+    if not u[0] <= log_ec50 <= u[-1]:  # beyond the doses: only a one-sided bound is measured
+        edge = u[-1] if log_ec50 > u[-1] else u[0]
+        bound = f"{'>' if log_ec50 > u[-1] else '<'} {10**edge:.4g} {quantity(1, dose_unit).units:~P}"
+        ci = (edge, math.inf) if log_ec50 > u[-1] else (-math.inf, edge)
     return HillFit(
         shape=shape,
         ec50=quantity(10**log_ec50, dose_unit),
-        ec50_ci=(quantity(10 ** ci[0], dose_unit), quantity(10 ** ci[1], dose_unit)),
+        ec50_ci=(quantity(_exp10(ci[0]), dose_unit), quantity(_exp10(ci[1]), dose_unit)),
+        extrapolated=bound is not None,
+        ec50_bound=bound,
         n=abs(n),
         bottom=quantity(min(bottom, top), unit),
         top=quantity(max(bottom, top), unit),
@@ -1123,8 +1145,12 @@ def _curve_values(
         raise FitError(
             f"'{name}' has repeated doses", hint="fit one curve at a time (select the other dimensions)"
         )
-    if float(np.ptp(y)) == 0.0:
-        raise FitError(f"'{name}' is flat ({y[0]!r} at every dose); there is no EC50 to fit")
+    if float(np.ptp(y)) <= FLAT * float(np.max(np.abs(y))):
+        raise FitError(
+            f"no dose dependence: '{name}' is flat, varying by {float(np.ptp(y)):.3g} around {y[0]:.6g}, "
+            f"less than {FLAT:g} of its size (a conserved total?); there is no EC50 to fit",
+            hint="choose a readout that responds to the dose (sweep --observe NAME)",
+        )
     return x, y, dose_unit, unit, name
 
 
@@ -1174,7 +1200,19 @@ def _fit_logistic(u: np.ndarray, y: np.ndarray, name: str) -> tuple[float, float
         ) from None
     spread = float(np.sqrt(covariance[2, 2])) if np.isfinite(covariance[2, 2]) else math.nan
     bottom, top, log_ec50, n = (float(v) for v in best)
+    if not (np.all(np.isfinite(best)) and abs(log_ec50) < 300 and n != 0):
+        raise FitError(
+            f"no dose dependence a Hill curve describes: the fit of '{name}' has no finite EC50 "
+            f"(log10 EC50 = {log_ec50:.3g})",
+            hint="check that the doses span the rise of the curve",
+        )
     return low + span * bottom, low + span * top, log_ec50, n, spread
+
+
+def _exp10(value: float) -> float:
+    """``10**value``, infinite (not an OverflowError) beyond float range: a wide interval."""
+    with np.errstate(over="ignore"):
+        return float(np.power(10.0, value))
 
 
 def _interval(center: float, spread: float, dof: int, confidence: float) -> tuple[float, float]:

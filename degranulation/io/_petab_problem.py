@@ -459,6 +459,14 @@ class PetabProblem:
         r = (t_y - t_data) / sigma
         jac = None if t_dy is None else t_dy / sigma[:, None] - (r / sigma)[:, None] * d_sigma
         if not self.has_noise_parameters:
+            for row in np.flatnonzero(~(sigma > 0))[:1]:  # the tables fix σ: they are at fault
+                observable = self.measurement_table["observableId"].iloc[row]
+                raise DataError(
+                    f"the noise σ of measurement row {row + 1} is {sigma[row]:g}, not a positive number",
+                    file=self.file,
+                    location=f"observables[{observable}].noiseFormula",
+                    hint="a noise formula (with its noiseParameters) must give σ > 0",
+                )
             return r, jac
         with np.errstate(all="ignore"):
             squared = 2.0 * np.log(sigma) + NOISE_OFFSET

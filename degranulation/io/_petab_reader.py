@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import math
 import warnings
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from degranulation.solvers import Solver
 
 _PRIORS: Final = ("initializationPriorType", "objectivePriorType")
+#: Deepest parenthesis nesting of a formula: PEtab's parser recurses once per level.
+MAX_NESTING: Final = 100
 
 
 def _petab() -> Any:
@@ -68,6 +71,7 @@ def load(
             problem = petab.Problem.from_yaml(str(file))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataError(f"cannot read the PEtab problem: {exc}", file=str(file)) from None
+        check_problem(problem, str(file))  # before lint, which trips over what this refuses
         has_errors = petab.lint.lint_problem(problem)
     if has_errors:
         raise DataError(
@@ -108,6 +112,21 @@ def read_yaml(file: Path) -> dict[str, Any]:
             "not a PEtab YAML file (it needs 'format_version' and 'problems')",
             file=str(file),
         )
+    problems = config["problems"]
+    if not isinstance(problems, list) or not all(isinstance(p, dict) for p in problems):
+        raise DataError(
+            f"'problems' is {type(problems).__name__} {problems!r:.60}, not a list of problems",
+            file=str(file),
+            location="problems",
+            hint="write 'problems:' followed by '- sbml_files: [...]' entries",
+        )
+    if not isinstance(config.get("parameter_file"), str | list) or not config["parameter_file"]:
+        raise DataError(
+            "no 'parameter_file': a PEtab problem needs its parameter table",
+            file=str(file),
+            location="parameter_file",
+            hint="add 'parameter_file: parameters.tsv'",
+        )
     return config
 
 
@@ -127,6 +146,96 @@ def yaml_features(config: Mapping[str, Any]) -> Iterator[str]:
                 yield f"'{key}' (PEtab 2)"
     if config.get("extensions"):
         yield f"PEtab extensions {sorted(config['extensions'])}"
+
+
+def check_problem(problem: Any, file: str) -> None:
+    """Refuse what petab's lint lets through or trips over: no measurements, negative times,
+    measurements whose squared residuals overflow, and formulas that are not finite numbers."""
+    from degranulation.io.assay import MAX_DATA_MAGNITUDE
+
+    table = problem.measurement_df
+    if table is None or len(table) == 0:
+        raise DataError("the measurement table has no rows", file=file, hint="add measurements to fit")
+    for r, (time, value) in enumerate(zip(table["time"], table["measurement"], strict=True)):
+        where = f"measurements row {r + 1}"
+        if isinstance(time, int | float) and time < 0:
+            raise DataError(
+                f"time {time:g} is negative", file=file, location=f"{where}, time", hint="times start at 0"
+            )
+        if isinstance(value, int | float) and abs(value) >= MAX_DATA_MAGNITUDE:
+            raise DataError(
+                f"measurement {value:g} is too large to fit: its squared residual overflows",
+                file=file,
+                location=f"{where}, measurement",
+                hint="give the data in a larger unit (and scale the observable formula)",
+            )
+    if problem.observable_df is not None:
+        for oid, row in problem.observable_df.iterrows():
+            for column in ("observableFormula", "noiseFormula"):
+                parse_formula(row[column], file, f"observables[{oid}].{column}")
+
+
+def parse_formula(text: Any, file: str, where: str) -> sympy.Expr:
+    """A formula cell as SymPy through PEtab's grammar (never evaluated as text), refused with
+    a located DataError unless it is a finite number-valued expression that compiles."""
+    import sympy
+    from petab.v1.math import sympify_petab
+
+    source = str(text)
+    depth = max(itertools.accumulate((c == "(") - (c == ")") for c in source), default=0)
+    if depth > MAX_NESTING:
+        raise DataError(
+            f"the formula nests parentheses {depth} deep (at most {MAX_NESTING})",
+            file=file,
+            location=where,
+            hint="simplify the formula",
+        )
+    try:
+        expr = sympify_petab(text)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise DataError(
+            f"cannot parse {source!r:.80}: {exc}",
+            file=file,
+            location=where,
+            hint="use numbers, ids, + - * / ^ and PEtab's functions (exp, log, sqrt, abs, sign, "
+            "piecewise, ...)",
+        ) from None
+    if not isinstance(expr, sympy.Expr):
+        raise DataError(
+            f"{source!r:.80} is a comparison, not a number",
+            file=file,
+            location=where,
+            hint="for a number that depends on a condition write piecewise(1, x > 1, 0)",
+        )
+    if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
+        raise DataError(
+            f"{source!r:.80} is not a finite number (a division by zero?)", file=file, location=where
+        )
+    try:
+        compiled_text(expr, sorted(expr.free_symbols, key=lambda s: s.name))
+    except (NotImplementedError, ValueError, TypeError, KeyError) as exc:
+        raise DataError(
+            f"{source!r:.80} cannot be compiled: {' '.join(str(exc).split()[:12])}",
+            file=file,
+            location=where,
+            hint="use PEtab's arithmetic and functions (exp, log, sqrt, abs, sign, piecewise, ...)",
+        ) from None
+    return expr
+
+
+def compiled_text(expr: sympy.Expr, names: Sequence[sympy.Symbol]) -> tuple[str, str, set[str]]:
+    """NumPy code for ``expr`` and its partial derivatives over ``names`` (as ``v[j]``), and the
+    modules it imports. The derivative of ``sign`` is taken as 0 (true away from 0)."""
+    import sympy
+
+    from degranulation.codegen import _Printer
+    from degranulation.symbolic import derivative_of
+
+    printer = _Printer({s: f"v[{j}]" for j, s in enumerate(names)})
+    partials = [derivative_of(expr, s).replace(sympy.DiracDelta, lambda *_: sympy.S.Zero) for s in names]
+    value = printer.doprint(expr)
+    gradient = ", ".join(printer.doprint(d) for d in partials)
+    return value, gradient, set(printer.module_imports)
 
 
 @contextlib.contextmanager
@@ -449,18 +558,11 @@ class Builder:
         return order
 
     def observations(self) -> Iterator[Observation]:
-        from petab.v1.math import sympify_petab
-
         for oid, row in self.problem.observable_df.iterrows():
             formulas = []
             for column in ("observableFormula", "noiseFormula"):
                 where = f"observables[{oid}].{column}"
-                try:
-                    expr = sympify_petab(row[column])
-                except (ValueError, TypeError) as exc:
-                    raise DataError(
-                        f"cannot parse {row[column]!r}: {exc}", file=self.file, location=where
-                    ) from None
+                expr = parse_formula(row[column], self.file, where)
                 formulas.append(
                     self.formula(
                         expr,
@@ -600,7 +702,15 @@ class Builder:
             sid = self.sbml_id.get(name, name)
             cell = row.get(sid, math.nan)
             if not _is_nan(cell):
-                source = self.cell_source(cell, f"conditions[{condition}].{sid}")
+                where = f"conditions[{condition}].{sid}"
+                source = self.cell_source(cell, where)
+                if source.constant < 0:
+                    raise DataError(
+                        f"initial value {source.constant:g} of species '{sid}' is negative",
+                        file=self.file,
+                        location=where,
+                        hint="amounts and concentrations are >= 0",
+                    )
                 if source.free >= 0:
                     initial_free.append((i, source.free))
                 else:
@@ -653,18 +763,13 @@ class Builder:
     def source(self) -> str:
         """The generated module: ``f{k}(v)`` the value of expression ``k`` and ``g{k}(v)`` its
         partial derivatives, ``v`` the values of its symbols in order."""
-
-        from degranulation.codegen import _Printer
-        from degranulation.symbolic import derivative_of
-
         body = []
         modules = {"numpy"}
         for k, (expr, names) in enumerate(self.expressions):
-            printer = _Printer({s: f"v[{j}]" for j, s in enumerate(names)})
-            partials = ", ".join(printer.doprint(derivative_of(expr, s)) for s in names)
-            body.append(f"def f{k}(v):\n    return {printer.doprint(expr)}\n")
+            value, partials, imports = compiled_text(expr, names)
+            body.append(f"def f{k}(v):\n    return {value}\n")
             body.append(f"def g{k}(v):\n    return [{partials}]\n")
-            modules |= set(printer.module_imports)
+            modules |= imports
         imports = "\n".join(f"import {m}" for m in sorted(modules))
         return f'"""Generated by degranulation.io.petab; do not edit."""\n{imports}\n\n\n' + "\n\n".join(body)
 

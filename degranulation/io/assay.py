@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 _HEADER_RE = re.compile(r"^\s*(?P<name>[^\[\]]*?)\s*(?:\[(?P<unit>[^\[\]]*)\])?\s*$")
 _TEXT_COLUMNS: Final = ("observable", "protocol", "condition")
 _REQUIRED: Final = ("observable", "time", "value")
+#: Values of this magnitude or more are refused: a residual's square would overflow float64.
+MAX_DATA_MAGNITUDE: Final = 1e150
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,6 +176,14 @@ def read_assay(source: str | Path | pandas.DataFrame) -> AssayData:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise DataError(f"cannot read assay file: {exc.strerror}", file=str(path)) from None
+    except UnicodeDecodeError as exc:  # guessing another encoding could misread 'µ' silently
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"byte 0x{exc.object[exc.start]:02x} is not UTF-8 text",
+            file=str(path),
+            location=f"line {line}",
+            hint="save the file as UTF-8 (e.g. 'CSV UTF-8' in a spreadsheet)",
+        ) from None
     lines = [
         (number, line)
         for number, line in enumerate(text.splitlines(), start=1)
@@ -340,6 +350,13 @@ def _check_values(data: AssayData) -> None:
         )
     for row in np.flatnonzero(data.time < 0)[:1]:
         raise data.error(int(row), data.header("time"), f"time {data.time[row]:g} is negative")
+    for row in np.flatnonzero(np.abs(data.value) >= MAX_DATA_MAGNITUDE)[:1]:
+        raise data.error(
+            int(row),
+            data.header("value"),
+            f"value {data.value[row]:g} is too large to fit: its squared residual overflows",
+            hint="give the values in a larger unit",
+        )
     if data.sd is not None:
         if dimensionality(data.sd_unit or "") != dimensionality(data.value_unit):
             raise data.error(
