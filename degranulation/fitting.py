@@ -383,7 +383,7 @@ def make_problem(
     from degranulation.codegen import compile_model
     from degranulation.library import load_model
     from degranulation.sensitivities import observable_derivatives, targets
-    from degranulation.simulation import absolute_tolerance, default_atol
+    from degranulation.simulation import absolute_tolerance
     from degranulation.solvers import solver_from
 
     if not isinstance(model, Model):
@@ -401,8 +401,12 @@ def make_problem(
         model, compiled, datasets, wanted, noise, sigma or {}, scaled, offsets, protocols or {}
     )
     atol = absolute_tolerance(model, compiled, atol, compiled.default_parameters)
-    if atol is None and conditions:  # each species' own scale over the conditions
-        atol = default_atol(np.array([c.x0 for c in conditions]), rtol or 1e-6)
+    if atol is None:
+        # Absolute tolerance well below the largest amount in any condition (the solver's
+        # default, 1e-9 in model units, is needlessly tight for molecules per cell and makes
+        # the sensitivities' Newton iterations struggle).
+        largest = max((float(np.abs(c.x0).max(initial=0.0)) for c in conditions), default=1.0)
+        atol = 1e-3 * (rtol or 1e-6) * max(largest, 1e-300) if largest > 0 else None
     return FitProblem(
         model=model,
         compiled=compiled,
@@ -1247,8 +1251,8 @@ def fit(
         sends them to a Dask cluster instead.
     solver, rtol, atol
         ODE solver and tolerances for states and sensitivities (``atol`` as in
-        :func:`degranulation.simulate`; by default per species, see
-        :func:`degranulation.simulation.default_atol`).
+        :func:`degranulation.simulate`; default ``1e-3·rtol`` times the largest initial
+        value, in model units).
     max_nfev : int, optional
         Most model evaluations per start (default: SciPy's, 100 per parameter).
     progress : callable, optional
