@@ -483,7 +483,7 @@ def make_problem(
     from degranulation.codegen import compile_model
     from degranulation.library import as_model
     from degranulation.sensitivities import observable_derivatives, targets
-    from degranulation.simulation import absolute_tolerance, default_atol
+    from degranulation.simulation import absolute_tolerance
     from degranulation.solvers import solver_from
 
     model = as_model(model)
@@ -500,8 +500,12 @@ def make_problem(
         model, compiled, datasets, wanted, noise, sigma or {}, scaled, offsets, protocols or {}
     )
     tolerance = absolute_tolerance(model, compiled, atol, compiled.default_parameters)
-    if tolerance is None and conditions:  # each species' own scale over the conditions
-        tolerance = default_atol(np.array([c.x0 for c in conditions]), rtol or 1e-6)
+    if tolerance is None:
+        # Absolute tolerance well below the largest amount in any condition (the solver's
+        # default, 1e-9 in model units, is needlessly tight for molecules per cell and makes
+        # the sensitivities' Newton iterations struggle).
+        largest = max((float(np.abs(c.x0).max(initial=0.0)) for c in conditions), default=1.0)
+        tolerance = 1e-3 * (rtol or 1e-6) * max(largest, 1e-300) if largest > 0 else None
     return FitProblem(
         model=model,
         compiled=compiled,
@@ -1390,11 +1394,11 @@ def fit(
         sends them to a Dask cluster instead.
     solver, rtol, atol
         ODE solver and tolerances for states and sensitivities (``atol`` as in
-        :func:`degranulation.simulate`; by default per species, see
-        :func:`degranulation.simulation.default_atol`). ``rtol`` defaults to 1e-8, tighter
-        than a simulation's (the solver's own 1e-6): the optimiser's steps and the Fisher
-        intervals rest on the sensitivities, whose error follows the solver's, and a Jacobian
-        off by 1e-6 stalls least squares near the optimum.
+        :func:`degranulation.simulate`; default ``1e-3·rtol`` times the largest initial
+        value, in model units). ``rtol`` defaults to 1e-8, tighter than a simulation's
+        (the solver's own 1e-6): the optimiser's steps and the Fisher intervals rest on
+        the sensitivities, whose error follows the solver's, and a Jacobian off by 1e-6
+        stalls least squares near the optimum.
     cache_dir : path, None or False
         Compiled-model cache, as in :func:`degranulation.simulate`.
     max_nfev : int, optional

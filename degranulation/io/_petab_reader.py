@@ -786,10 +786,9 @@ def _with_nominal_state(problem: PetabProblem, rtol: float, atol: float | None) 
         assert isinstance(condition, PetabCondition)
         p, _, x0, _ = problem._phase(condition.simulation, theta, columns, 0, None, None)
         conditions.append(dataclasses.replace(condition, p=p, x0=x0))
-    if atol is None and conditions:  # each species' own scale over the conditions
-        from degranulation.simulation import default_atol
-
-        atol = default_atol(np.array([c.x0 for c in conditions]), rtol)
+    if atol is None:
+        largest = max((float(np.abs(c.x0).max(initial=0.0)) for c in conditions), default=0.0)
+        atol = 1e-3 * rtol * largest if largest > 0 else None
     solver = solver_from(problem.solver, rtol=rtol, atol=atol)
     return dataclasses.replace(problem, conditions=tuple(conditions), solver=solver)
 

@@ -95,8 +95,8 @@ def read_petab(
     path : str or Path
         The problem's YAML file.
     solver, rtol, atol
-        ODE solver and tolerances (``atol`` in model units; by default per species, ``1e-3·rtol``
-        times its largest nominal initial value: :func:`degranulation.simulation.default_atol`).
+        ODE solver and tolerances (``atol`` in model units; default ``1e-3·rtol`` times the
+        largest nominal initial value).
         ``rtol`` defaults to 1e-8 as in :func:`degranulation.fit`.
     cache_dir : path, None or False
         Compiled-model cache, as in :func:`degranulation.simulate`.
