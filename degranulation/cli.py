@@ -541,6 +541,8 @@ def _fit(args: argparse.Namespace) -> int:
     output = None if args.output in (None, "-") else Path(args.output)
     if args.resume and output is None:
         raise UsageError("--resume needs -o: the interrupted fit is stored beside its output")
+    if not 1 <= args.starts <= MAX_STARTS or not 0 < args.level < 1:
+        raise UsageError(f"--starts must be from 1 to {MAX_STARTS} and --level between 0 and 1")
     _check_extras(args)
     time_unit = None
     if Path(args.model).suffix.lower() in (".yaml", ".yml"):
@@ -561,8 +563,6 @@ def _fit(args: argparse.Namespace) -> int:
         model = load_model(args.model)
         data = [read_assay(path) for path in args.data]
         time_unit = data[0].time_unit
-    if not 1 <= args.starts <= MAX_STARTS or not 0 < args.level < 1:
-        raise UsageError(f"--starts must be from 1 to {MAX_STARTS} and --level between 0 and 1")
     checkpoint = None if output is None else output.with_name(f"{output.name}.starts.jsonl")
     progress = _FitProgress(args.starts, checkpoint if args.resume else None)
     try:
