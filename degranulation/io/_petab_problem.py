@@ -331,8 +331,7 @@ class PetabProblem:
         x0, dx0 = None, None
         if condition.preequilibration is not None:
             p, dp, start, d_start = self._phase(condition.preequilibration, theta, columns, m, None, None)
-            steady = self._solve(p, dp, start, d_start, np.array([0.0, STEADY_STATE_TIME]), (), True)
-            x0, dx0 = steady.x[:, -1], steady.s[:, :, -1]
+            x0, dx0 = self._settle(p, dp, start, d_start)
         p, dp, start, d_start = self._phase(condition.simulation, theta, columns, m, x0, dx0)
         return self._solve(p, dp, start, d_start, condition.times, self.events, condition.has_steady_state)
 
@@ -409,6 +408,29 @@ class PetabProblem:
         if is_steady:
             self._check_steady(run.x[:, -1], run.p, times[-1])
         return _Run(run.x, s, observed, d_observed, run.p, dp)
+
+    def _settle(
+        self, p: np.ndarray, dp: np.ndarray, x: np.ndarray, dx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The steady state reached from ``x`` and its sensitivities, integrated over windows ten
+        times longer each (10, 100, … up to :data:`STEADY_STATE_TIME`) until the state no longer
+        changes and the sensitivities stopped moving between windows. One solve to 1e9 instead
+        lets BDF's Newton iteration stall at large times once everything has settled."""
+        tolerance = self.solver.absolute + self.solver.rtol * np.abs(x)
+        window, elapsed = 10.0, 0.0
+        while True:
+            run = self._solve(p, dp, x, dx, np.array([0.0, window]), (), False)
+            x_new, dx_new = run.x[:, -1], run.s[:, :, -1]
+            elapsed += window
+            fun, _ = self.compiled.functions(p)
+            settled = np.all(np.abs(fun(elapsed, x_new)) <= tolerance)
+            still = np.all(np.abs(dx_new - dx) <= self.solver.rtol * np.abs(dx_new) + self.solver.absolute)
+            x, dx = x_new, dx_new
+            if (settled and still) or elapsed >= STEADY_STATE_TIME:
+                break
+            window *= 10.0
+        self._check_steady(x, p, elapsed)
+        return x, dx
 
     def _check_steady(self, x: np.ndarray, p: np.ndarray, t: float) -> None:
         fun, _ = self.compiled.functions(p)

@@ -57,19 +57,8 @@ def _sbml(in_tmp, document):
 
 
 @FUZZ
-@given(document=hostile.sbml_documents(known_defects=False))
+@given(document=hostile.sbml_documents())
 def test_sbml_documents(in_tmp, document):
-    _sbml(in_tmp, document)
-
-
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 16: SBML '__' ids, id 'time', <divide> by 0, rational 1/0, stoichiometry 1e300; "
-    "fixed on another branch",
-)
-@FUZZ
-@given(document=hostile.sbml_documents(known_defects=True))
-def test_sbml_documents_with_known_defects(in_tmp, document):
     _sbml(in_tmp, document)
 
 
@@ -82,13 +71,6 @@ def _assay(in_tmp, content):
 @FUZZ
 @given(content=hostile.assay_csv_bytes())
 def test_assay_csv(in_tmp, content):
-    _assay(in_tmp, content)
-
-
-@pytest.mark.xfail(strict=False, reason="issue 16: assay CSV in Latin-1, fixed on another branch")
-@FUZZ
-@given(content=hostile.assay_csv_bytes(encodings=("latin-1", "utf-16")))
-def test_assay_csv_in_other_encodings(in_tmp, content):
     _assay(in_tmp, content)
 
 
@@ -123,7 +105,6 @@ def test_petab_tables(in_tmp, time, value):
     _petab(in_tmp, "A", "0.5", time, value)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 16: PEtab observable/noise formulas, fixed on another branch")
 @FUZZ
 @given(formula=hostile.expressions(_PETAB_NAMES), noise=hostile.expressions(_PETAB_NAMES))
 def test_petab_formulas(in_tmp, formula, noise):
