@@ -452,7 +452,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from degranulation.simulation import simulate
 
     target, kind = _destination(args.output, args.format)
-    _check_extras(args)
+    _check_extras(args, kind)
     model = load_model(args.model)
     params, initial = _overrides(model, args.set)
     try:
@@ -513,7 +513,7 @@ def _write(dataset: Any, target: Path | None, kind: str, extra: dict[str, Any] |
         sys.stdout.write(to_csv(dequantify(dataset)))
 
 
-def _check_extras(args: argparse.Namespace) -> None:
+def _check_extras(args: argparse.Namespace, kind: str = "") -> None:
     """Fail before any computation when an optional extra that the arguments need is missing."""
     if getattr(args, "plot", None) is not None:
         _require("matplotlib", "plot", "--plot")
@@ -521,7 +521,24 @@ def _check_extras(args: argparse.Namespace) -> None:
         _require("distributed", "dask", "--scheduler")
     if getattr(args, "solver", None) == "CVODE":
         _require("sksundae", "sundials", "solver CVODE")
-    # NetCDF needs no check: dg.save falls back to SciPy's NetCDF3 writer without an HDF5 engine.
+    if kind == "nc":
+        _check_netcdf()
+
+
+def _check_netcdf() -> None:
+    """Write a tiny NetCDF file in memory with the engine results are written with, so that a
+    broken engine is reported before the work rather than after it."""
+    import xarray as xr
+
+    from degranulation.io.store import netcdf4_engine
+
+    try:
+        xr.Dataset({"probe": ("x", [0.0])}).to_netcdf(engine=netcdf4_engine() or "scipy")
+    except (ImportError, ValueError) as exc:
+        raise UsageError(
+            f"writing NetCDF (.nc) failed ({exc}): pip install 'degranulation[netcdf]', "
+            "or write .csv or .json"
+        ) from None
 
 
 def _require(module: str, extra: str, purpose: str) -> None:
@@ -702,7 +719,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.format is not None and not to_stdout and args.format != "nc":
         raise UsageError("--format applies to -o - (stdout); a file is NetCDF")
     kind = _destination(None, args.format)[1] if to_stdout else "nc"
-    _check_extras(args)
+    _check_extras(args, kind)
     model = load_model(args.model)
     params, initial = _overrides(model, args.set)
     if args.values is not None and (args.start or args.stop):

@@ -226,8 +226,11 @@ class Importer:
             *model.getListOfReactions(),
         ]
         original = {r.getId() for r in records}
-        if TIME_NAME_SBML in original:  # SbmlImport.units["time"] is the time unit
-            record = next(r for r in records if r.getId() == TIME_NAME_SBML)
+        # SbmlImport.units["time"] is the time unit: a species, compartment or reaction 'time'
+        # would take its place (a parameter 'time' imports, SBML test case 01820).
+        clash = [r for r in records if r.getId() == TIME_NAME_SBML and r.getElementName() != "parameter"]
+        if clash:
+            record = clash[0]
             raise ModelFileError(
                 f"the {record.getElementName()} id 'time' is not supported",
                 file=self.file,

@@ -35,7 +35,8 @@ def test_results_go_to_stdout_as_csv_or_json(capsys):
     assert rows[0].startswith("time [s],L [molecule]") and len(rows) == 4
     assert main([*SIMULATE, "-o", "-", "--format", "json"]) == 0
     payload = strict(capsys.readouterr().out)
-    assert payload["time"] == {"unit": "s", "values": [0.0, 30.0, 60.0]}
+    assert payload["time"]["unit"] == "s" and payload["time"]["values"] == [0.0, 30.0, 60.0]
+    assert payload["time"]["dims"] == ["time"]
     # The same numbers as the CSV (both written from one dataset, full precision).
     assert payload["variables"]["L"]["values"] == [float(row.split(",")[1]) for row in rows[1:]]
 

@@ -67,15 +67,26 @@ def test_geomspace_num_beyond_the_limit_is_a_value_error():
 
 @pytest.mark.parametrize("solver", ["LSODA", "BDF", "Radau"])
 def test_huge_amounts_end_in_a_simulation_error(tmp_path, solver):
-    """A(0) = 1e150 molecule: LSODA used to call the right-hand side at t = 0 forever (it now
+    """A(0) = 1e150 molecule with a flat atol of 1e-9 molecule (the default before atol was
+    scaled per species): LSODA used to call the right-hand side at t = 0 forever (it now
     stops after STALLED calls that do not advance); BDF and Radau overflow. Either way a
     SimulationError naming the time reached, in seconds."""
     path = model_file(tmp_path, initial="1e150 molecule")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # SciPy's own overflow warnings
         with pytest.raises(dg.SimulationError, match="solver failed at t = 0") as caught:
-            dg.simulate(path, t="10 s", solver=solver)
+            dg.simulate(path, t="10 s", solver=solver, atol=1e-9)
     assert caught.value.t_fail == 0.0
+
+
+@pytest.mark.parametrize("solver", ["LSODA", "BDF", "Radau"])
+def test_huge_amounts_simulate_with_the_default_atol(tmp_path, solver):
+    """The default atol follows each species' own scale, so the same model solves: A decays as
+    1e150·e^(-t) (closed form)."""
+    path = model_file(tmp_path, initial="1e150 molecule")
+    ds = dg.simulate(path, t="10 s", points=3, solver=solver)
+    np.testing.assert_allclose(ds["A"].pint.magnitude, 1e150 * np.exp(-np.array([0.0, 5.0, 10.0])), rtol=1e-4)
+    assert ds.attrs["status"] == "ok"
 
 
 def test_huge_amounts_in_a_sweep_fail_their_points(tmp_path):
@@ -120,8 +131,16 @@ def test_an_initial_value_below_atol_is_flagged(tmp_path):
     solver does not resolve A (BDF returned -1.3e-22 at 15 s with no warning)."""
     path = model_file(tmp_path, initial="1e-20 molecule")
     with pytest.warns(ResultWarning, match=r"'A' \(1e-20 molecule\) is below the absolute tolerance"):
-        ds = dg.simulate(path, t="20 s", points=5)
+        ds = dg.simulate(path, t="20 s", points=5, atol=1e-9)  # the flat default before
     assert ds.attrs["status"] == "below_atol"
+    # The default atol now follows A's own scale: resolved, and nothing to flag.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResultWarning)
+        ds = dg.simulate(path, t="20 s", points=5)
+    np.testing.assert_allclose(
+        ds["A"].pint.magnitude, 1e-20 * np.exp(-np.linspace(0, 20, 5)), rtol=1e-4, atol=1e-26
+    )
+    assert ds.attrs["status"] == "ok"
     # With the suggested atol the decay e^(-t) (closed form) is right to within that atol, and
     # nothing is flagged (a dip to -1e-24, inside atol, is the solver's error control at work).
     with warnings.catch_warnings():
@@ -135,11 +154,10 @@ def test_an_initial_value_below_atol_is_flagged(tmp_path):
 
 def test_simulate_cli_json_carries_the_status(tmp_path, capsys):
     path = model_file(tmp_path, k="1 molecule/s", rate="k")
-    with pytest.warns(ResultWarning):
-        code = main(
-            ["simulate", str(path), "--t-end", "20s", "--points", "3", "-o", str(tmp_path / "r.json")]
-        )
+    code = main(["simulate", str(path), "--t-end", "20s", "--points", "3", "-o", str(tmp_path / "r.json")])
     assert code == 0
+    # The CLI prints the package's warnings as one line each on stderr.
+    assert "warning: species 'A' went negative" in capsys.readouterr().err
     assert json.loads((tmp_path / "r.json").read_text())["attrs"]["status"] == "negative"
 
 
