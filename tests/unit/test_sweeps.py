@@ -34,9 +34,10 @@ def test_geomspace_keeps_units():
 
 
 def test_product_grid_matches_simulate_point_by_point():
-    # With BDF each point is one plain solve: exactly what simulate computes.
+    # With BDF each point is one plain solve: exactly what simulate computes with the same
+    # tolerances (given here: a sweep's default atol is one for the grid, simulate's per run).
     grid = {"kp2": ["1e-4 1/(molecule*s)", "2.5e-4 1/(molecule*s)"], "L": DOSES}
-    ds = dg.sweep(MODEL, grid, at=["1 min", "10 min"], observe=["RecDim", "R"], solver="BDF")
+    ds = dg.sweep(MODEL, grid, at=["1 min", "10 min"], observe=["RecDim", "R"], solver="BDF", atol=1e-6)
     assert dict(ds.sizes) == {"kp2": 2, "L": 3, "time": 2}
     assert ds["RecDim"].dims == ("kp2", "L", "time")
     assert str(ds["L"].pint.units) == "molecule" and str(ds["time"].pint.units) == "second"
@@ -46,6 +47,7 @@ def test_product_grid_matches_simulate_point_by_point():
         t=["0 s", "1 min", "10 min"],
         params={"kp2": "1e-4 1/(molecule*s)"},
         initial={"L": "1e6 molecule"},
+        atol=1e-6,
     )
     assert ds["RecDim"].isel(kp2=0, L=1).pint.magnitude.tolist() == one["RecDim"].pint.magnitude[1:].tolist()
 
