@@ -59,7 +59,7 @@ def protocol_steps(model: Model, protocol: ProtocolLike) -> tuple[Step, ...]:
         return protocol.steps
     if all(isinstance(step, Step) for step in protocol):
         return tuple(protocol)  # type: ignore[arg-type]
-    from degranulation.io.model_file import parse_steps
+    from degranulation.schema import parse_steps
 
     return parse_steps(list(protocol))
 

@@ -42,7 +42,7 @@ Units: SBML math is evaluated on bare numbers, each in its declared unit. Where 
 declares none the convention is SBML Level 2's: substance ``mol``, volume ``L``, time ``s``,
 and reaction extents in the substance unit. Parameters without units get the unit that
 makes every rate law an extent per time with SBML's numbers unchanged (see
-:class:`~degranulation.io._sbml_units.UnitInference`); one the equations leave free is
+:class:`~degranulation.formats.units.UnitInference`); one the equations leave free is
 dimensionless. Where no parameter can carry a needed unit, a number does: it becomes a
 parameter named after its place (``rate_rule_S3_value1 = "0.15 mol/(L*s)"``), and a bare
 number SBML feeds to ``exp``, ``log``, another function but ``abs`` or a non-numeric
@@ -61,7 +61,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from degranulation.io._sbml_reader import SbmlImport, read_document
+from degranulation.formats.sbml.document import SbmlImport, read_document
 from degranulation.network import Model
 
 __all__ = ["SbmlImport", "import_sbml", "read_sbml", "write_sbml"]
@@ -110,7 +110,7 @@ def read_sbml(path: str | Path) -> Model:
 
 def import_sbml(path: str | Path) -> SbmlImport:
     """Read an SBML file, keeping the SBML ids and units (see :func:`read_sbml`)."""
-    from degranulation.io._sbml_reader import Importer
+    from degranulation.formats.sbml.reader import Importer
 
     libsbml = _libsbml()
     document = read_document(libsbml, Path(path))
@@ -160,10 +160,10 @@ def write_sbml(model: Model, path: str | Path, *, protocol: Any = None) -> Path:
     >>> path.read_text().count("<reaction ")
     2
     """
-    from degranulation.io._sbml_writer import Exporter
+    from degranulation.formats.sbml.writer import Exporter
 
     libsbml = _libsbml()
     document = Exporter(libsbml, model, protocol).document
-    from degranulation.io.atomic import write_text
+    from degranulation.atomic import write_text
 
     return write_text(path, libsbml.writeSBMLToString(document))

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 
+from degranulation.atomic import replacing
 from degranulation.errors import DataError
-from degranulation.io.atomic import replacing
 
 if TYPE_CHECKING:
     import xarray
@@ -50,7 +50,7 @@ def netcdf4_engine() -> Literal["h5netcdf", "netcdf4"] | None:
 
     Examples
     --------
-    >>> from degranulation.io.store import netcdf4_engine
+    >>> from degranulation.store import netcdf4_engine
     >>> netcdf4_engine() in ("h5netcdf", "netcdf4", None)
     True
     """

@@ -44,6 +44,15 @@ from typing import TYPE_CHECKING, Final
 
 from degranulation.errors import ModelFileError, UnsupportedFeatureError
 from degranulation.expressions import MAX_LENGTH, RESERVED
+from degranulation.formats.bngnet_dims import (
+    _NONE,
+    Dim,
+    _dim,
+    _order_rank,
+    _subtract,
+    _vector,
+    unit_text,
+)
 from degranulation.limits import MAX_DEPTH
 from degranulation.network import Model, Observable, Parameter, Reaction, Species, UnitValue
 from degranulation.units import UnitSystem
@@ -64,17 +73,12 @@ _MATH: Final = {
     "tanh": "tanh", "min": "min", "max": "max",
 }  # fmt: skip
 _CONSTANTS: Final = {"_pi": repr(math.pi), "_e": repr(math.e)}
-#: Order in which a rate constant used by reactions of different orders takes its unit.
-_ORDER_PREFERENCE: Final = {1: 0, 2: 1, 0: 2}
 #: BioNetGen (muParser) logical operators and their expression text.
 _LOGIC: Final = {"&&": " and ", "||": " or ", "!": " not "}
 #: A species' text starts with '$' (fixed), after any cBNGL compartment prefix '@C::'.
 _FIXED_RE: Final = re.compile(r"^(@[A-Za-z_][A-Za-z0-9_]*::)?\$")
 AMOUNT_FACTOR: Final = "bng_molecule"
 TIME_FACTOR: Final = "bng_second"
-
-Dim = tuple[Fraction, Fraction]  # exponents of (molecule, s)
-_NONE: Final[Dim] = (Fraction(0), Fraction(0))
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,7 @@ def read_gdat(path: str | Path) -> dict[str, np.ndarray]:
 
     Examples
     --------
-    >>> from degranulation.io.bngnet import read_gdat
+    >>> from degranulation.formats.bngnet import read_gdat
     >>> import pathlib, tempfile
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.gdat"
     >>> _ = path.write_text("#  time  A\\n 0.0 1.0\\n 1.0 0.5\\n")
@@ -550,10 +554,10 @@ class _Importer:
 
 class _UnitInference:
     """Unit of every parameter from the dimensions its uses require (module docstring), found
-    by the SBML importer's engine (:class:`degranulation.io._sbml_units.UnitInference`)."""
+    by the SBML importer's engine (:class:`degranulation.formats.units.UnitInference`)."""
 
     def __init__(self, importer: _Importer, parsed: dict[str, sympy.Expr]) -> None:
-        from degranulation.io._sbml_units import Unit, UnitInference, UnitProblem
+        from degranulation.formats.units import Unit, UnitInference, UnitProblem
 
         self.importer = importer
         self.parsed = parsed
@@ -691,11 +695,6 @@ class _UnitInference:
         return Reaction(f"r{index}", equation, rate, description=note)
 
 
-def _dim(vector: np.ndarray) -> Dim:
-    """Exponents of (molecule, s) of a unit vector (see :mod:`degranulation.io._sbml_units`)."""
-    return _exponent(vector[1]), _exponent(vector[3])  # [substance] and [time]
-
-
 def _saturating(index: int, reaction: _NetReaction, constants: list[str]) -> Reaction:
     """An ``MM`` or ``Sat`` reaction with BioNetGen's rate (Network3's ``rxn_rate``).
 
@@ -721,53 +720,6 @@ def _saturating(index: int, reaction: _NetReaction, constants: list[str]) -> Rea
     rule = reaction.line.comment.split()[0].lstrip("_") if reaction.line.comment else ""
     note = f"BioNetGen reaction {index} ({reaction.law})" + (f", rule {rule}" if rule else "")
     return Reaction(f"r{index}", equation, rate, description=note)
-
-
-def _exponent(value: float) -> Fraction:
-    return Fraction(float(value)).limit_denominator(1000)
-
-
-def _vector(dim: Dim) -> np.ndarray:
-    from degranulation.io._sbml_units import Unit
-
-    return float(dim[0]) * Unit(1.0, "molecule").vector() + float(dim[1]) * Unit(1.0, "s").vector()
-
-
-def unit_text(dim: Dim) -> str:
-    """Unit text for exponents of (molecule, s), e.g. ``(-1, -1)`` → ``'1/(molecule*s)'``.
-
-    Examples
-    --------
-    >>> from fractions import Fraction
-    >>> from degranulation.io.bngnet import unit_text
-    >>> unit_text((Fraction(-1), Fraction(-1))), unit_text((Fraction(1), Fraction(0)))
-    ('1/(molecule*s)', 'molecule')
-    """
-    up: list[str] = []
-    down: list[str] = []
-    for name, power in zip(("molecule", "s"), dim, strict=True):
-        if power:
-            text = name if abs(power) == 1 else f"{name}**{_power_text(abs(power))}"
-            (up if power > 0 else down).append(text)
-    if not up and not down:
-        return "dimensionless"
-    numerator = "*".join(up) or "1"
-    if not down:
-        return numerator
-    denominator = down[0] if len(down) == 1 else f"({'*'.join(down)})"
-    return f"{numerator}/{denominator}"
-
-
-def _power_text(power: Fraction) -> str:
-    return str(power.numerator) if power.denominator == 1 else f"({power.numerator}/{power.denominator})"
-
-
-def _order_rank(dim: Dim) -> int:
-    return _ORDER_PREFERENCE.get(int(1 - dim[0]) if dim[0].denominator == 1 else -1, 3)
-
-
-def _subtract(a: Dim, b: Dim) -> Dim:
-    return a[0] - b[0], a[1] - b[1]
 
 
 def _call_arguments(tokens: list[tuple[str, str]], opening: int) -> tuple[int, list[list[tuple[str, str]]]]:

@@ -1,23 +1,19 @@
-"""Model files: TOML text ⇄ :class:`~degranulation.network.Model`.
+"""The model-file schema: the TOML structure (a dict) ⇄ :class:`~degranulation.network.Model`.
 
-Reading checks the file's structure (known keys, types, required fields, values written as
+Reading checks the structure (known keys, types, required fields, values written as
 ``"number unit"``) and reports every structural problem at once with its key path; units,
-names and rate laws are checked afterwards by :mod:`degranulation.validation`. Writing gives
-TOML that reads back to an equal model.
+names and rate laws are checked afterwards by :mod:`degranulation.validation`. Also parses
+protocol steps (:func:`parse_steps`), which simulation accepts in the same structure.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-import re
-import tomllib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Final, get_args
 
 from degranulation.errors import (
-    ModelFileError,
     ModelIssue,
     ModelValidationError,
     SchemaIssue,
@@ -54,49 +50,6 @@ _REACTION_KEYS: Final = ("id", "equation", "rate", "label", "description")
 _OBSERVABLE_KEYS: Final = ("expr", "unit", "description")
 _PROTOCOL_KEYS: Final = ("description", "steps")
 _STEP_KEYS: Final = ("at", "set", "add", "clamp", "release")
-
-
-def read_model(path: str | Path) -> Model:
-    """Read a model file.
-
-    Parameters
-    ----------
-    path : str or Path
-        A ``.toml`` model file.
-
-    Returns
-    -------
-    Model
-        Not yet validated; :func:`degranulation.load_model` reads and validates.
-
-    Raises
-    ------
-    ModelFileError
-        If the file cannot be read or is not TOML (with line and column).
-    ModelValidationError
-        Grouping every structural problem, each with its key path.
-    """
-    from degranulation.limits import read_model_text
-
-    path = Path(path)
-    return loads_model(read_model_text(path, "model file"), file=str(path))
-
-
-def loads_model(text: str, *, file: str | None = None) -> Model:
-    """Read a model from TOML text (see :func:`read_model`)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ModelFileError(
-            f"not valid TOML: {message}",
-            file=file,
-            location=f"line {where[1]}" if where else None,
-            column=int(where[2]) if where else None,
-            hint="check quotes, brackets and '=' signs",
-        ) from None
-    return model_from_dict(data, file=file)
 
 
 def model_from_dict(data: Mapping[str, Any], *, file: str | None = None) -> Model:
@@ -411,26 +364,3 @@ def _parameter_dict(parameter: Parameter) -> dict[str, Any]:
             "scale": parameter.estimate.scale,
         }
     return entry
-
-
-def dumps_model(model: Model) -> str:
-    """TOML text of a model."""
-    import tomli_w
-
-    return tomli_w.dumps(model_to_dict(model))
-
-
-def write_model(model: Model, path: str | Path) -> Path:
-    """Write a model as a TOML file that :func:`read_model` reads back to an equal model.
-
-    Examples
-    --------
-    >>> import degranulation as dg, tempfile, pathlib
-    >>> model = dg.load_model("ige_fceri_crosslinking")
-    >>> path = dg.write_model(model, pathlib.Path(tempfile.mkdtemp()) / "copy.toml")
-    >>> dg.load_model(path) == model
-    True
-    """
-    from degranulation.io.atomic import write_text
-
-    return write_text(path, dumps_model(model))
