@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, get_args
 
 from degranulation.errors import (
+    ModelError,
     ModelIssue,
     ModelValidationError,
     SchemaIssue,
@@ -50,6 +51,10 @@ _REACTION_KEYS: Final = ("id", "equation", "rate", "label", "description")
 _OBSERVABLE_KEYS: Final = ("expr", "unit", "description")
 _PROTOCOL_KEYS: Final = ("description", "steps")
 _STEP_KEYS: Final = ("at", "set", "add", "clamp", "release")
+
+
+#: A protocol as public functions take it: a name, a Protocol, Step records or the file's structure.
+ProtocolLike = str | Protocol | Sequence[Step] | Sequence[dict[str, Any]] | None
 
 
 def model_from_dict(data: Mapping[str, Any], *, file: str | None = None) -> Model:
@@ -306,6 +311,33 @@ def parse_steps(raw: Any, *, location: str = "protocol") -> tuple[Step, ...]:
     if reader.issues:
         raise ModelValidationError(f"{len(reader.issues)} error(s) in the protocol", reader.issues)
     return steps
+
+
+def protocol_steps(model: Model, protocol: ProtocolLike) -> tuple[Step, ...]:
+    """The steps meant by ``protocol`` (None: the model's default protocol, if any).
+
+    Raises
+    ------
+    ModelError
+        For an unknown protocol name (with the model's protocol names).
+    """
+    if protocol is None:
+        return model.get_protocol(model.default_protocol).steps if model.default_protocol else ()
+    if isinstance(protocol, str):
+        if protocol in ("", "none"):
+            return ()
+        try:
+            return model.get_protocol(protocol).steps
+        except KeyError:
+            names = [p.id for p in model.protocols]
+            close = difflib.get_close_matches(protocol, names, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"protocols: {', '.join(names) or 'none'}"
+            raise ModelError(f"model '{model.id}' has no protocol '{protocol}'", hint=hint) from None
+    if isinstance(protocol, Protocol):
+        return protocol.steps
+    if all(isinstance(step, Step) for step in protocol):
+        return tuple(protocol)  # type: ignore[arg-type]
+    return parse_steps(list(protocol))
 
 
 def model_to_dict(model: Model) -> dict[str, Any]:

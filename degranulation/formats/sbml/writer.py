@@ -61,7 +61,7 @@ class Exporter:
     def _plan(self, protocol: Any) -> None:
         """Sort the protocol's steps into initial values (time 0) and events (later)."""
         from degranulation.kinetics import internal_value
-        from degranulation.protocols import protocol_steps
+        from degranulation.schema import protocol_steps
 
         model = self.model
         self.initial: dict[str, float] = {}  # species and parameters, internal values
