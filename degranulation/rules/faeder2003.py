@@ -1,5 +1,5 @@
 """The Faeder et al. 2003 FcεRI network as rules, and the text of the bundled model generated
-from them (``python -m degranulation.rules.faeder2003`` rewrites ``models/fceri_faeder2003.toml``)."""
+from them (``python -m degranulation.rules`` rewrites ``models/fceri_faeder2003.toml``)."""
 
 from __future__ import annotations
 
