@@ -23,13 +23,13 @@ EXTRAS = {
 }
 #: doctests (a module's, or one object's) that need an extra → their marker
 DOCTESTS = {
-    "degranulation.io.sbml": "requires_sbml",
+    "degranulation.formats.sbml": "requires_sbml",
     "degranulation.io.petab": "requires_petab",
     "degranulation.plotting": "requires_plot",
     "degranulation.solvers.CVODE": "requires_sundials",
 }
 
-collect_ignore = ["degranulation/__main__.py"]
+collect_ignore = ["degranulation/__main__.py", "degranulation/rules/__main__.py"]
 
 
 # Looked up once, when pytest loads this file.

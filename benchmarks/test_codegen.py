@@ -29,7 +29,7 @@ TARGET_COLD_S = 3.0
 # Runs in a fresh interpreter: times the imports the compiler needs and the compilation.
 _SCRIPT = """
 import json, sys, time
-from degranulation.io.model_file import read_model
+from degranulation.formats.toml import read_model
 model = read_model(sys.argv[1])
 start = time.perf_counter()
 import degranulation.symbolic  # SymPy and SciPy: compile_model imports them on first use

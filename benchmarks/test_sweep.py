@@ -77,7 +77,7 @@ def test_antigen_sweep_points_per_second(benchmark):
 
 
 def test_earm_dose_sweep_per_dose_time(benchmark):
-    from degranulation.io.bngnet import read_bngnet
+    from degranulation.formats.bngnet import read_bngnet
 
     model = read_bngnet(EARM)
     n = 16 if benchmark.disabled else 400

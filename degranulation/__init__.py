@@ -65,19 +65,19 @@ _LAZY = {
     "simulate": "degranulation.simulation",
     "validate": "degranulation.validation",
     "ModelBuilder": "degranulation.builder",
-    "read_model": "degranulation.io.model_file",
-    "write_model": "degranulation.io.model_file",
-    "save": "degranulation.io.store",
-    "load": "degranulation.io.store",
+    "read_model": "degranulation.formats.toml",
+    "write_model": "degranulation.formats.toml",
+    "save": "degranulation.store",
+    "load": "degranulation.store",
     "BDF": "degranulation.solvers",
     "Radau": "degranulation.solvers",
     "LSODA": "degranulation.solvers",
     "CVODE": "degranulation.solvers",
     "Model": "degranulation.network",
     "UnitSystem": "degranulation.units",
-    "read_sbml": "degranulation.io.sbml",
-    "write_sbml": "degranulation.io.sbml",
-    "read_bngnet": "degranulation.io.bngnet",
+    "read_sbml": "degranulation.formats.sbml",
+    "write_sbml": "degranulation.formats.sbml",
+    "read_bngnet": "degranulation.formats.bngnet",
     "sweep": "degranulation.sweeps",
     "dose_response": "degranulation.sweeps",
     "hill_fit": "degranulation.sweeps",
@@ -104,17 +104,15 @@ if TYPE_CHECKING:
     from degranulation.fitting import Problem as Problem
     from degranulation.fitting import fit as fit
     from degranulation.fitting import make_problem as make_problem
+    from degranulation.formats.bngnet import read_bngnet as read_bngnet
+    from degranulation.formats.sbml import read_sbml as read_sbml
+    from degranulation.formats.sbml import write_sbml as write_sbml
+    from degranulation.formats.toml import read_model as read_model
+    from degranulation.formats.toml import write_model as write_model
     from degranulation.io.assay import AssayData as AssayData
     from degranulation.io.assay import read_assay as read_assay
-    from degranulation.io.bngnet import read_bngnet as read_bngnet
-    from degranulation.io.model_file import read_model as read_model
-    from degranulation.io.model_file import write_model as write_model
     from degranulation.io.petab import PetabProblem as PetabProblem
     from degranulation.io.petab import read_petab as read_petab
-    from degranulation.io.sbml import read_sbml as read_sbml
-    from degranulation.io.sbml import write_sbml as write_sbml
-    from degranulation.io.store import load as load
-    from degranulation.io.store import save as save
     from degranulation.library import list_models as list_models
     from degranulation.library import load_model as load_model
     from degranulation.network import Model as Model
@@ -126,6 +124,8 @@ if TYPE_CHECKING:
     from degranulation.solvers import CVODE as CVODE
     from degranulation.solvers import LSODA as LSODA
     from degranulation.solvers import Radau as Radau
+    from degranulation.store import load as load
+    from degranulation.store import save as save
     from degranulation.sweeps import HillFit as HillFit
     from degranulation.sweeps import dose_response as dose_response
     from degranulation.sweeps import geomspace as geomspace

@@ -128,7 +128,7 @@ class ModelBuilder:
         ModelValidationError
             With every problem found.
         """
-        from degranulation.io.model_file import model_from_dict
+        from degranulation.schema import model_from_dict
 
         model = model_from_dict(self._data)
         if validate:

@@ -433,7 +433,7 @@ def _validate(args: argparse.Namespace) -> int:
             for issue in issues:
                 print(f"{path}: {issue.format()}", file=stream)
     if args.format == "json":
-        from degranulation.io.store import json_text
+        from degranulation.store import json_text
 
         print(json_text(reports))
     return status
@@ -481,7 +481,7 @@ def _destination(output: str | None, fmt: str | None) -> tuple[Path | None, str]
     UsageError
         NetCDF to stdout, an unknown extension, or a --format that contradicts the file's.
     """
-    from degranulation.io.store import FORMATS
+    from degranulation.store import FORMATS
 
     if output is None or output == "-":
         if fmt == "nc":
@@ -502,8 +502,8 @@ def _destination(output: str | None, fmt: str | None) -> tuple[Path | None, str]
 def _write(dataset: Any, target: Path | None, kind: str, extra: dict[str, Any] | None = None) -> None:
     """Write a result to ``target`` (a file), or as CSV or strict JSON to stdout; ``extra``
     fields join the JSON."""
-    from degranulation.io.store import json_text, save, to_csv, to_json
     from degranulation.results import dequantify
+    from degranulation.store import json_text, save, to_csv, to_json
 
     if target is not None:
         save(dataset, target)  # atomic: a DataError naming the path if it cannot be written
@@ -631,7 +631,7 @@ def _fit(args: argparse.Namespace) -> int:
 def _write_fit(result: Any, profiles: Any, output: Path | None) -> None:
     """fit.json (strict JSON), to ``output`` or stdout; a profile that stays below its
     threshold up to a bound flags its parameter."""
-    from degranulation.io.store import json_text
+    from degranulation.store import json_text
 
     payload = result.to_json()
     for name in () if profiles is None else profiles.non_identifiable:
@@ -642,7 +642,7 @@ def _write_fit(result: Any, profiles: Any, output: Path | None) -> None:
     if output is None:
         print(text)
         return
-    from degranulation.io.atomic import write_text
+    from degranulation.atomic import write_text
 
     write_text(output, text + "\n")
     # Only now that fit.json is durably on disk may the finished starts go.
@@ -850,7 +850,7 @@ def _hill_record(fit: Any, dose: Any) -> dict[str, Any]:
 def _with_hill(result: Any, hill: dict[str, dict[str, Any]]) -> Any:
     """The sweep with its Hill fits as attributes: ``hill_fits`` (strict JSON) on the
     dataset, and ``hill_ec50``, ``hill_ec50_ci``, ``hill_n``... on each fitted readout."""
-    from degranulation.io.store import json_text
+    from degranulation.store import json_text
 
     result = result.copy()
     result.attrs["hill_fits"] = json_text(hill, indent=None)

@@ -386,7 +386,7 @@ def _write_cache(folder: Path, compiled: CompiledOde) -> None:
     whole entry or none."""
     import tempfile
 
-    from degranulation.io.atomic import fsync
+    from degranulation.atomic import fsync
 
     meta = {
         "key": compiled.key,

@@ -82,14 +82,14 @@ def read_model_file(path: str | Path) -> Model:
     (SBML, needs the ``sbml`` extra) or ``.net`` (BioNetGen network); not validated."""
     suffix = Path(path).suffix.lower()
     if suffix in SBML_SUFFIXES:
-        from degranulation.io.sbml import read_sbml
+        from degranulation.formats.sbml import read_sbml
 
         return read_sbml(path)
     if suffix == ".net":
-        from degranulation.io.bngnet import read_bngnet
+        from degranulation.formats.bngnet import read_bngnet
 
         return read_bngnet(path)
-    from degranulation.io.model_file import read_model
+    from degranulation.formats.toml import read_model
 
     return read_model(path)
 
@@ -112,7 +112,7 @@ def save_model(model: Model, path: str | Path) -> Path:
     """
     suffix = Path(path).suffix.lower()
     if suffix in SBML_SUFFIXES:
-        from degranulation.io.sbml import write_sbml
+        from degranulation.formats.sbml import write_sbml
 
         return write_sbml(model, path)
     if suffix != ".toml":
@@ -121,7 +121,7 @@ def save_model(model: Model, path: str | Path) -> Path:
             file=str(path),
             hint="write .toml (model file) or .xml/.sbml (SBML)",
         )
-    from degranulation.io.model_file import write_model
+    from degranulation.formats.toml import write_model
 
     return write_model(model, path)
 

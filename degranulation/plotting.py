@@ -100,7 +100,7 @@ def readout_time(result: xarray.Dataset) -> str:
 
 def _save(plt: Any, figure: Any, path: str | Path) -> Path:
     """Write ``figure`` whole or not at all (format from the extension), then close it."""
-    from degranulation.io.atomic import replacing
+    from degranulation.atomic import replacing
 
     path = Path(path)
     try:

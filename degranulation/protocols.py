@@ -11,17 +11,17 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from degranulation.errors import ModelError, UnitError
-from degranulation.network import Model, Parameter, Protocol, Species, Step, StepAction
+from degranulation.network import Model, Parameter, Species, Step, StepAction
+from degranulation.schema import ProtocolLike as ProtocolLike
+from degranulation.schema import protocol_steps as protocol_steps
 
 if TYPE_CHECKING:
     from degranulation.codegen import CompiledOde
-
-ProtocolLike = str | Protocol | Sequence[Step] | Sequence[dict[str, Any]] | None
 
 
 @dataclass(frozen=True)
@@ -33,35 +33,6 @@ class Event:
     is_species: bool
     index: int
     value: float
-
-
-def protocol_steps(model: Model, protocol: ProtocolLike) -> tuple[Step, ...]:
-    """The steps meant by ``protocol`` (None: the model's default protocol, if any).
-
-    Raises
-    ------
-    ModelError
-        For an unknown protocol name (with the model's protocol names).
-    """
-    if protocol is None:
-        return model.get_protocol(model.default_protocol).steps if model.default_protocol else ()
-    if isinstance(protocol, str):
-        if protocol in ("", "none"):
-            return ()
-        try:
-            return model.get_protocol(protocol).steps
-        except KeyError:
-            names = [p.id for p in model.protocols]
-            close = difflib.get_close_matches(protocol, names, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"protocols: {', '.join(names) or 'none'}"
-            raise ModelError(f"model '{model.id}' has no protocol '{protocol}'", hint=hint) from None
-    if isinstance(protocol, Protocol):
-        return protocol.steps
-    if all(isinstance(step, Step) for step in protocol):
-        return tuple(protocol)  # type: ignore[arg-type]
-    from degranulation.io.model_file import parse_steps
-
-    return parse_steps(list(protocol))
 
 
 def resolve(model: Model, compiled: CompiledOde, steps: Sequence[Step]) -> tuple[Event, ...]:

@@ -3,6 +3,7 @@ pint-xarray, and provenance (model id, hash and text, parameters, solver, versio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,7 +15,17 @@ if TYPE_CHECKING:
     import xarray
 
     from degranulation.codegen import CompiledOde
-    from degranulation.simulation import Trajectory
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Raw solver output in the model's units (made by :mod:`degranulation.simulation`, read by
+    :func:`make_dataset`)."""
+
+    t: np.ndarray
+    x: np.ndarray  # species × times
+    p: np.ndarray
+    counters: dict[str, int]
 
 
 _MODEL_TOML: dict[str, str] = {}  # model content hash -> its TOML text, for provenance
@@ -26,7 +37,7 @@ def make_dataset(
     """Build the quantified Dataset of a simulation (see :func:`degranulation.simulate`)."""
     import xarray as xr
 
-    from degranulation.io.model_file import dumps_model
+    from degranulation.formats.toml import dumps_model
 
     variables: dict[str, Any] = {}
     for i, species in enumerate(model.species):

@@ -33,7 +33,7 @@ from degranulation.errors import (
 from degranulation.network import Compartment, Model
 
 if TYPE_CHECKING:
-    from degranulation.io.sbml import SbmlImport
+    from degranulation.formats.sbml import SbmlImport
 
 #: Solver tolerances relative to the case's own (``absolute``, ``relative``).
 TOLERANCE_FACTOR: Final = 1e-5
@@ -151,7 +151,7 @@ def simulate_case(imported: SbmlImport, settings: Settings) -> list[tuple[str, n
 
 def _quantity(imported: SbmlImport, dataset: Any, variable: str, settings: Settings) -> Any:
     """One variable as SBML numbers: its value divided by its SBML unit."""
-    from degranulation.io._sbml_units import Unit, format_unit
+    from degranulation.formats.units import Unit, format_unit
     from degranulation.units import registry
 
     if variable not in imported.ids or variable not in imported.units:
@@ -230,7 +230,7 @@ def run_case(
     ModelError, SimulationError
         For an invalid case or a solver failure.
     """
-    from degranulation.io.sbml import import_sbml
+    from degranulation.formats.sbml import import_sbml
     from degranulation.validation import validate
 
     settings = read_settings(Path(cases_dir) / case_id / f"{case_id}-settings.txt")

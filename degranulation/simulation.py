@@ -11,7 +11,6 @@ import json
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from degranulation.errors import ConservationWarning, ModelError, ResultWarning, SimulationError, UnitError
 from degranulation.network import Model, Species, Step, UnitValue
+from degranulation.results import Trajectory
 from degranulation.solvers import COUNTERS, NOT_FINITE, SegmentFailure, Solver, solver_from
 from degranulation.typing import QuantityLike, TimeSpec
 
@@ -34,16 +34,6 @@ DEFAULT_POINTS = 101
 STALLED = 10_000
 #: Most output times one simulation returns (a result holds points × variables floats).
 MAX_POINTS = 1_000_000
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """Raw solver output in the model's units (used by results and by later stages)."""
-
-    t: np.ndarray
-    x: np.ndarray  # species × times
-    p: np.ndarray
-    counters: dict[str, int]
 
 
 def simulate(

@@ -4,7 +4,7 @@ collected first, then errors are raised together as one ``ModelValidationError``
 Issue codes (stable, for pipelines):
 
 ====  ==========================================================================
-F0xx  file structure (from :mod:`degranulation.io.model_file`)
+F0xx  file structure (from :mod:`degranulation.schema`)
 N201  unknown name                     N202  duplicate id
 N203  reserved or malformed id         N301  unused parameter (warning)
 E501  expression or equation cannot be parsed

@@ -1,1 +1,2 @@
-"""Reading and writing model files, results, assay data and exchange formats."""
+"""Deprecated module paths (``degranulation.io.model_file``, ``.sbml``, ``.bngnet``, ``.store``, ...):
+each re-exports its names from their new home with a DeprecationWarning."""

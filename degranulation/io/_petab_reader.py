@@ -18,6 +18,7 @@ import numpy as np
 
 from degranulation.errors import DataError, ModelWarning, UnsupportedFeatureError
 from degranulation.fitting import FreeParameter, Readout
+from degranulation.formats.sbml.math import names_in
 from degranulation.io._petab_problem import (
     STEADY_STATE_TIME,
     Formula,
@@ -29,12 +30,11 @@ from degranulation.io._petab_problem import (
     Symbol,
     _Formulas,
 )
-from degranulation.io._sbml_math import names_in
 
 if TYPE_CHECKING:
     import sympy
 
-    from degranulation.io.sbml import SbmlImport
+    from degranulation.formats.sbml import SbmlImport
     from degranulation.solvers import Solver
 
 _PRIORS: Final = ("initializationPriorType", "objectivePriorType")
@@ -321,7 +321,7 @@ class Builder:
         cache_dir: str | Path | bool | None = None,
     ) -> PetabProblem:
         from degranulation.codegen import compile_model
-        from degranulation.io.sbml import import_sbml
+        from degranulation.formats.sbml import import_sbml
         from degranulation.sensitivities import observable_derivatives
         from degranulation.solvers import solver_from
         from degranulation.validation import validate
@@ -485,7 +485,7 @@ class Builder:
         the compartment size), in dependency order of evaluation."""
         from degranulation.errors import ExpressionError
         from degranulation.expressions import TIME_NAME, parse_expression
-        from degranulation.io._sbml_math import MathFeature, ast_to_text
+        from degranulation.formats.sbml.math import MathFeature, ast_to_text
 
         found: list[float | Formula] = []
         names = dict(self.imported.ids)

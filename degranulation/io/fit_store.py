@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from degranulation.atomic import write_text
 from degranulation.errors import DataError
-from degranulation.io.atomic import write_text
 
 if TYPE_CHECKING:
     from degranulation.fitting import Problem, StartResult

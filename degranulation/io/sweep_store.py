@@ -18,8 +18,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from degranulation.atomic import write_text
 from degranulation.errors import DataError
-from degranulation.io.atomic import write_text
 
 if TYPE_CHECKING:
     import xarray
@@ -121,7 +121,7 @@ class SweepStore:
 
     def write(self, chunk: int, part: xarray.Dataset) -> None:
         """Store one finished chunk (atomically and durably: the file is whole or absent)."""
-        from degranulation.io.store import save
+        from degranulation.store import save
 
         labelled = part.assign_attrs(chunk=chunk, sweep=self._digest(), checksum=checksum(part))
         save(labelled, self._path(chunk))
@@ -157,7 +157,7 @@ class SweepStore:
 
     def finish(self, result: xarray.Dataset) -> None:
         """Write the complete result to ``output`` durably, then remove the chunk folder."""
-        from degranulation.io.store import save
+        from degranulation.store import save
 
         save(result, self.output)
         shutil.rmtree(self.folder, ignore_errors=True)

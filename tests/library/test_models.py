@@ -19,7 +19,7 @@ import pytest
 import degranulation as dg
 from degranulation.cli import main
 from degranulation.codegen import compile_model
-from degranulation.io.model_file import read_model
+from degranulation.formats.toml import read_model
 from degranulation.library import list_models
 from degranulation.network import Species
 from degranulation.validation import find_issues

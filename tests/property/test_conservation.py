@@ -9,7 +9,8 @@ from hypothesis import assume, given
 from degranulation.codegen import CompiledOde, compile_model
 from degranulation.errors import SimulationError
 from degranulation.network import Model
-from degranulation.simulation import Trajectory, integrate
+from degranulation.results import Trajectory
+from degranulation.simulation import integrate
 from degranulation.solvers import BDF
 from degranulation.testing.strategies import networks, state_scale
 

@@ -7,7 +7,7 @@ import dataclasses
 from hypothesis import given
 from hypothesis import strategies as st
 
-from degranulation.io.model_file import dumps_model, loads_model
+from degranulation.formats.toml import dumps_model, loads_model
 from degranulation.network import Model, UnitValue
 from degranulation.testing.strategies import networks
 

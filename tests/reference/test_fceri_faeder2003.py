@@ -18,7 +18,7 @@ import pytest
 from data_files import DATA
 
 import degranulation as dg
-from degranulation.io.bngnet import read_gdat
+from degranulation.formats.bngnet import read_gdat
 from degranulation.library import models_folder
 from degranulation.rules import library_text
 
@@ -133,7 +133,7 @@ def test_cached_compiled_model_loads_without_sympy(tmp_path):
     code = (
         "import sys\n"
         "from degranulation.codegen import compile_model\n"
-        "from degranulation.io.model_file import read_model\n"
+        "from degranulation.formats.toml import read_model\n"
         "from degranulation.library import model_path\n"
         f"ode = compile_model(read_model(model_path('fceri_faeder2003')), cache_dir={str(tmp_path)!r})\n"
         "fun, jac = ode.functions(ode.default_parameters)\n"

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.requires_sbml
 SUITE = DATA / "sbml_test_suite"
 CASES = sorted(p.name for p in (SUITE / "cases").iterdir())
 
-#: The limitations documented in degranulation.io.sbml; an unsupported case must name only these.
+#: The limitations documented in degranulation.formats.sbml; an unsupported case must name only these.
 DOCUMENTED = re.compile(
     r"event '.*' (is not triggered at a fixed time|has a delay|assigns .*)"
     r"|compartment '.*' has [\d.]+ spatial dimensions \(only 3 are supported\)"

@@ -1,6 +1,6 @@
 """Hostile and broken model input (issue 16): one sign-and-size rule wherever a value enters,
 limits that refuse hostile input cheaply with a located error, BOMs accepted, BioNetGen errors
-located. SBML cases are in ``tests/test_sbml_hostile.py``; model-file messages in the golden
+located. SBML cases are in ``tests/formats/test_sbml_hostile.py``; model-file messages in the golden
 corpus ``tests/errors``."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import degranulation as dg
 from degranulation import limits
 from degranulation.errors import ExpressionError, ModelFileError, ModelWarning
 from degranulation.expressions import parse_expression
-from degranulation.io.bngnet import read_bngnet
+from degranulation.formats.bngnet import read_bngnet
 from degranulation.network import parse_equation
 
 NET = "begin parameters\n 1 k 0.5\nend parameters\nbegin species\n 1 X() 5\n 2 Y() 0\nend species\n"

@@ -225,7 +225,7 @@ def test_provenance(decay):
     assert json.loads(ds.attrs["solver"])["method"] == "Radau"
     assert json.loads(ds.attrs["solver"])["rtol"] == 1e-7
     assert json.loads(ds.attrs["counters"])["nfev"] > 0
-    from degranulation.io.model_file import loads_model
+    from degranulation.formats.toml import loads_model
 
     assert loads_model(ds.attrs["model_toml"]) == decay
 
@@ -258,7 +258,8 @@ def test_disk_cache_round_trip(decay, tmp_path):
 def test_conservation_drift_is_reported(decay):
     from degranulation.codegen import compile_model
     from degranulation.errors import ConservationWarning
-    from degranulation.simulation import Trajectory, check_conservation
+    from degranulation.results import Trajectory
+    from degranulation.simulation import check_conservation
 
     compiled = compile_model(decay)
     assert compiled.conservation_laws == ((1, 1),)

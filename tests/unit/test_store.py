@@ -151,7 +151,7 @@ def test_engine_needs_every_module_it_imports(monkeypatch, importable, engine):
     import sys
     import types
 
-    from degranulation.io.store import netcdf4_engine
+    from degranulation.store import netcdf4_engine
 
     for module in ("h5netcdf", "h5py", "netCDF4"):
         # a module set to None in sys.modules raises ImportError on import
@@ -177,7 +177,7 @@ def test_h5netcdf_without_h5py_falls_back_to_netcdf3(monkeypatch, result, tmp_pa
 
 
 def test_netcdf4_write_and_read_with_the_netcdf_extra(result, tmp_path):
-    from degranulation.io.store import netcdf4_engine
+    from degranulation.store import netcdf4_engine
 
     if netcdf4_engine() is None:
         pytest.skip("needs the netcdf extra (h5netcdf with h5py, or netCDF4)")

@@ -8,7 +8,7 @@ import pytest
 
 import degranulation as dg
 from degranulation.errors import ModelValidationError, UnitMismatch, UnknownName
-from degranulation.io.model_file import loads_model
+from degranulation.formats.toml import loads_model
 from degranulation.validation import find_issues
 
 BAD = """

@@ -6,7 +6,7 @@ import pytest
 
 import degranulation as dg
 from degranulation.errors import ModelFileError, ModelValidationError
-from degranulation.io.model_file import dumps_model, loads_model
+from degranulation.formats.toml import dumps_model, loads_model
 from degranulation.network import UnitValue
 
 MINIMAL = """

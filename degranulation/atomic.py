@@ -31,7 +31,7 @@ def replacing(path: str | Path) -> Iterator[Path]:
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from degranulation.io.atomic import replacing
+    >>> from degranulation.atomic import replacing
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
     >>> with replacing(path) as temporary:
     ...     _ = temporary.write_text("done")

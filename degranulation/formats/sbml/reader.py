@@ -1,7 +1,7 @@
-"""Reading SBML for :mod:`degranulation.io.sbml`: an SBML document → a
+"""Reading SBML for :mod:`degranulation.formats.sbml`: an SBML document → a
 :class:`~degranulation.network.Model`, every construct it cannot hold collected into one
 :class:`~degranulation.errors.UnsupportedFeatureError` (the mapping is in
-:mod:`degranulation.io.sbml`'s docstring)."""
+:mod:`degranulation.formats.sbml`'s docstring)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import keyword
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,8 +19,15 @@ from sympy.printing.str import StrPrinter
 
 from degranulation.errors import ExpressionError, ModelFileError, UnsupportedFeatureError
 from degranulation.expressions import FUNCTIONS, MASS_ACTION, RESERVED, TIME_NAME, parse_expression, symbol
-from degranulation.io._sbml_math import MathFeature, ast_to_text, check_math, names_in, with_booleans_swapped
-from degranulation.io._sbml_units import (
+from degranulation.formats.sbml.document import SbmlImport
+from degranulation.formats.sbml.math import (
+    MathFeature,
+    ast_to_text,
+    check_math,
+    names_in,
+    with_booleans_swapped,
+)
+from degranulation.formats.units import (
     Unit,
     UnitInference,
     UnitProblem,
@@ -29,7 +35,7 @@ from degranulation.io._sbml_units import (
     unit_from_reference,
     unit_from_vector,
 )
-from degranulation.limits import MAX_STOICHIOMETRY, check_file_size
+from degranulation.limits import MAX_STOICHIOMETRY
 from degranulation.network import (
     Compartment,
     Model,
@@ -48,56 +54,12 @@ from degranulation.units import UnitSystem
 TIME_NAME_SBML: Final = "time"
 _CONVERTERS: Final = ("promoteLocalParameters", "expandFunctionDefinitions")
 _TAKEN: Final = frozenset(RESERVED) | set(FUNCTIONS) | {MASS_ACTION} | set(keyword.kwlist)
-#: Where :mod:`degranulation.io._sbml_writer` records the model's unit system.
+#: Where :mod:`degranulation.formats.sbml.writer` records the model's unit system.
 ANNOTATION_NS: Final = "https://degranulation.readthedocs.io/sbml/units"
 #: Packages that add no math (diagrams, extended math that the math check covers): ignored.
 _GRAPHICAL_PACKAGES: Final = frozenset({"l3v2extendedmath", "layout", "render"})
 #: Name of the protocol that holds an SBML file's events.
 _EVENTS: Final = "sbml_events"
-
-
-@dataclass(frozen=True)
-class SbmlImport:
-    """An SBML file read into a model, with what links the two.
-
-    Attributes
-    ----------
-    model : Model
-    ids : dict of str to str
-        SBML id → model id (ids that clash with reserved names are renamed, e.g. ``S`` → ``S_``).
-    units : dict of str to Unit
-        SBML id → what one unit of its SBML value is (a species: of its symbol, the amount
-        when ``hasOnlySubstanceUnits``, else the concentration). ``"time"`` is the time unit.
-    compartments : dict of str to str
-        SBML species id → SBML id of its compartment.
-    """
-
-    model: Model
-    ids: dict[str, str]
-    units: dict[str, Unit]
-    compartments: dict[str, str]
-
-
-def read_document(libsbml: Any, path: Path) -> Any:
-    """Read an SBML file with libsbml, refusing files with errors (ModelFileError)."""
-    if not path.is_file():
-        raise ModelFileError(f"no such SBML file '{path}'", file=str(path), hint="check the path")
-    check_file_size(path, "SBML file")
-    document = libsbml.readSBMLFromFile(str(path))
-    problems = [
-        f"line {error.getLine()}: {' '.join(error.getShortMessage().split())}"
-        for error in (document.getError(i) for i in range(document.getNumErrors()))
-        if error.getSeverity() >= libsbml.LIBSBML_SEV_ERROR
-    ]
-    if problems:
-        raise ModelFileError(
-            f"not valid SBML: {'; '.join(problems[:5])}",
-            file=str(path),
-            hint="check the file with an SBML validator (e.g. https://sbml.org/validator)",
-        )
-    if document.getModel() is None:
-        raise ModelFileError("the SBML file has no model", file=str(path))
-    return document
 
 
 class Importer:

@@ -1,4 +1,4 @@
-"""SBML import and export (degranulation.io.sbml), the ``convert`` command and SBML files in
+"""SBML import and export (degranulation.formats.sbml), the ``convert`` command and SBML files in
 ``load_model``.
 
 References no one here wrote: the SBML Test Suite's case descriptions (units of each case,
@@ -19,8 +19,8 @@ from data_files import DATA, unpacked
 import degranulation as dg
 from degranulation.cli import main
 from degranulation.errors import ModelFileError, UnsupportedFeatureError
-from degranulation.io._sbml_units import Unit, UnitInference, unit_from_definition
-from degranulation.io.sbml import import_sbml
+from degranulation.formats.sbml import import_sbml
+from degranulation.formats.units import Unit, UnitInference, unit_from_definition
 from degranulation.library import list_models
 from degranulation.network import Protocol, Step, UnitValue
 from degranulation.units import UnitSystem, registry

@@ -1,4 +1,4 @@
-"""SBML math for :mod:`degranulation.io.sbml`: libsbml ``ASTNode`` → expression text (read back
+"""SBML math for :mod:`degranulation.formats.sbml`: libsbml ``ASTNode`` → expression text (read back
 through :func:`degranulation.expressions.parse_expression`, never evaluated), and SymPy →
 ``ASTNode`` for writing.
 

@@ -18,7 +18,7 @@ libsbml = pytest.importorskip("libsbml")
 
 import degranulation as dg  # noqa: E402
 from degranulation import sbml_suite  # noqa: E402
-from degranulation.io.sbml import import_sbml  # noqa: E402
+from degranulation.formats.sbml import import_sbml  # noqa: E402
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "sbml_test_suite"
 

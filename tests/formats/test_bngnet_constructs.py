@@ -15,7 +15,7 @@ from scipy.integrate import solve_ivp
 
 import degranulation as dg
 from degranulation.errors import ModelValidationError
-from degranulation.io.bngnet import loads_bngnet
+from degranulation.formats.bngnet import loads_bngnet
 from degranulation.network import Observable
 
 TIMES = np.linspace(0.0, 10.0, 11)

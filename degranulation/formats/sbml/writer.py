@@ -1,4 +1,4 @@
-"""Writing SBML for :mod:`degranulation.io.sbml`: a :class:`~degranulation.network.Model`
+"""Writing SBML for :mod:`degranulation.formats.sbml`: a :class:`~degranulation.network.Model`
 → an SBML Level 3 Version 2 document, every value in the model's coherent unit system."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import sympy
 
 from degranulation.errors import UnsupportedFeatureError
 from degranulation.expressions import TIME_NAME, parse_expression, symbol
-from degranulation.io._sbml_math import MathFeature, ast_node, sympy_to_ast
-from degranulation.io._sbml_reader import ANNOTATION_NS, unused_id
-from degranulation.io._sbml_units import format_unit
+from degranulation.formats.sbml.math import MathFeature, ast_node, sympy_to_ast
+from degranulation.formats.sbml.reader import ANNOTATION_NS, unused_id
+from degranulation.formats.units import format_unit
 from degranulation.network import Model, Species, UnitValue
 
 _SBML_KINDS: Final = {
@@ -61,7 +61,7 @@ class Exporter:
     def _plan(self, protocol: Any) -> None:
         """Sort the protocol's steps into initial values (time 0) and events (later)."""
         from degranulation.kinetics import internal_value
-        from degranulation.protocols import protocol_steps
+        from degranulation.schema import protocol_steps
 
         model = self.model
         self.initial: dict[str, float] = {}  # species and parameters, internal values
@@ -126,7 +126,7 @@ class Exporter:
     def _coherent(self, dimension: Any) -> str:
         """Unit text of a dimension in the coherent system (what internal values are in),
         written with the model's amount, concentration and time units."""
-        from degranulation.io._sbml_units import BASE_DIMENSIONS
+        from degranulation.formats.units import BASE_DIMENSIONS
 
         system = self.model.units
         powers = dict(dimension)

@@ -18,7 +18,7 @@ from data_files import DATA, unpacked
 import degranulation as dg
 from degranulation.cli import main
 from degranulation.errors import ModelFileError, UnsupportedFeatureError
-from degranulation.io.bngnet import read_bngnet, read_gdat
+from degranulation.formats.bngnet import read_bngnet, read_gdat
 from degranulation.validation import find_issues
 
 BIONETGEN = DATA / "bionetgen"

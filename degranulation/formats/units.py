@@ -1,4 +1,4 @@
-"""SBML units for :mod:`degranulation.io.sbml`: unit definitions ⇄ pint unit text, and the
+"""SBML units for :mod:`degranulation.formats.sbml`: unit definitions ⇄ pint unit text, and the
 inference of units an SBML file leaves undeclared.
 
 SBML math is evaluated on plain numbers: a value means "this many of its declared unit". A
@@ -10,7 +10,7 @@ in the unknown parameters' vectors; solving those equations gives every undeclar
 the unit that reproduces SBML's numbers exactly. A parameter left free by the equations is
 dimensionless.
 
-The same engine infers the units of BioNetGen parameters (:mod:`degranulation.io.bngnet`),
+The same engine infers the units of BioNetGen parameters (:mod:`degranulation.formats.bngnet`),
 whose numbers are molecules and seconds: there, equations that only suggest a unit (the
 majority use of a rate constant) are *soft*, kept where they agree with the others.
 """
@@ -128,7 +128,7 @@ def unit_from_definition(definition: Any) -> Unit:
     """The :class:`Unit` of a libsbml ``UnitDefinition``.
 
     When the definition's ``name`` is pint text for exactly the same unit (as
-    :func:`degranulation.io.sbml.write_sbml` writes them), the name is kept.
+    :func:`degranulation.formats.sbml.write_sbml` writes them), the name is kept.
     """
     import libsbml
 

@@ -1,0 +1,169 @@
+"""SBML import and export (Level 2 and 3 core) through python-libsbml, the optional ``sbml``
+extra (``pip install 'degranulation[sbml]'``).
+
+Reading maps an SBML model onto a :class:`~degranulation.network.Model` exactly, or refuses:
+every construct the model cannot hold is listed in one
+:class:`~degranulation.errors.UnsupportedFeatureError`, never dropped.
+
+========================================  ==================================================
+SBML                                      Model
+========================================  ==================================================
+compartment (3 dimensions, fixed size)    ``Compartment`` (a volume)
+species, ``hasOnlySubstanceUnits`` true    ``Species`` whose initial value is an amount
+species, ``hasOnlySubstanceUnits`` false   ``Species`` whose initial value is a concentration
+``boundaryCondition`` or ``constant``      ``Species(boundary=True)``
+parameter                                 ``Parameter``
+local parameter                           ``Parameter`` named ``<reaction id>_<id>``
+reaction with kinetic law                 ``Reaction``: ``mass_action(kf[, kr])`` when the law
+                                          is exactly that, else the law (an extent rate)
+function definition                       inlined into the expressions that call it
+initial assignment                        evaluated once, at load (by libsbml), into the value
+assignment rule (parameter or species)    ``Observable``, inlined where the name is used
+rate rule for a species                   ``Reaction`` ``"0 -> S"`` with that rate
+event at a fixed time setting constants   a step of the default protocol ``sbml_events``
+unit definition                           pint unit text (its ``name`` if pint reads it)
+math: arithmetic, ``exp ln log root``     the same in expression text (``ln`` is ``log``,
+``abs min max floor ceiling``             ``ceiling`` is ``ceil``)
+trigonometric and hyperbolic functions    ``sin cos tan sec csc cot``, ``sinh`` … ``coth``,
+and their inverses (``arcsin`` …)         ``asin`` … ``acot``, ``asinh`` … ``acoth``
+``piecewise`` with relations (``lt``,     ``piecewise(value, condition, ..., otherwise)``
+``leq gt geq eq neq``), ``and or not``,   conditions with ``< <= > >= == != and or not``,
+``xor implies true false``                ``True False`` (``xor``, ``implies`` expanded)
+========================================  ==================================================
+
+Not representable, so refused: events triggered by the state (or with delays, or assigning
+expressions), algebraic rules, rate rules for parameters or compartments, assignment rules
+for compartments or stoichiometries, constraints, fast reactions, non-integer or variable
+stoichiometry, conversion factors, compartments of other than 3 dimensions, SBML packages
+other than layout and render, and math outside the expression language (a condition used
+as a number or a number as a condition, ``factorial``, ``delay``, ``rateOf`` …).
+
+Units: SBML math is evaluated on bare numbers, each in its declared unit. Where the file
+declares none the convention is SBML Level 2's: substance ``mol``, volume ``L``, time ``s``,
+and reaction extents in the substance unit. Parameters without units get the unit that
+makes every rate law an extent per time with SBML's numbers unchanged (see
+:class:`~degranulation.formats.units.UnitInference`); one the equations leave free is
+dimensionless. Where no parameter can carry a needed unit, a number does: it becomes a
+parameter named after its place (``rate_rule_S3_value1 = "0.15 mol/(L*s)"``), and a bare
+number SBML feeds to ``exp``, ``log``, another function but ``abs`` or a non-numeric
+power gets a unit factor
+(``exp(time)`` becomes ``exp(c*t)`` with ``c = "1 1/s"``). A file whose units contradict
+each other is refused.
+
+Writing gives SBML Level 3 Version 2 with every value in the model's own coherent unit system
+(so any SBML simulator computes exactly the numbers our solver does): mass-action rates
+become explicit kinetic laws, observables become assignment rules, and one protocol becomes
+initial values and events (see :func:`write_sbml`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from degranulation.formats.sbml.document import SbmlImport, read_document
+from degranulation.network import Model
+
+__all__ = ["SbmlImport", "import_sbml", "read_sbml", "write_sbml"]
+
+
+def _libsbml() -> Any:
+    try:
+        import libsbml
+    except ImportError:
+        raise ImportError("SBML support needs python-libsbml: pip install 'degranulation[sbml]'") from None
+    return libsbml
+
+
+def read_sbml(path: str | Path) -> Model:
+    """Read an SBML file (Level 2 or 3 core) into a model.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.xml`` or ``.sbml`` file.
+
+    Returns
+    -------
+    Model
+        Not yet validated (:func:`degranulation.load_model` reads and validates).
+
+    Raises
+    ------
+    UnsupportedFeatureError
+        Listing every construct in the file that the model cannot represent.
+    ModelFileError
+        If the file cannot be read or is not valid SBML.
+    ImportError
+        Without python-libsbml (``pip install 'degranulation[sbml]'``).
+
+    Examples
+    --------
+    >>> import degranulation as dg, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.xml"
+    >>> _ = dg.write_sbml(dg.load_model("ige_fceri_crosslinking"), path)
+    >>> [s.id for s in dg.read_sbml(path).species]
+    ['L', 'R', 'LR', 'RLR']
+    """
+    return import_sbml(path).model
+
+
+def import_sbml(path: str | Path) -> SbmlImport:
+    """Read an SBML file, keeping the SBML ids and units (see :func:`read_sbml`)."""
+    from degranulation.formats.sbml.reader import Importer
+
+    libsbml = _libsbml()
+    document = read_document(libsbml, Path(path))
+    return Importer(libsbml, document, str(path)).run()
+
+
+def write_sbml(model: Model, path: str | Path, *, protocol: Any = None) -> Path:
+    """Write a model as SBML Level 3 Version 2.
+
+    Every value is written in the model's coherent unit system (its amount, time and
+    ``amount/concentration`` volume units), with a unit definition per unit whose ``name``
+    is the pint text, so any SBML simulator computes the numbers our solver computes.
+    Mass-action rates become explicit kinetic laws; observables become parameters set by
+    assignment rules (in the coherent unit of their dimension).
+
+    An SBML model describes one experiment, so one protocol is written: its steps at time 0
+    become initial values (a clamp from time 0 on, a boundary species), later ``set`` and
+    ``add`` steps become events at their times. The model's other protocols are not written.
+
+    Parameters
+    ----------
+    model : Model
+        A valid model.
+    path : str or Path
+        The file to write.
+    protocol : str, list or None
+        The protocol to write, as :func:`degranulation.simulate` takes it; None is the
+        model's default protocol (if it has one), ``"none"`` writes no steps.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ModelValidationError
+        If the model has errors.
+    UnsupportedFeatureError
+        For protocol steps SBML events cannot hold here (a clamp or release after time 0,
+        two steps on one name at one time).
+
+    Examples
+    --------
+    >>> import degranulation as dg, tempfile, pathlib
+    >>> path = dg.write_sbml(dg.load_model("ige_fceri_crosslinking"),
+    ...                      pathlib.Path(tempfile.mkdtemp()) / "ige.xml")
+    >>> path.read_text().count("<reaction ")
+    2
+    """
+    from degranulation.formats.sbml.writer import Exporter
+
+    libsbml = _libsbml()
+    document = Exporter(libsbml, model, protocol).document
+    from degranulation.atomic import write_text
+
+    return write_text(path, libsbml.writeSBMLToString(document))
