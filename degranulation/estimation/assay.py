@@ -211,13 +211,11 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _parse(
-    headers: list[str],
-    cells: list[list[str]],
-    rows: list[str],
-    source: str | None,
-    header_location: str = "header",
-) -> AssayData:
+def _columns(
+    headers: list[str], source: str | None, header_location: str
+) -> dict[str, tuple[int, str | None]]:
+    """Each column's position and unit by name, from the header row; refuses unnamed,
+    repeated, unitless or missing columns."""
     columns: dict[str, tuple[int, str | None]] = {}
     for position, header in enumerate(headers):
         match = _HEADER_RE.match(header)
@@ -255,6 +253,17 @@ def _parse(
                 else ("headers look like 'observable,time [min],value [percent],sd [percent]'")
             )
             raise DataError(f"missing column '{name}'", file=source, location=header_location, hint=hint)
+    return columns
+
+
+def _parse(
+    headers: list[str],
+    cells: list[list[str]],
+    rows: list[str],
+    source: str | None,
+    header_location: str = "header",
+) -> AssayData:
+    columns = _columns(headers, source, header_location)
     if not rows:
         raise DataError("the table has no rows", file=source)
     for row, line in enumerate(cells):

@@ -24,7 +24,8 @@ from degranulation.errors import DataError
 from degranulation.io.atomic import write_text
 
 if TYPE_CHECKING:
-    from degranulation.fitting import Problem, StartResult
+    from degranulation.estimation.problem import Problem
+    from degranulation.estimation.result import StartResult
 
 RECORD_KEYS: Final = (
     "index",
@@ -65,8 +66,8 @@ class StartStore:
     Examples
     --------
     >>> import tempfile, pathlib, numpy as np
-    >>> from degranulation.fitting import StartResult
-    >>> from degranulation.io.fit_store import StartStore
+    >>> from degranulation.estimation.result import StartResult
+    >>> from degranulation.estimation.checkpoint import StartStore
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "fit.json.starts.jsonl"
     >>> store = StartStore(path, {"fit": "abc"})
     >>> store.start(np.zeros((2, 1)), resume=False)[1]
@@ -186,7 +187,7 @@ class StartStore:
         return record
 
     def _start(self, record: dict[str, Any], number: int) -> StartResult:
-        from degranulation.fitting import StartResult
+        from degranulation.estimation.result import StartResult
 
         try:
             values = {key: record[key] for key in RECORD_KEYS}

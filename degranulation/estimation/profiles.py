@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from degranulation.errors import DegranulationWarning, ModelError
-from degranulation.fitting import FitResult, Problem, optimize
+from degranulation.estimation.optimise import optimize
+from degranulation.estimation.problem import Problem
+from degranulation.estimation.result import FitResult
 from degranulation.parallel import as_completed
 from degranulation.typing import Scheduler
 

@@ -3,7 +3,7 @@
 :func:`read_petab` reads the YAML file and its tables with the ``petab`` library (the optional
 ``petab`` extra), lints them with ``petab.v1.lint``, reads the model with
 :func:`degranulation.read_sbml`, and returns a :class:`PetabProblem`: a
-:class:`~degranulation.fitting.FitProblem` that :func:`degranulation.fit` fits as it is, and
+:class:`~degranulation.estimation.problem.FitProblem` that :func:`degranulation.fit` fits as it is, and
 that :meth:`PetabProblem.simulate` turns into PEtab's simulation table with ``llh`` and
 ``chi2``.
 
@@ -59,7 +59,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from degranulation.io._petab_problem import (
+from degranulation.estimation.petab.problem import (
     NOISE_OFFSET,
     STEADY_STATE_TIME,
     PetabCondition,
@@ -148,6 +148,6 @@ def read_petab(
     >>> simulated.table["simulation"].round(-2).tolist(), round(simulated.chi2, 2)
     ([36000.0, 9300.0], 0.01)
     """
-    from degranulation.io._petab_reader import load
+    from degranulation.estimation.petab.reader import load
 
     return load(Path(path), solver=solver, rtol=rtol, atol=atol, cache_dir=cache_dir)
