@@ -24,7 +24,7 @@ EXTRAS = {
 #: doctests (a module's, or one object's) that need an extra → their marker
 DOCTESTS = {
     "degranulation.formats.sbml": "requires_sbml",
-    "degranulation.io.petab": "requires_petab",
+    "degranulation.estimation.petab": "requires_petab",
     "degranulation.plotting": "requires_plot",
     "degranulation.solvers.CVODE": "requires_sundials",
 }

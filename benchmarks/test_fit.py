@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import degranulation as dg
-from degranulation.fitting import make_problem
+from degranulation.estimation.measurements import make_problem
 from degranulation.library import models_folder
 
 HARMON = [

@@ -83,41 +83,41 @@ _LAZY = {
     "hill_fit": "degranulation.sweeps",
     "HillFit": "degranulation.sweeps",
     "geomspace": "degranulation.sweeps",
-    "read_assay": "degranulation.io.assay",
-    "AssayData": "degranulation.io.assay",
-    "fit": "degranulation.fitting",
-    "make_problem": "degranulation.fitting",
-    "FitProblem": "degranulation.fitting",
-    "Problem": "degranulation.fitting",
-    "FitResult": "degranulation.fitting",
-    "profile_likelihood": "degranulation.profiles",
-    "ProfileResult": "degranulation.profiles",
+    "read_assay": "degranulation.estimation.assay",
+    "AssayData": "degranulation.estimation.assay",
+    "fit": "degranulation.estimation.optimise",
+    "make_problem": "degranulation.estimation.measurements",
+    "FitProblem": "degranulation.estimation.problem",
+    "Problem": "degranulation.estimation.problem",
+    "FitResult": "degranulation.estimation.result",
+    "profile_likelihood": "degranulation.estimation.profiles",
+    "ProfileResult": "degranulation.estimation.profiles",
     "simulate_sensitivities": "degranulation.sensitivities",
-    "read_petab": "degranulation.io.petab",
-    "PetabProblem": "degranulation.io.petab",
+    "read_petab": "degranulation.estimation.petab",
+    "PetabProblem": "degranulation.estimation.petab",
 }
 
 if TYPE_CHECKING:
     from degranulation.builder import ModelBuilder as ModelBuilder
-    from degranulation.fitting import FitProblem as FitProblem
-    from degranulation.fitting import FitResult as FitResult
-    from degranulation.fitting import Problem as Problem
-    from degranulation.fitting import fit as fit
-    from degranulation.fitting import make_problem as make_problem
+    from degranulation.estimation.assay import AssayData as AssayData
+    from degranulation.estimation.assay import read_assay as read_assay
+    from degranulation.estimation.measurements import make_problem as make_problem
+    from degranulation.estimation.optimise import fit as fit
+    from degranulation.estimation.petab import PetabProblem as PetabProblem
+    from degranulation.estimation.petab import read_petab as read_petab
+    from degranulation.estimation.problem import FitProblem as FitProblem
+    from degranulation.estimation.problem import Problem as Problem
+    from degranulation.estimation.profiles import ProfileResult as ProfileResult
+    from degranulation.estimation.profiles import profile_likelihood as profile_likelihood
+    from degranulation.estimation.result import FitResult as FitResult
     from degranulation.formats.bngnet import read_bngnet as read_bngnet
     from degranulation.formats.sbml import read_sbml as read_sbml
     from degranulation.formats.sbml import write_sbml as write_sbml
     from degranulation.formats.toml import read_model as read_model
     from degranulation.formats.toml import write_model as write_model
-    from degranulation.io.assay import AssayData as AssayData
-    from degranulation.io.assay import read_assay as read_assay
-    from degranulation.io.petab import PetabProblem as PetabProblem
-    from degranulation.io.petab import read_petab as read_petab
     from degranulation.library import list_models as list_models
     from degranulation.library import load_model as load_model
     from degranulation.network import Model as Model
-    from degranulation.profiles import ProfileResult as ProfileResult
-    from degranulation.profiles import profile_likelihood as profile_likelihood
     from degranulation.sensitivities import simulate_sensitivities as simulate_sensitivities
     from degranulation.simulation import simulate as simulate
     from degranulation.solvers import BDF as BDF

@@ -530,7 +530,7 @@ def _check_netcdf() -> None:
     broken engine is reported before the work rather than after it."""
     import xarray as xr
 
-    from degranulation.io.store import netcdf4_engine
+    from degranulation.store import netcdf4_engine
 
     try:
         xr.Dataset({"probe": ("x", [0.0])}).to_netcdf(engine=netcdf4_engine() or "scipy")
@@ -551,8 +551,8 @@ def _require(module: str, extra: str, purpose: str) -> None:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from degranulation.fitting import MAX_STARTS, fit
-    from degranulation.io.assay import read_assay
+    from degranulation.estimation.assay import read_assay
+    from degranulation.estimation.optimise import MAX_STARTS, fit
     from degranulation.library import load_model
 
     output = None if args.output in (None, "-") else Path(args.output)
@@ -568,7 +568,7 @@ def _fit(args: argparse.Namespace) -> int:
                 "a PEtab problem brings its data, parameters and noise model: "
                 "give no ASSAY, --estimate, --noise, --scale or --offset"
             )
-        from degranulation.io.petab import read_petab
+        from degranulation.estimation.petab import read_petab
 
         if isinstance(args.atol, str):
             raise UsageError("--atol for a PEtab problem is a number in the SBML model's units")
@@ -612,7 +612,7 @@ def _fit(args: argparse.Namespace) -> int:
     progress.summary(result)
     profiles = None
     if args.intervals == "profile":
-        from degranulation.profiles import profile_likelihood
+        from degranulation.estimation.profiles import profile_likelihood
 
         profiles = profile_likelihood(
             result, level=args.level, workers=args.workers, scheduler=args.scheduler

@@ -15,8 +15,8 @@ import numpy as np
 if TYPE_CHECKING:
     import xarray
 
-    from degranulation.fitting import FitResult
-    from degranulation.profiles import ProfileResult
+    from degranulation.estimation.profiles import ProfileResult
+    from degranulation.estimation.result import FitResult
     from degranulation.sweeps import HillFit
 
 

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 import degranulation as dg
-import degranulation.fitting
+import degranulation.estimation.optimise
 from degranulation.cli import main
 from degranulation.errors import DataError
 from degranulation.library import models_folder
@@ -61,7 +61,7 @@ def no_new_starts(monkeypatch):
     def refuse(problem, phi, index, **kwargs):
         raise AssertionError(f"start {index} ran again")
 
-    monkeypatch.setattr(degranulation.fitting, "optimize", refuse)
+    monkeypatch.setattr(degranulation.estimation.optimise, "optimize", refuse)
 
 
 def _edit(path, number, edit):
@@ -127,8 +127,8 @@ def test_a_relabelled_line_fails_its_checksum(checkpoint):
 
 
 def _store(checkpoint):
-    from degranulation.fitting import make_problem
-    from degranulation.io.fit_store import StartStore, problem_fingerprint
+    from degranulation.estimation.checkpoint import StartStore, problem_fingerprint
+    from degranulation.estimation.measurements import make_problem
 
     problem = make_problem("ige_fceri_crosslinking", dg.read_assay(DATA), estimate=["kp1", "R"])
     spec = {"problem": problem_fingerprint(problem), "n_starts": 2, "design": "lhs", "seed": 0}

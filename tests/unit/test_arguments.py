@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 import degranulation as dg
-from degranulation.fitting import make_problem
+from degranulation.estimation.measurements import make_problem
 
 
 def _decay(rate: str) -> dg.Model:

@@ -10,7 +10,7 @@ import warnings
 import pytest
 
 import degranulation as dg
-import degranulation.fitting
+import degranulation.estimation.optimise
 import degranulation.simulation
 import degranulation.sweeps
 from degranulation.cli import main
@@ -100,7 +100,7 @@ def no_work(monkeypatch):
 
     monkeypatch.setattr(degranulation.simulation, "simulate", forbidden)
     monkeypatch.setattr(degranulation.sweeps, "dose_response", forbidden)
-    monkeypatch.setattr(degranulation.fitting, "fit", forbidden)
+    monkeypatch.setattr(degranulation.estimation.optimise, "fit", forbidden)
 
 
 SWEEP = [

@@ -13,10 +13,10 @@ import pytest
 from synthetic_crosslinking import CROSSLINKING, simulate_data
 
 import degranulation as dg
-import degranulation.fitting
+import degranulation.estimation.optimise
 from degranulation.cli import main
-from degranulation.fitting import make_problem
-from degranulation.io.fit_store import StartStore, problem_fingerprint
+from degranulation.estimation.checkpoint import StartStore, problem_fingerprint
+from degranulation.estimation.measurements import make_problem
 
 OPTIONS = {"estimate": ["kp1", "R"], "n_starts": 4, "seed": 3, "rtol": 1e-8}
 
@@ -42,7 +42,8 @@ def uninterrupted() -> dg.FitResult:
 
 def test_a_killed_fit_resumes_without_rerunning_finished_starts(tmp_path, monkeypatch, uninterrupted):
     checkpoint = tmp_path / "fit.json.starts.jsonl"
-    script = KILLED_FIT.format(tests=str(Path(__file__).parent), checkpoint=str(checkpoint), options=OPTIONS)
+    tests = str(Path(__file__).parents[1])  # where synthetic_crosslinking.py lives
+    script = KILLED_FIT.format(tests=tests, checkpoint=str(checkpoint), options=OPTIONS)
     killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr
     lines = checkpoint.read_text().splitlines()
@@ -50,13 +51,13 @@ def test_a_killed_fit_resumes_without_rerunning_finished_starts(tmp_path, monkey
     stored = {json.loads(line)["index"] for line in lines[1:]}
 
     ran = []
-    original = degranulation.fitting.optimize
+    original = degranulation.estimation.optimise.optimize
 
     def counting(problem, phi, index, **kwargs):
         ran.append(index)
         return original(problem, phi, index, **kwargs)
 
-    monkeypatch.setattr(degranulation.fitting, "optimize", counting)
+    monkeypatch.setattr(degranulation.estimation.optimise, "optimize", counting)
     resumed = dg.fit(CROSSLINKING, simulate_data(seed=4), checkpoint=checkpoint, resume=True, **OPTIONS)
     assert sorted(ran) == sorted(set(range(4)) - stored)  # only the starts that had not finished
     assert [s.cost for s in resumed.starts] == [s.cost for s in uninterrupted.starts]

@@ -1,5 +1,5 @@
-"""The PEtab problem for :mod:`degranulation.io.petab`: a
-:class:`~degranulation.fitting.Problem` that simulates PEtab's conditions (with
+"""The PEtab problem for :mod:`degranulation.estimation.petab`: a
+:class:`~degranulation.estimation.problem.Problem` that simulates PEtab's conditions (with
 preequilibration), evaluates its observable and noise formulas with forward-sensitivity
 gradients, and scores the measurements as PEtab defines it."""
 
@@ -15,9 +15,8 @@ import numpy as np
 
 from degranulation.codegen import GeneratedCode
 from degranulation.errors import DataError, SimulationError, UnsupportedFeatureError
-from degranulation.fitting import (
+from degranulation.estimation.problem import (
     Condition,
-    FitResult,
     FreeParameter,
     Prediction,
     Readout,
@@ -28,6 +27,7 @@ from degranulation.fitting import (
     parameter_names,
     with_noise_constants,
 )
+from degranulation.estimation.result import FitResult
 
 if TYPE_CHECKING:
     import pandas
@@ -175,7 +175,7 @@ class _Formulas(GeneratedCode):
 
 @dataclass(frozen=True, eq=False)
 class PetabProblem:
-    """A PEtab problem as a :class:`~degranulation.fitting.Problem`: ``dg.fit(problem)``
+    """A PEtab problem as a :class:`~degranulation.estimation.problem.Problem`: ``dg.fit(problem)``
     estimates the parameter table's estimated parameters (``free``, values in PEtab's numbers,
     reported in their SBML units); :meth:`simulate` gives PEtab's simulation table, ``llh``
     and ``chi2``.

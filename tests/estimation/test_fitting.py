@@ -13,7 +13,7 @@ from synthetic_crosslinking import CROSSLINKING, KP1, simulate_data
 
 import degranulation as dg
 from degranulation.cli import main
-from degranulation.fitting import make_problem
+from degranulation.estimation.measurements import make_problem
 from degranulation.library import models_folder
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import degranulation as dg
-import degranulation.fitting
+import degranulation.estimation.optimise
 from degranulation.cli import main
-from degranulation.fitting import identifiability
+from degranulation.estimation.result import identifiability
 from degranulation.library import models_folder
 
 DATA = models_folder() / "data" / "crosslinking_synthetic.csv"
@@ -72,7 +72,7 @@ def test_correlation_is_the_normalised_covariance():
 def test_resume_reports_what_it_reused(tmp_path, monkeypatch, capsys):
     out = tmp_path / "fit.json"
     arguments = [*FIT, "--starts", "3", "-o", str(out)]
-    original, ran = degranulation.fitting.optimize, []
+    original, ran = degranulation.estimation.optimise.optimize, []
 
     def interrupted(problem, phi, index=0, **kwargs):
         ran.append(index)
@@ -80,11 +80,11 @@ def test_resume_reports_what_it_reused(tmp_path, monkeypatch, capsys):
             raise KeyboardInterrupt
         return original(problem, phi, index, **kwargs)
 
-    monkeypatch.setattr(degranulation.fitting, "optimize", interrupted)
+    monkeypatch.setattr(degranulation.estimation.optimise, "optimize", interrupted)
     assert main(arguments) == 130
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("degranulation: fit: start 1 finished (1/3): cost ")  # as each finishes
-    monkeypatch.setattr(degranulation.fitting, "optimize", original)
+    monkeypatch.setattr(degranulation.estimation.optimise, "optimize", original)
     assert main([*arguments, "--resume"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"degranulation: resumed 1 of 3 starts from {out}.starts.jsonl"

@@ -1,12 +1,11 @@
-"""Reading for :mod:`degranulation.io.petab`: a linted ``petab.v1.Problem`` and its SBML model
-→ a :class:`~degranulation.io._petab_problem.PetabProblem`, every unsupported construct
+"""Reading for :mod:`degranulation.estimation.petab`: a linted ``petab.v1.Problem`` and its SBML model
+→ a :class:`~degranulation.estimation.petab.problem.PetabProblem`, every unsupported construct
 collected into one :class:`~degranulation.errors.UnsupportedFeatureError`."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import logging
 import math
 import warnings
@@ -17,9 +16,8 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from degranulation.errors import DataError, ModelWarning, UnsupportedFeatureError
-from degranulation.fitting import FreeParameter, Readout
-from degranulation.formats.sbml.math import names_in
-from degranulation.io._petab_problem import (
+from degranulation.estimation.petab.formulas import compiled_text, parse_formula
+from degranulation.estimation.petab.problem import (
     STEADY_STATE_TIME,
     Formula,
     Observation,
@@ -30,6 +28,8 @@ from degranulation.io._petab_problem import (
     Symbol,
     _Formulas,
 )
+from degranulation.estimation.problem import FreeParameter, Readout
+from degranulation.formats.sbml.math import names_in
 
 if TYPE_CHECKING:
     import sympy
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from degranulation.solvers import Solver
 
 _PRIORS: Final = ("initializationPriorType", "objectivePriorType")
-#: Deepest parenthesis nesting of a formula: PEtab's parser recurses once per level.
-MAX_NESTING: Final = 100
 
 
 def _petab() -> Any:
@@ -151,7 +149,7 @@ def yaml_features(config: Mapping[str, Any]) -> Iterator[str]:
 def check_problem(problem: Any, file: str) -> None:
     """Refuse what petab's lint lets through or trips over: no measurements, negative times,
     measurements whose squared residuals overflow, and formulas that are not finite numbers."""
-    from degranulation.io.assay import MAX_DATA_MAGNITUDE
+    from degranulation.estimation.assay import MAX_DATA_MAGNITUDE
 
     table = problem.measurement_df
     if table is None or len(table) == 0:
@@ -173,69 +171,6 @@ def check_problem(problem: Any, file: str) -> None:
         for oid, row in problem.observable_df.iterrows():
             for column in ("observableFormula", "noiseFormula"):
                 parse_formula(row[column], file, f"observables[{oid}].{column}")
-
-
-def parse_formula(text: Any, file: str, where: str) -> sympy.Expr:
-    """A formula cell as SymPy through PEtab's grammar (never evaluated as text), refused with
-    a located DataError unless it is a finite number-valued expression that compiles."""
-    import sympy
-    from petab.v1.math import sympify_petab
-
-    source = str(text)
-    depth = max(itertools.accumulate((c == "(") - (c == ")") for c in source), default=0)
-    if depth > MAX_NESTING:
-        raise DataError(
-            f"the formula nests parentheses {depth} deep (at most {MAX_NESTING})",
-            file=file,
-            location=where,
-            hint="simplify the formula",
-        )
-    try:
-        expr = sympify_petab(text)
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise DataError(
-            f"cannot parse {source!r:.80}: {exc}",
-            file=file,
-            location=where,
-            hint="use numbers, ids, + - * / ^ and PEtab's functions (exp, log, sqrt, abs, sign, "
-            "piecewise, ...)",
-        ) from None
-    if not isinstance(expr, sympy.Expr):
-        raise DataError(
-            f"{source!r:.80} is a comparison, not a number",
-            file=file,
-            location=where,
-            hint="for a number that depends on a condition write piecewise(1, x > 1, 0)",
-        )
-    if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
-        raise DataError(
-            f"{source!r:.80} is not a finite number (a division by zero?)", file=file, location=where
-        )
-    try:
-        compiled_text(expr, sorted(expr.free_symbols, key=lambda s: s.name))
-    except (NotImplementedError, ValueError, TypeError, KeyError) as exc:
-        raise DataError(
-            f"{source!r:.80} cannot be compiled: {' '.join(str(exc).split()[:12])}",
-            file=file,
-            location=where,
-            hint="use PEtab's arithmetic and functions (exp, log, sqrt, abs, sign, piecewise, ...)",
-        ) from None
-    return expr
-
-
-def compiled_text(expr: sympy.Expr, names: Sequence[sympy.Symbol]) -> tuple[str, str, set[str]]:
-    """NumPy code for ``expr`` and its partial derivatives over ``names`` (as ``v[j]``), and the
-    modules it imports. The derivative of ``sign`` is taken as 0 (true away from 0)."""
-    import sympy
-
-    from degranulation.codegen import _Printer
-    from degranulation.symbolic import derivative_of
-
-    printer = _Printer({s: f"v[{j}]" for j, s in enumerate(names)})
-    partials = [derivative_of(expr, s).replace(sympy.DiracDelta, lambda *_: sympy.S.Zero) for s in names]
-    value = printer.doprint(expr)
-    gradient = ", ".join(printer.doprint(d) for d in partials)
-    return value, gradient, set(printer.module_imports)
 
 
 @contextlib.contextmanager
@@ -771,7 +706,10 @@ class Builder:
             body.append(f"def g{k}(v):\n    return [{partials}]\n")
             modules |= imports
         imports = "\n".join(f"import {m}" for m in sorted(modules))
-        return f'"""Generated by degranulation.io.petab; do not edit."""\n{imports}\n\n\n' + "\n\n".join(body)
+        return (
+            f'"""Generated by degranulation.estimation.petab; do not edit."""\n{imports}\n\n\n'
+            + "\n\n".join(body)
+        )
 
 
 def _with_nominal_state(problem: PetabProblem, rtol: float, atol: float | None) -> PetabProblem:
