@@ -80,8 +80,8 @@ _LAZY = {
     "read_bngnet": "degranulation.io.bngnet",
     "sweep": "degranulation.sweeps",
     "dose_response": "degranulation.sweeps",
-    "hill_fit": "degranulation.sweeps",
-    "HillFit": "degranulation.sweeps",
+    "hill_fit": "degranulation.hill",
+    "HillFit": "degranulation.hill",
     "geomspace": "degranulation.sweeps",
     "read_assay": "degranulation.io.assay",
     "AssayData": "degranulation.io.assay",
@@ -104,6 +104,8 @@ if TYPE_CHECKING:
     from degranulation.fitting import Problem as Problem
     from degranulation.fitting import fit as fit
     from degranulation.fitting import make_problem as make_problem
+    from degranulation.hill import HillFit as HillFit
+    from degranulation.hill import hill_fit as hill_fit
     from degranulation.io.assay import AssayData as AssayData
     from degranulation.io.assay import read_assay as read_assay
     from degranulation.io.bngnet import read_bngnet as read_bngnet
@@ -126,10 +128,8 @@ if TYPE_CHECKING:
     from degranulation.solvers import CVODE as CVODE
     from degranulation.solvers import LSODA as LSODA
     from degranulation.solvers import Radau as Radau
-    from degranulation.sweeps import HillFit as HillFit
     from degranulation.sweeps import dose_response as dose_response
     from degranulation.sweeps import geomspace as geomspace
-    from degranulation.sweeps import hill_fit as hill_fit
     from degranulation.sweeps import sweep as sweep
     from degranulation.units import UnitSystem as UnitSystem
     from degranulation.validation import validate as validate

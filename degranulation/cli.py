@@ -54,12 +54,13 @@ ATOL_HELP = (
 )
 
 
+Command = Callable[..., argparse.ArgumentParser]  # adds a subcommand's parser (see build_parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from degranulation.results import version
-    from degranulation.solvers import SOLVERS
 
-    solvers = ", ".join(SOLVERS)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-v", "--verbose", action="store_true", help="also show Python warnings (numerical ones, e.g.)"
@@ -82,17 +83,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (
+        _models_parser,
+        _validate_parser,
+        _simulate_parser,
+        _convert_parser,
+        _fit_parser,
+        _sweep_parser,
+    ):
+        add(command)
+    return parser
 
+
+def _solvers() -> str:
+    from degranulation.solvers import SOLVERS
+
+    return ", ".join(SOLVERS)
+
+
+def _models_parser(command: Command) -> None:
+    """``models [list|show] [MODEL]``."""
     models = command("models", help="list bundled models, or show one")
     models.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     models.add_argument("model", nargs="?", help="model id (with 'show')")
     models.set_defaults(handler=_models)
 
+
+def _validate_parser(command: Command) -> None:
+    """``validate MODEL...``."""
     validate = command("validate", help="check model files; exit 1 if any has errors")
     validate.add_argument("models", nargs="+", metavar="MODEL", help="model files or bundled ids")
     validate.add_argument("--format", choices=["text", "json"], default="text")
     validate.set_defaults(handler=_validate)
 
+
+def _simulate_parser(command: Command) -> None:
+    """``simulate MODEL``: a time course."""
     simulate = command("simulate", help="simulate a model and write its time course")
     simulate.add_argument("model", metavar="MODEL", help="model file or bundled id")
     simulate.add_argument(
@@ -113,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_solver_name,
         default="BDF",
         metavar="SOLVER",
-        help=f"one of {solvers}, any case (default BDF; CVODE needs the sundials extra)",
+        help=f"one of {_solvers()}, any case (default BDF; CVODE needs the sundials extra)",
     )
     simulate.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
     simulate.add_argument(
@@ -133,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.set_defaults(handler=_simulate)
 
+
+def _convert_parser(command: Command) -> None:
+    """``convert IN OUT``."""
     convert = command(
         "convert",
         help="convert a model between TOML, SBML (.xml/.sbml) and "
@@ -142,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("target", metavar="OUT", type=Path, help="file to write: .toml, .xml or .sbml")
     convert.set_defaults(handler=_convert)
 
+
+def _fit_parser(command: Command) -> None:
+    """``fit MODEL ASSAY... | fit PROBLEM.yaml``."""
     fit = command("fit", help="fit parameters to assay data or a PEtab problem; write fit.json")
     fit.add_argument("model", metavar="MODEL", help="model file or bundled id, or a PEtab problem (.yaml)")
     fit.add_argument(
@@ -204,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.set_defaults(handler=_fit)
 
+
+def _sweep_parser(command: Command) -> None:
+    """``sweep MODEL --vary NAME``: a dose response."""
     sweep = command("sweep", help="dose response: solve over doses, write .nc, fit Hill curves")
     sweep.add_argument("model", metavar="MODEL", help="model file or bundled id")
     sweep.add_argument(
@@ -232,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--solver",
         type=_solver_name,
         metavar="SOLVER",
-        help=f"one of {solvers}, any case (default: LSODA up to 100 species, else BDF)",
+        help=f"one of {_solvers()}, any case (default: LSODA up to 100 species, else BDF)",
     )
     sweep.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
     sweep.add_argument(
@@ -257,7 +292,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", type=Path, metavar="PNG", help="also draw each curve with its Hill fit (the plot extra)"
     )
     sweep.set_defaults(handler=_sweep)
-    return parser
 
 
 def _solver_name(text: str) -> str:
@@ -691,8 +725,9 @@ def _tolerance(text: str) -> float | str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from degranulation.hill import fit_curves, hill_records, with_hill_attributes
     from degranulation.library import load_model
-    from degranulation.sweeps import dose_response, fit_curves, geomspace
+    from degranulation.sweeps import dose_response, geomspace
 
     to_stdout = args.output == "-"
     if to_stdout and args.resume:
@@ -741,9 +776,9 @@ def _sweep(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     fits = fit_curves(result, args.vary)
-    hill = {name: _hill_record(fit, result[args.vary]) for name, fit in fits.items()}
+    hill = hill_records(result, fits, args.vary)
     if output is not None:
-        result = _with_hill(result, hill)
+        result = with_hill_attributes(result, hill)
         _write(result, output, "nc")
     else:
         _write(result, None, kind, {"hill": hill})
@@ -798,65 +833,6 @@ class _SweepProgress:
             f"sweep: {total} points{reused} in {time.monotonic() - self.started:.1f} s; "
             f"{total - failed} ok, {failed} failed"
         )
-
-
-def _hill_record(fit: Any, dose: Any) -> dict[str, Any]:
-    """A readout's Hill fit as plain data, with flags for what a reader should know."""
-    if isinstance(fit, str):
-        return {"status": "no fit", "reason": fit}
-    import math
-
-    record = {"status": "ok", "label": "IC50" if fit.shape == "decreasing" else "EC50", **fit.to_dict()}
-    dose_unit = dose.attrs.get("units_as_written")  # 'molecule' as the model writes it, not 'molec'
-    for key in ("ec50", "peak_dose"):
-        if dose_unit and record[key] is not None:
-            record[key]["unit"] = dose_unit
-    for key in ("ec50_ci", "half_max_doses"):
-        for bound in record[key] or ():
-            bound["unit"] = dose_unit or bound["unit"]
-    ec50 = fit.ec50.to(dose.data.units).magnitude
-    low, high = (bound.to(dose.data.units).magnitude for bound in fit.ec50_ci)
-    doses = dose.data.magnitude
-    flags = []
-    if not doses.min() <= ec50 <= doses.max():
-        flags.append(f"{record['label']} outside the swept doses (extrapolated)")
-    if not (math.isfinite(low) and math.isfinite(high)):
-        flags.append(f"{record['label']} interval not estimable (written as null)")
-    elif low > 0 and high / low > 100:
-        flags.append(f"{record['label']} interval spans more than two decades")
-    if fit.shape == "bell":
-        flags.append("bell-shaped: the Hill fit describes the rising side")
-    record["flags"] = flags
-    return record
-
-
-def _with_hill(result: Any, hill: dict[str, dict[str, Any]]) -> Any:
-    """The sweep with its Hill fits as attributes: ``hill_fits`` (strict JSON) on the
-    dataset, and ``hill_ec50``, ``hill_ec50_ci``, ``hill_n``... on each fitted readout."""
-    from degranulation.io.store import json_text
-
-    result = result.copy()
-    result.attrs["hill_fits"] = json_text(hill, indent=None)
-    for name, record in hill.items():
-        if record["status"] != "ok":
-            result[name].attrs["hill_fit"] = f"no fit: {record['reason']}"
-            continue
-        nan = float("nan")
-        ci = [nan if q is None or q["value"] is None else q["value"] for q in record["ec50_ci"]]
-        result[name].attrs.update(
-            {
-                "hill_shape": record["shape"],
-                "hill_ec50": record["ec50"]["value"],
-                "hill_ec50_ci": ci,
-                "hill_ec50_units": record["ec50"]["unit"],
-                "hill_ci_level": record["confidence"],
-                "hill_n": record["n"],
-                "hill_bottom": record["bottom"]["value"],
-                "hill_top": record["top"]["value"],
-                "hill_flags": "; ".join(record["flags"]),
-            }
-        )
-    return result
 
 
 def _print_fits(result: Any, fits: dict[str, Any], stream: Any) -> None:

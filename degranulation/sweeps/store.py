@@ -41,7 +41,7 @@ class SweepStore:
     Examples
     --------
     >>> import tempfile, pathlib, xarray as xr
-    >>> from degranulation.io.sweep_store import SweepStore
+    >>> from degranulation.sweeps.store import SweepStore
     >>> store = SweepStore(pathlib.Path(tempfile.mkdtemp()) / "dr.nc", {"grid": [1, 2]})
     >>> store.start(resume=False)
     []

@@ -14,9 +14,9 @@ import pytest
 import xarray as xr
 
 import degranulation as dg
-from degranulation import sweeps
 from degranulation.errors import DataError, FitError, ModelError, UnitError
 from degranulation.results import dequantify
+from degranulation.sweeps import run as sweep_run
 
 MODEL = "ige_fceri_crosslinking"
 DOSES = ["1e5 molecule", "1e6 molecule", "6e6 molecule"]
@@ -181,19 +181,19 @@ def test_sweep_killed_half_way_resumes_without_recomputing(tmp_path, monkeypatch
         dg.sweep(MODEL, {"L": GRID["L"][:-1]}, output=output, resume=True, **OPTIONS)
 
     solved = []
-    original = sweeps._solve_chunk
+    original = sweep_run._solve_chunk
 
     def counting(plan, chunk):
         solved.append(chunk)
         return original(plan, chunk)
 
-    monkeypatch.setattr(sweeps, "_solve_chunk", counting)
+    monkeypatch.setattr(sweep_run, "_solve_chunk", counting)
     resumed = dg.sweep(MODEL, GRID, output=output, resume=True, **OPTIONS)
     assert solved == [2, 3]  # the finished chunks 0 and 1 were read, not solved
     assert {path.name: path.stat().st_mtime_ns for path in stored if path.exists()} in ({}, stamps)
     assert output.exists() and not parts.exists()
 
-    monkeypatch.setattr(sweeps, "_solve_chunk", original)
+    monkeypatch.setattr(sweep_run, "_solve_chunk", original)
     uninterrupted = dg.sweep(MODEL, GRID, output=tmp_path / "whole.nc", **OPTIONS)
     xr.testing.assert_identical(dequantify(resumed), dequantify(uninterrupted))
     xr.testing.assert_identical(dequantify(dg.load(output)), dequantify(dg.load(tmp_path / "whole.nc")))
