@@ -11,12 +11,12 @@ import argparse
 import importlib
 import os
 import sys
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from degranulation._cli_progress import FitProgress, SweepProgress, note
 from degranulation.errors import (
     DataError,
     DegranulationError,
@@ -360,20 +360,9 @@ def _route_warnings(verbose: bool) -> None:
         text = "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
         if not issubclass(category, DegranulationWarning):
             text = f"{category.__name__}: {text} ({Path(filename).name}:{lineno})"
-        _note(f"warning: {text}")
+        note(f"warning: {text}")
 
     warnings.showwarning = show
-
-
-def _note(message: str) -> None:
-    """One line on stderr (above a progress bar, if one is drawn)."""
-    line = f"degranulation: {message}"
-    if "tqdm" in sys.modules:
-        from tqdm import tqdm
-
-        tqdm.write(line, file=sys.stderr)
-    else:
-        print(line, file=sys.stderr)
 
 
 def _fail(message: str, code: int) -> int:
@@ -598,7 +587,7 @@ def _fit(args: argparse.Namespace) -> int:
     if not 1 <= args.starts <= MAX_STARTS or not 0 < args.level < 1:
         raise UsageError(f"--starts must be from 1 to {MAX_STARTS} and --level between 0 and 1")
     checkpoint = None if output is None else output.with_name(f"{output.name}.starts.jsonl")
-    progress = _FitProgress(args.starts, checkpoint if args.resume else None)
+    progress = FitProgress(args.starts, checkpoint if args.resume else None)
     try:
         result = fit(
             model,
@@ -666,56 +655,6 @@ def _write_fit(result: Any, profiles: Any, output: Path | None) -> None:
     output.with_name(f"{output.name}.starts.jsonl").unlink(missing_ok=True)
 
 
-class _FitProgress:
-    """A fit's starts as they finish: a tqdm bar on a terminal, else one line per start; what
-    a resumed fit reused."""
-
-    def __init__(self, total: int, checkpoint: Path | None) -> None:
-        self.total, self.new, self.best = total, 0, float("inf")
-        self.checkpoint = checkpoint if checkpoint is not None and checkpoint.exists() else None
-        if checkpoint is not None and self.checkpoint is None:
-            _note(f"no interrupted fit in {checkpoint}: starting afresh")
-        self.bar = _bar(total, "start", "fit")
-        self.started = time.monotonic()
-
-    def __call__(self, done: int, total: int, start: Any) -> None:
-        self.new += 1
-        self.best = min(self.best, start.cost)
-        if self.new == 1 and self.checkpoint is not None:
-            _note(f"resumed {done - 1} of {total} starts from {self.checkpoint}")
-        outcome = "converged" if start.is_success else f"stopped: {start.message}"
-        if self.bar is not None:
-            self.bar.update(done - self.bar.n)
-            self.bar.set_postfix(best=f"{self.best:.4g}")
-        else:
-            _note(
-                f"fit: start {start.index + 1} finished ({done}/{total}): cost {start.cost:.6g}, "
-                f"{outcome}; best {self.best:.6g}"
-            )
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def summary(self, result: Any) -> None:
-        if self.new == 0 and self.checkpoint is not None:
-            _note(f"resumed {self.total} of {self.total} starts from {self.checkpoint}")
-        converged = sum(s.is_success for s in result.starts)
-        _note(
-            f"fit: {converged}/{result.n_starts} starts converged in "
-            f"{time.monotonic() - self.started:.1f} s; best cost {result.cost:.6g}"
-        )
-
-
-def _bar(total: int, unit: str, label: str) -> Any:
-    """A tqdm progress bar on stderr when it is a terminal, else None."""
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=unit, desc=label, file=sys.stderr, dynamic_ncols=True, leave=True)
-
-
 def _tolerance(text: str) -> float | str:
     """``--atol``: a number (model units), or text with a unit for simulate() to convert."""
     try:
@@ -745,7 +684,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.values is None and not (args.start and args.stop):
         raise UsageError("give the doses: --from VALUE --to VALUE [--num N], or --values V1,V2,...")
     output = None if to_stdout else Path(args.output)
-    progress = _SweepProgress(output if args.resume else None)
+    progress = SweepProgress(output if args.resume else None)
     try:
         doses = args.values.split(",") if args.values else geomspace(args.start, args.stop, args.num)
         result = dose_response(
@@ -796,43 +735,8 @@ def _sweep(args: argparse.Namespace) -> int:
         plot_dose_response(result, fits, args.plot)
     if failed:
         where = "stdout" if to_stdout else args.output
-        _note(f"warning: {failed} of {total} dose(s) failed; see the status and message variables in {where}")
+        note(f"warning: {failed} of {total} dose(s) failed; see the status and message variables in {where}")
     return EXIT_OK
-
-
-class _SweepProgress:
-    """A sweep's points as they finish: a tqdm bar on a terminal, else one summary line at the
-    end; what a resumed sweep reused."""
-
-    def __init__(self, resumed_from: Path | None) -> None:
-        self.resumed_from, self.calls, self.reused = resumed_from, 0, 0
-        self.bar: Any = None
-        self.started = time.monotonic()
-
-    def __call__(self, done: int, total: int) -> None:
-        self.calls += 1
-        if self.calls == 1:
-            self.reused = done
-            if self.resumed_from is not None:
-                parts = self.resumed_from.with_name(f"{self.resumed_from.name}.parts")
-                _note(f"resumed {done} of {total} points from {parts}")
-            self.bar = _bar(total, "point", "sweep")
-        if self.bar is not None:
-            self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def summary(self, total: int, failed: int) -> None:
-        if self.calls == 0 and self.resumed_from is not None:
-            _note(f"{self.resumed_from} already holds this complete sweep: nothing recomputed")
-            return
-        reused = f" ({self.reused} resumed)" if self.reused else ""
-        _note(
-            f"sweep: {total} points{reused} in {time.monotonic() - self.started:.1f} s; "
-            f"{total - failed} ok, {failed} failed"
-        )
 
 
 def _print_fits(result: Any, fits: dict[str, Any], stream: Any) -> None:
