@@ -80,8 +80,8 @@ _LAZY = {
     "read_bngnet": "degranulation.formats.bngnet",
     "sweep": "degranulation.sweeps",
     "dose_response": "degranulation.sweeps",
-    "hill_fit": "degranulation.sweeps",
-    "HillFit": "degranulation.sweeps",
+    "hill_fit": "degranulation.hill",
+    "HillFit": "degranulation.hill",
     "geomspace": "degranulation.sweeps",
     "read_assay": "degranulation.estimation.assay",
     "AssayData": "degranulation.estimation.assay",
@@ -115,6 +115,8 @@ if TYPE_CHECKING:
     from degranulation.formats.sbml import write_sbml as write_sbml
     from degranulation.formats.toml import read_model as read_model
     from degranulation.formats.toml import write_model as write_model
+    from degranulation.hill import HillFit as HillFit
+    from degranulation.hill import hill_fit as hill_fit
     from degranulation.library import list_models as list_models
     from degranulation.library import load_model as load_model
     from degranulation.network import Model as Model
@@ -126,10 +128,8 @@ if TYPE_CHECKING:
     from degranulation.solvers import Radau as Radau
     from degranulation.store import load as load
     from degranulation.store import save as save
-    from degranulation.sweeps import HillFit as HillFit
     from degranulation.sweeps import dose_response as dose_response
     from degranulation.sweeps import geomspace as geomspace
-    from degranulation.sweeps import hill_fit as hill_fit
     from degranulation.sweeps import sweep as sweep
     from degranulation.units import UnitSystem as UnitSystem
     from degranulation.validation import validate as validate

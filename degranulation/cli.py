@@ -11,12 +11,12 @@ import argparse
 import importlib
 import os
 import sys
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from degranulation._cli_progress import FitProgress, SweepProgress, note
 from degranulation.errors import (
     DataError,
     DegranulationError,
@@ -54,12 +54,13 @@ ATOL_HELP = (
 )
 
 
+Command = Callable[..., argparse.ArgumentParser]  # adds a subcommand's parser (see build_parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from degranulation.results import version
-    from degranulation.solvers import SOLVERS
 
-    solvers = ", ".join(SOLVERS)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-v", "--verbose", action="store_true", help="also show Python warnings (numerical ones, e.g.)"
@@ -82,17 +83,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (
+        _models_parser,
+        _validate_parser,
+        _simulate_parser,
+        _convert_parser,
+        _fit_parser,
+        _sweep_parser,
+    ):
+        add(command)
+    return parser
 
+
+def _solvers() -> str:
+    from degranulation.solvers import SOLVERS
+
+    return ", ".join(SOLVERS)
+
+
+def _models_parser(command: Command) -> None:
+    """``models [list|show] [MODEL]``."""
     models = command("models", help="list bundled models, or show one")
     models.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     models.add_argument("model", nargs="?", help="model id (with 'show')")
     models.set_defaults(handler=_models)
 
+
+def _validate_parser(command: Command) -> None:
+    """``validate MODEL...``."""
     validate = command("validate", help="check model files; exit 1 if any has errors")
     validate.add_argument("models", nargs="+", metavar="MODEL", help="model files or bundled ids")
     validate.add_argument("--format", choices=["text", "json"], default="text")
     validate.set_defaults(handler=_validate)
 
+
+def _simulate_parser(command: Command) -> None:
+    """``simulate MODEL``: a time course."""
     simulate = command("simulate", help="simulate a model and write its time course")
     simulate.add_argument("model", metavar="MODEL", help="model file or bundled id")
     simulate.add_argument(
@@ -113,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_solver_name,
         default="BDF",
         metavar="SOLVER",
-        help=f"one of {solvers}, any case (default BDF; CVODE needs the sundials extra)",
+        help=f"one of {_solvers()}, any case (default BDF; CVODE needs the sundials extra)",
     )
     simulate.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
     simulate.add_argument(
@@ -133,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.set_defaults(handler=_simulate)
 
+
+def _convert_parser(command: Command) -> None:
+    """``convert IN OUT``."""
     convert = command(
         "convert",
         help="convert a model between TOML, SBML (.xml/.sbml) and "
@@ -142,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("target", metavar="OUT", type=Path, help="file to write: .toml, .xml or .sbml")
     convert.set_defaults(handler=_convert)
 
+
+def _fit_parser(command: Command) -> None:
+    """``fit MODEL ASSAY... | fit PROBLEM.yaml``."""
     fit = command("fit", help="fit parameters to assay data or a PEtab problem; write fit.json")
     fit.add_argument("model", metavar="MODEL", help="model file or bundled id, or a PEtab problem (.yaml)")
     fit.add_argument(
@@ -204,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.set_defaults(handler=_fit)
 
+
+def _sweep_parser(command: Command) -> None:
+    """``sweep MODEL --vary NAME``: a dose response."""
     sweep = command("sweep", help="dose response: solve over doses, write .nc, fit Hill curves")
     sweep.add_argument("model", metavar="MODEL", help="model file or bundled id")
     sweep.add_argument(
@@ -232,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--solver",
         type=_solver_name,
         metavar="SOLVER",
-        help=f"one of {solvers}, any case (default: LSODA up to 100 species, else BDF)",
+        help=f"one of {_solvers()}, any case (default: LSODA up to 100 species, else BDF)",
     )
     sweep.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
     sweep.add_argument(
@@ -257,7 +292,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", type=Path, metavar="PNG", help="also draw each curve with its Hill fit (the plot extra)"
     )
     sweep.set_defaults(handler=_sweep)
-    return parser
 
 
 def _solver_name(text: str) -> str:
@@ -326,20 +360,9 @@ def _route_warnings(verbose: bool) -> None:
         text = "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
         if not issubclass(category, DegranulationWarning):
             text = f"{category.__name__}: {text} ({Path(filename).name}:{lineno})"
-        _note(f"warning: {text}")
+        note(f"warning: {text}")
 
     warnings.showwarning = show
-
-
-def _note(message: str) -> None:
-    """One line on stderr (above a progress bar, if one is drawn)."""
-    line = f"degranulation: {message}"
-    if "tqdm" in sys.modules:
-        from tqdm import tqdm
-
-        tqdm.write(line, file=sys.stderr)
-    else:
-        print(line, file=sys.stderr)
 
 
 def _fail(message: str, code: int) -> int:
@@ -581,7 +604,7 @@ def _fit(args: argparse.Namespace) -> int:
         data = [read_assay(path) for path in args.data]
         time_unit = data[0].time_unit
     checkpoint = None if output is None else output.with_name(f"{output.name}.starts.jsonl")
-    progress = _FitProgress(args.starts, checkpoint if args.resume else None)
+    progress = FitProgress(args.starts, checkpoint if args.resume else None)
     try:
         result = fit(
             model,
@@ -649,56 +672,6 @@ def _write_fit(result: Any, profiles: Any, output: Path | None) -> None:
     output.with_name(f"{output.name}.starts.jsonl").unlink(missing_ok=True)
 
 
-class _FitProgress:
-    """A fit's starts as they finish: a tqdm bar on a terminal, else one line per start; what
-    a resumed fit reused."""
-
-    def __init__(self, total: int, checkpoint: Path | None) -> None:
-        self.total, self.new, self.best = total, 0, float("inf")
-        self.checkpoint = checkpoint if checkpoint is not None and checkpoint.exists() else None
-        if checkpoint is not None and self.checkpoint is None:
-            _note(f"no interrupted fit in {checkpoint}: starting afresh")
-        self.bar = _bar(total, "start", "fit")
-        self.started = time.monotonic()
-
-    def __call__(self, done: int, total: int, start: Any) -> None:
-        self.new += 1
-        self.best = min(self.best, start.cost)
-        if self.new == 1 and self.checkpoint is not None:
-            _note(f"resumed {done - 1} of {total} starts from {self.checkpoint}")
-        outcome = "converged" if start.is_success else f"stopped: {start.message}"
-        if self.bar is not None:
-            self.bar.update(done - self.bar.n)
-            self.bar.set_postfix(best=f"{self.best:.4g}")
-        else:
-            _note(
-                f"fit: start {start.index + 1} finished ({done}/{total}): cost {start.cost:.6g}, "
-                f"{outcome}; best {self.best:.6g}"
-            )
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def summary(self, result: Any) -> None:
-        if self.new == 0 and self.checkpoint is not None:
-            _note(f"resumed {self.total} of {self.total} starts from {self.checkpoint}")
-        converged = sum(s.is_success for s in result.starts)
-        _note(
-            f"fit: {converged}/{result.n_starts} starts converged in "
-            f"{time.monotonic() - self.started:.1f} s; best cost {result.cost:.6g}"
-        )
-
-
-def _bar(total: int, unit: str, label: str) -> Any:
-    """A tqdm progress bar on stderr when it is a terminal, else None."""
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=unit, desc=label, file=sys.stderr, dynamic_ncols=True, leave=True)
-
-
 def _tolerance(text: str) -> float | str:
     """``--atol``: a number (model units), or text with a unit for simulate() to convert."""
     try:
@@ -708,8 +681,9 @@ def _tolerance(text: str) -> float | str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from degranulation.hill import fit_curves, hill_records, with_hill_attributes
     from degranulation.library import load_model
-    from degranulation.sweeps import dose_response, fit_curves, geomspace
+    from degranulation.sweeps import dose_response, geomspace
 
     to_stdout = args.output == "-"
     if to_stdout and args.resume:
@@ -727,7 +701,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.values is None and not (args.start and args.stop):
         raise UsageError("give the doses: --from VALUE --to VALUE [--num N], or --values V1,V2,...")
     output = None if to_stdout else Path(args.output)
-    progress = _SweepProgress(output if args.resume else None)
+    progress = SweepProgress(output if args.resume else None)
     try:
         doses = args.values.split(",") if args.values else geomspace(args.start, args.stop, args.num)
         result = dose_response(
@@ -758,9 +732,9 @@ def _sweep(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     fits = fit_curves(result, args.vary)
-    hill = {name: _hill_record(fit, result[args.vary]) for name, fit in fits.items()}
+    hill = hill_records(result, fits, args.vary)
     if output is not None:
-        result = _with_hill(result, hill)
+        result = with_hill_attributes(result, hill)
         _write(result, output, "nc")
     else:
         _write(result, None, kind, {"hill": hill})
@@ -778,102 +752,8 @@ def _sweep(args: argparse.Namespace) -> int:
         plot_dose_response(result, fits, args.plot)
     if failed:
         where = "stdout" if to_stdout else args.output
-        _note(f"warning: {failed} of {total} dose(s) failed; see the status and message variables in {where}")
+        note(f"warning: {failed} of {total} dose(s) failed; see the status and message variables in {where}")
     return EXIT_OK
-
-
-class _SweepProgress:
-    """A sweep's points as they finish: a tqdm bar on a terminal, else one summary line at the
-    end; what a resumed sweep reused."""
-
-    def __init__(self, resumed_from: Path | None) -> None:
-        self.resumed_from, self.calls, self.reused = resumed_from, 0, 0
-        self.bar: Any = None
-        self.started = time.monotonic()
-
-    def __call__(self, done: int, total: int) -> None:
-        self.calls += 1
-        if self.calls == 1:
-            self.reused = done
-            if self.resumed_from is not None:
-                parts = self.resumed_from.with_name(f"{self.resumed_from.name}.parts")
-                _note(f"resumed {done} of {total} points from {parts}")
-            self.bar = _bar(total, "point", "sweep")
-        if self.bar is not None:
-            self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def summary(self, total: int, failed: int) -> None:
-        if self.calls == 0 and self.resumed_from is not None:
-            _note(f"{self.resumed_from} already holds this complete sweep: nothing recomputed")
-            return
-        reused = f" ({self.reused} resumed)" if self.reused else ""
-        _note(
-            f"sweep: {total} points{reused} in {time.monotonic() - self.started:.1f} s; "
-            f"{total - failed} ok, {failed} failed"
-        )
-
-
-def _hill_record(fit: Any, dose: Any) -> dict[str, Any]:
-    """A readout's Hill fit as plain data, with flags for what a reader should know."""
-    if isinstance(fit, str):
-        return {"status": "no fit", "reason": fit}
-    import math
-
-    record = {"status": "ok", "label": "IC50" if fit.shape == "decreasing" else "EC50", **fit.to_dict()}
-    dose_unit = dose.attrs.get("units_as_written")  # 'molecule' as the model writes it, not 'molec'
-    for key in ("ec50", "peak_dose"):
-        if dose_unit and record[key] is not None:
-            record[key]["unit"] = dose_unit
-    for key in ("ec50_ci", "half_max_doses"):
-        for bound in record[key] or ():
-            bound["unit"] = dose_unit or bound["unit"]
-    ec50 = fit.ec50.to(dose.data.units).magnitude
-    low, high = (bound.to(dose.data.units).magnitude for bound in fit.ec50_ci)
-    doses = dose.data.magnitude
-    flags = []
-    if not doses.min() <= ec50 <= doses.max():
-        flags.append(f"{record['label']} outside the swept doses (extrapolated)")
-    if not (math.isfinite(low) and math.isfinite(high)):
-        flags.append(f"{record['label']} interval not estimable (written as null)")
-    elif low > 0 and high / low > 100:
-        flags.append(f"{record['label']} interval spans more than two decades")
-    if fit.shape == "bell":
-        flags.append("bell-shaped: the Hill fit describes the rising side")
-    record["flags"] = flags
-    return record
-
-
-def _with_hill(result: Any, hill: dict[str, dict[str, Any]]) -> Any:
-    """The sweep with its Hill fits as attributes: ``hill_fits`` (strict JSON) on the
-    dataset, and ``hill_ec50``, ``hill_ec50_ci``, ``hill_n``... on each fitted readout."""
-    from degranulation.store import json_text
-
-    result = result.copy()
-    result.attrs["hill_fits"] = json_text(hill, indent=None)
-    for name, record in hill.items():
-        if record["status"] != "ok":
-            result[name].attrs["hill_fit"] = f"no fit: {record['reason']}"
-            continue
-        nan = float("nan")
-        ci = [nan if q is None or q["value"] is None else q["value"] for q in record["ec50_ci"]]
-        result[name].attrs.update(
-            {
-                "hill_shape": record["shape"],
-                "hill_ec50": record["ec50"]["value"],
-                "hill_ec50_ci": ci,
-                "hill_ec50_units": record["ec50"]["unit"],
-                "hill_ci_level": record["confidence"],
-                "hill_n": record["n"],
-                "hill_bottom": record["bottom"]["value"],
-                "hill_top": record["top"]["value"],
-                "hill_flags": "; ".join(record["flags"]),
-            }
-        )
-    return result
 
 
 def _print_fits(result: Any, fits: dict[str, Any], stream: Any) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from degranulation.estimation.profiles import ProfileResult
     from degranulation.estimation.result import FitResult
-    from degranulation.sweeps import HillFit
+    from degranulation.hill import HillFit
 
 
 def _pyplot() -> Any:
@@ -40,7 +40,7 @@ def plot_dose_response(result: xarray.Dataset, fits: dict[str, HillFit | str], p
     Examples
     --------
     >>> import tempfile, pathlib, degranulation as dg
-    >>> from degranulation.sweeps import fit_curves
+    >>> from degranulation.hill import fit_curves
     >>> dr = dg.dose_response("ige_fceri_crosslinking", vary="L", observe="RecDim", at="10 min",
     ...                       doses=dg.geomspace("1e3 molecule", "1e9 molecule", 13))
     >>> path = plot_dose_response(dr, fit_curves(dr, "L"), pathlib.Path(tempfile.mkdtemp()) / "dr.png")
@@ -54,7 +54,7 @@ def plot_dose_response(result: xarray.Dataset, fits: dict[str, HillFit | str], p
 
 def dose_response_figure(result: xarray.Dataset, fits: dict[str, HillFit | str]) -> Any:
     """The figure :func:`plot_dose_response` writes, as a Matplotlib ``Figure``."""
-    from degranulation.sweeps import HillFit
+    from degranulation.hill import HillFit
 
     plt = _pyplot()
     names = [name for name, fit in fits.items() if isinstance(fit, HillFit)] or list(fits)

@@ -129,6 +129,21 @@ def unit_name(unit_text: str) -> str:
     return str(parse_unit(unit_text))
 
 
+def as_written(unit: str, written: str) -> str:
+    """``written`` if it is the same unit as ``unit`` (so 'nM' stays 'nM', not pint's
+    'nanomolar'), else ``unit``.
+
+    Examples
+    --------
+    >>> as_written("nanomolar", "nM"), as_written("nanomolar", "uM"), as_written("nM", "")
+    ('nM', 'nanomolar', 'nM')
+    """
+    try:
+        return written if written and parse_unit(written) == parse_unit(unit) else unit
+    except UnitError:
+        return unit
+
+
 def case_hint(unit_text: str, expected: Any) -> str | None:
     """Suggest the unit meant when a case slip gives the wrong dimension (``nm`` for ``nM``)."""
     candidates = {unit_text.swapcase(), unit_text[:-1] + unit_text[-1:].swapcase()}

@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 
 import degranulation as dg
+from degranulation import hill
 from degranulation.cli import main
 from degranulation.errors import ResultWarning
 
@@ -186,7 +187,7 @@ def test_a_flat_readout_has_no_dose_dependence():
     noise = np.random.default_rng(0).standard_normal(13) * 4e-4
     with pytest.raises(dg.FitError, match="no dose dependence"):
         dg.hill_fit(curve(4e5 + noise, doses))
-    fits = dg.sweeps.fit_curves(
+    fits = hill.fit_curves(
         xr.Dataset({"total": curve(4e5 + noise, doses), "status": ("L", ["ok"] * 13)}), "L"
     )
     assert "no dose dependence" in fits["total"]
@@ -228,8 +229,6 @@ def test_an_interval_beyond_float_range_is_infinite_not_an_overflow(monkeypatch)
     """A standard error of 1e3 decades (a fit the data barely constrain) gives an interval
     10**(c ± 2000): infinite ends, where 10.0**2000 used to raise OverflowError."""
     doses = np.geomspace(0.01, 100, 13)
-    monkeypatch.setattr(
-        dg.sweeps, "_interval", lambda center, spread, dof, level: (center - 2e3, center + 2e3)
-    )
+    monkeypatch.setattr(hill, "_interval", lambda center, spread, dof, level: (center - 2e3, center + 2e3))
     fit = dg.hill_fit(curve(1e5 * doses / (1 + doses), doses))
     assert fit.ec50_ci[0].magnitude == 0 and math.isinf(fit.ec50_ci[1].magnitude)

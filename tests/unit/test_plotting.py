@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import degranulation as dg
+from degranulation.hill import fit_curves
 from degranulation.library import models_folder
-from degranulation.sweeps import fit_curves
 
 matplotlib = pytest.importorskip("matplotlib", reason="figures need the plot extra")
 matplotlib.use("Agg")

@@ -12,7 +12,7 @@ import xarray as xr
 import degranulation as dg
 from degranulation.cli import main
 from degranulation.errors import DataError
-from degranulation.io.sweep_store import SweepStore
+from degranulation.sweeps.store import SweepStore
 
 DOSES = ["1e4 molecule", "1e5 molecule", "1e6 molecule", "1e7 molecule"]
 OPTIONS = {"vary": "L", "doses": DOSES, "observe": "RecDim", "at": "10 min", "batch": 2}  # two chunks

@@ -14,9 +14,9 @@ import pytest
 import xarray as xr
 
 import degranulation as dg
-from degranulation import sweeps
-from degranulation.errors import DataError, FitError, ModelError, UnitError
+from degranulation.errors import DataError, ModelError, UnitError
 from degranulation.results import dequantify
+from degranulation.sweeps import run as sweep_run
 
 MODEL = "ige_fceri_crosslinking"
 DOSES = ["1e5 molecule", "1e6 molecule", "6e6 molecule"]
@@ -183,19 +183,19 @@ def test_sweep_killed_half_way_resumes_without_recomputing(tmp_path, monkeypatch
         dg.sweep(MODEL, {"L": GRID["L"][:-1]}, output=output, resume=True, **OPTIONS)
 
     solved = []
-    original = sweeps._solve_chunk
+    original = sweep_run._solve_chunk
 
     def counting(plan, chunk):
         solved.append(chunk)
         return original(plan, chunk)
 
-    monkeypatch.setattr(sweeps, "_solve_chunk", counting)
+    monkeypatch.setattr(sweep_run, "_solve_chunk", counting)
     resumed = dg.sweep(MODEL, GRID, output=output, resume=True, **OPTIONS)
     assert solved == [2, 3]  # the finished chunks 0 and 1 were read, not solved
     assert {path.name: path.stat().st_mtime_ns for path in stored if path.exists()} in ({}, stamps)
     assert output.exists() and not parts.exists()
 
-    monkeypatch.setattr(sweeps, "_solve_chunk", original)
+    monkeypatch.setattr(sweep_run, "_solve_chunk", original)
     uninterrupted = dg.sweep(MODEL, GRID, output=tmp_path / "whole.nc", **OPTIONS)
     xr.testing.assert_identical(dequantify(resumed), dequantify(uninterrupted))
     xr.testing.assert_identical(dequantify(dg.load(output)), dequantify(dg.load(tmp_path / "whole.nc")))
@@ -208,51 +208,3 @@ def test_sweep_killed_half_way_resumes_without_recomputing(tmp_path, monkeypatch
 def test_output_must_be_netcdf(tmp_path):
     with pytest.raises(DataError, match=r"\.nc"):
         dg.sweep(MODEL, GRID, output=tmp_path / "dr.csv", **OPTIONS)
-
-
-# --- Hill fits on curves with known parameters ------------------------------------------------
-
-
-def logistic_curve(ec50, n, bottom, top, *, decreasing=False):
-    x = np.geomspace(ec50 / 1000, ec50 * 1000, 25)
-    ratio = (x / ec50) ** n
-    y = bottom + (top - bottom) * (1 / (1 + ratio) if decreasing else ratio / (1 + ratio))
-    coords = {"Ag": ("Ag", x, {"units": "nM"})}
-    return xr.DataArray(y, dims="Ag", coords=coords, attrs={"units": "percent"}, name="release")
-
-
-@pytest.mark.parametrize("decreasing", [False, True])
-def test_hill_fit_recovers_known_parameters(decreasing):
-    fit = dg.hill_fit(logistic_curve(3.0, 2.2, 5.0, 80.0, decreasing=decreasing))
-    assert fit.shape == ("decreasing" if decreasing else "increasing")
-    assert fit.ec50.to("nM").magnitude == pytest.approx(3.0, rel=1e-6)
-    assert fit.n == pytest.approx(2.2, rel=1e-6)
-    assert fit.bottom.to("percent").magnitude == pytest.approx(5.0, abs=1e-5)
-    assert fit.top.to("percent").magnitude == pytest.approx(80.0, abs=1e-5)
-    low, high = (q.to("nM").magnitude for q in fit.ec50_ci)
-    assert low == pytest.approx(3.0, rel=1e-6) and high == pytest.approx(3.0, rel=1e-6)  # no noise
-    assert fit.peak is None
-    assert fit.to_dict()["ec50"]["unit"] == "nM"
-
-
-def test_hill_fit_confidence_interval_has_its_coverage():
-    # With Gaussian noise the 95 % interval must contain the true EC50 in about 95 % of
-    # repeated experiments (fixed seed: 100 experiments, binomial sd 2.2 %).
-    curve = logistic_curve(3.0, 1.0, 0.0, 100.0)
-    rng = np.random.default_rng(1)
-    hits = 0
-    for _ in range(100):
-        noisy = (curve + rng.normal(0, 2.0, curve.size)).assign_attrs(units="percent")
-        low, high = (q.to("nM").magnitude for q in dg.hill_fit(noisy).ec50_ci)
-        hits += low <= 3.0 <= high
-    assert 88 <= hits < 100
-
-
-def test_hill_fit_errors():
-    flat = logistic_curve(1.0, 1.0, 5.0, 5.0)
-    with pytest.raises(FitError, match="flat"):
-        dg.hill_fit(flat)
-    with pytest.raises(FitError, match="4"):
-        dg.hill_fit(logistic_curve(1.0, 1.0, 0.0, 1.0)[:3])
-    with pytest.raises(UnitError, match="no unit"):
-        dg.hill_fit(logistic_curve(1.0, 1.0, 0.0, 1.0).assign_attrs(units=None).drop_attrs())

@@ -10,7 +10,7 @@ import re
 import pytest
 
 import degranulation as dg
-import degranulation.sweeps
+import degranulation.sweeps.run
 from degranulation.cli import main
 
 ARGS = [
@@ -187,7 +187,7 @@ class _Terminal(io.StringIO):
 def test_a_terminal_gets_a_progress_bar_and_resuming_says_what_it_reused(tmp_path, monkeypatch, capsys):
     output = tmp_path / "dr.nc"
     args = [*ARGS, "--batch", "4", "-o", str(output)]  # 13 doses: chunks of 4, 4, 4 and 1
-    original, calls = degranulation.sweeps._solve_chunk, []
+    original, calls = degranulation.sweeps.run._solve_chunk, []
 
     def interrupted(plan, chunk):
         calls.append(chunk)
@@ -195,9 +195,9 @@ def test_a_terminal_gets_a_progress_bar_and_resuming_says_what_it_reused(tmp_pat
             raise KeyboardInterrupt
         return original(plan, chunk)
 
-    monkeypatch.setattr(degranulation.sweeps, "_solve_chunk", interrupted)
+    monkeypatch.setattr(degranulation.sweeps.run, "_solve_chunk", interrupted)
     assert main(args) == 130
-    monkeypatch.setattr(degranulation.sweeps, "_solve_chunk", original)
+    monkeypatch.setattr(degranulation.sweeps.run, "_solve_chunk", original)
     terminal = _Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     assert main([*args, "--resume"]) == 0
