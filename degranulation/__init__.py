@@ -63,7 +63,7 @@ _LAZY = {
     "load_model": "degranulation.library",
     "list_models": "degranulation.library",
     "simulate": "degranulation.simulation",
-    "validate": "degranulation.validation",
+    "validate": "degranulation.library",
     "ModelBuilder": "degranulation.builder",
     "read_model": "degranulation.formats.toml",
     "write_model": "degranulation.formats.toml",
@@ -119,6 +119,7 @@ if TYPE_CHECKING:
     from degranulation.hill import hill_fit as hill_fit
     from degranulation.library import list_models as list_models
     from degranulation.library import load_model as load_model
+    from degranulation.library import validate as validate
     from degranulation.network import Model as Model
     from degranulation.sensitivities import simulate_sensitivities as simulate_sensitivities
     from degranulation.simulation import simulate as simulate
@@ -132,7 +133,6 @@ if TYPE_CHECKING:
     from degranulation.sweeps import geomspace as geomspace
     from degranulation.sweeps import sweep as sweep
     from degranulation.units import UnitSystem as UnitSystem
-    from degranulation.validation import validate as validate
 
 
 def __getattr__(name: str) -> Any:

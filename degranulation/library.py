@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from degranulation.errors import ModelError
+from degranulation.errors import ModelError, ModelIssue
 from degranulation.network import Model
 
 SBML_SUFFIXES = (".xml", ".sbml")
@@ -150,6 +150,22 @@ def load_model(name_or_path: str | Path, *, validate: bool = True) -> Model:
 
         check(model)
     return model
+
+
+def validate(model: Model | str | Path) -> list[ModelIssue]:
+    """:func:`degranulation.validation.validate` for a model, a bundled model id or a model
+    file's path (as :func:`degranulation.simulate` takes): raise every error at once, return
+    (and warn about) the rest.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> dg.validate("ige_fceri_crosslinking")
+    []
+    """
+    from degranulation.validation import validate as check
+
+    return check(as_model(model, validate=False))
 
 
 def as_model(model: Model | str | Path, *, validate: bool = True) -> Model:

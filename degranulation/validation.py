@@ -25,7 +25,6 @@ import math
 import re
 import warnings
 from collections.abc import Generator, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from degranulation.errors import (
@@ -57,14 +56,16 @@ from degranulation.units import case_hint, dimensionality, format_dimension
 _ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch: "$" matches before "\n"
 
 
-def validate(model: Model | str | Path) -> list[ModelIssue]:
+def validate(model: Model) -> list[ModelIssue]:
     """Check a model; raise every error at once, warn about the rest.
+
+    ``dg.validate`` (:func:`degranulation.library.validate`) also takes a bundled model id or a
+    model file's path.
 
     Parameters
     ----------
-    model : Model, str or Path
-        A model, a bundled model id, or a path to a model file (as :func:`degranulation.simulate`
-        takes).
+    model : Model
+        The model.
 
     Returns
     -------
@@ -81,12 +82,7 @@ def validate(model: Model | str | Path) -> list[ModelIssue]:
     >>> import degranulation as dg
     >>> dg.validate(dg.load_model("ige_fceri_crosslinking"))
     []
-    >>> dg.validate("ige_fceri_crosslinking")
-    []
     """
-    from degranulation.library import as_model
-
-    model = as_model(model, validate=False)
     issues = find_issues(model)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
