@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, **options: Any) -> argparse.ArgumentParser:
         return commands.add_parser(  # type: ignore[no-any-return]
             name,
-            parents=[common],
+            parents=[common],  # type: ignore[list-item]  # typeshed: _Parser, not ArgumentParser
             epilog=EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
             **options,
@@ -362,7 +362,7 @@ def _route_warnings(verbose: bool) -> None:
             text = f"{category.__name__}: {text} ({Path(filename).name}:{lineno})"
         note(f"warning: {text}")
 
-    warnings.showwarning = show
+    warnings.showwarning = show  # type: ignore[assignment]  # extra arguments (file, line) unused
 
 
 def _fail(message: str, code: int) -> int:

@@ -408,7 +408,7 @@ def _write_cache(folder: Path, compiled: CompiledOde) -> None:
         descriptor, name = tempfile.mkstemp(dir=folder, prefix=f".{compiled.key}.", suffix=".tmp")
         temporary = Path(name)
         with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, meta=np.array(text), checksum=np.array(_checksum(text, arrays)), **arrays)
+            np.savez(handle, meta=np.array(text), checksum=np.array(_checksum(text, arrays)), **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(folder / f"{compiled.key}.npz")

@@ -144,6 +144,7 @@ def _read_netcdf(path: Path) -> xarray.Dataset:
 
     with path.open("rb") as handle:
         magic = handle.read(len(_HDF5_MAGIC))
+    engine: str | None
     if magic.startswith(_NETCDF3_MAGIC):
         engine = "scipy"
     elif magic == _HDF5_MAGIC:

@@ -238,7 +238,8 @@ class UnitSystem:
             self.amount: powers.get(SUBSTANCE, 0) - concentration,
             self.time: powers.get(TIME, 0),
         }
-        up, down = [], []
+        up: list[str] = []
+        down: list[str] = []
         for unit, power in factors.items():
             name = unit if re.fullmatch(r"\w+", unit) else f"({unit})"
             if power:

@@ -174,7 +174,7 @@ class StartStore:
         """One line's record, its checksum verified."""
         try:
             record = json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise self._error(number, f"not a JSON record ({exc.msg})") from None
         if not isinstance(record, dict):
             raise self._error(number, "not a JSON record")

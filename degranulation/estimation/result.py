@@ -251,7 +251,7 @@ class FitResult:
             {"units": "dimensionless", "long_name": "(prediction - data) / sigma"},
         )
         variables["sigma"] = (("measurement",), self.sigma, value_attrs)
-        time_unit = problem.data_time_unit or problem.model.units.time
+        time_unit = getattr(problem, "data_time_unit", None) or problem.model.units.time
         times = registry().Quantity(problem.times, problem.model.units.time).to(time_unit).magnitude
         dataset = xr.Dataset(
             variables,

@@ -574,7 +574,7 @@ def _measure(root: Any, params: list[str], functions: Mapping[str, _Size], eleme
             continue
         stack.pop()
         name = node.getName() if node.getType() in (libsbml.AST_NAME, libsbml.AST_FUNCTION) else None
-        if node.getType() == libsbml.AST_FUNCTION and name in functions:
+        if node.getType() == libsbml.AST_FUNCTION and name is not None and name in functions:
             called = functions[name]
             nodes = called.nodes + sum(u * (a.nodes - 1) for u, a in zip(called.uses, done, strict=False))
             depth = called.depth + max((a.depth for a in done), default=0)
