@@ -738,7 +738,10 @@ def _sweep(args: argparse.Namespace) -> int:
         _write(result, output, "nc")
     else:
         _write(result, None, kind, {"hill": hill})
-    _print_fits(result, fits, sys.stderr if to_stdout else sys.stdout)
+    from degranulation.hill import summary_table
+
+    if fits:
+        print(summary_table(fits), file=sys.stderr if to_stdout else sys.stdout)
     status = result["status"].values.ravel()
     failed, total = int((status != "ok").sum()), status.size
     progress.summary(total, failed)
@@ -754,28 +757,6 @@ def _sweep(args: argparse.Namespace) -> int:
         where = "stdout" if to_stdout else args.output
         note(f"warning: {failed} of {total} dose(s) failed; see the status and message variables in {where}")
     return EXIT_OK
-
-
-def _print_fits(result: Any, fits: dict[str, Any], stream: Any) -> None:
-    """The summary table: one row per readout (EC50 with its interval, Hill n, peak)."""
-    if not fits:
-        return
-    print(f"{'readout':16s} {'EC50 [95% CI]':40s} {'Hill n':>8s}  peak", file=stream)
-    for name, fit in fits.items():
-        if isinstance(fit, str):
-            print(f"{name:16s} no fit: {fit}", file=stream)
-            continue
-        low, high = fit.ec50_ci
-        interval = f"{_text(fit.ec50)} [{low.magnitude:.4g}, {high.magnitude:.4g}]"
-        if fit.extrapolated:  # beyond the doses: a bound, not a measurement
-            interval = f"{fit.ec50_bound} (extrapolated)"
-        peak = f"{_text(fit.peak)} at {_text(fit.peak_dose)}" if fit.peak is not None else "-"
-        label = "IC50" if fit.shape == "decreasing" else "EC50"
-        print(f"{name:16s} {label} {interval:35s} {fit.n:8.3g}  {peak}", file=stream)
-
-
-def _text(quantity: Any) -> str:
-    return f"{quantity.magnitude:.4g} {quantity.units:~C}"
 
 
 def _overrides(model: Any, settings: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:

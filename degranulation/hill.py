@@ -461,3 +461,33 @@ def _interval(center: float, spread: float, dof: int, confidence: float) -> tupl
         return math.nan, math.nan
     half = float(student.ppf((1 + confidence) / 2, dof)) * spread
     return center - half, center + half
+
+
+def summary_table(fits: dict[str, HillFit | str]) -> str:
+    """The Hill fits of a sweep as a text table: one row per readout (EC50 or IC50 with its
+    interval, or its bound when extrapolated; Hill n; the peak of a bell-shaped curve), or the
+    reason a readout has no fit.
+
+    Examples
+    --------
+    >>> print(summary_table({"R": "no dose dependence"}))
+    readout          EC50 [95% CI]                              Hill n  peak
+    R                no fit: no dose dependence
+    """
+
+    def text(quantity: Any) -> str:
+        return f"{quantity.magnitude:.4g} {quantity.units:~C}"
+
+    lines = [f"{'readout':16s} {'EC50 [95% CI]':40s} {'Hill n':>8s}  peak"]
+    for name, fit in fits.items():
+        if isinstance(fit, str):
+            lines.append(f"{name:16s} no fit: {fit}")
+            continue
+        low, high = fit.ec50_ci
+        interval = f"{text(fit.ec50)} [{low.magnitude:.4g}, {high.magnitude:.4g}]"
+        if fit.extrapolated:  # beyond the doses: a bound, not a measurement
+            interval = f"{fit.ec50_bound} (extrapolated)"
+        peak = f"{text(fit.peak)} at {text(fit.peak_dose)}" if fit.peak is not None else "-"
+        label = "IC50" if fit.shape == "decreasing" else "EC50"
+        lines.append(f"{name:16s} {label} {interval:35s} {fit.n:8.3g}  {peak}")
+    return "\n".join(lines)
