@@ -17,7 +17,7 @@ import pytest
 
 pytestmark = pytest.mark.requires_build
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

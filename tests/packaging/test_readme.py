@@ -26,7 +26,7 @@ import pytest
 import degranulation
 from degranulation.library import models_folder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 READMES = ("README.md", "models/README.md")
 BLOCK_RE = re.compile(r"^```(?P<lang>\w+)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 SKIPPED = ("python -m pip install", "python -m pytest")  # what running this suite has done
