@@ -168,7 +168,13 @@ def test_switching_model_matches_closed_forms(tmp_path):
     np.testing.assert_allclose(ds["P"].pint.magnitude, p, atol=1e-7)
     np.testing.assert_allclose(ds["R"].pint.magnitude, k * (t + (1 - np.cos(w * t)) / w), rtol=1e-7)
     np.testing.assert_allclose(ds["A"].pint.magnitude, a, rtol=1e-6)
-    np.testing.assert_allclose(ds["late"].pint.magnitude, np.where(p < k * t_on, p, 2 * p), atol=1e-6)
+    # `late` jumps where P crosses k·t_on, which it does exactly at the output t = 10 s: there the
+    # solver's P (1 - 1e-11 or 1 + 1e-11) may fall on either side, so that point is not compared.
+    off_jump = np.abs(p - k * t_on) > 1e-6
+    np.testing.assert_allclose(
+        ds["late"].pint.magnitude[off_jump], np.where(p < k * t_on, p, 2 * p)[off_jump], atol=1e-6
+    )
+    assert off_jump.sum() == len(t) - 1
     # A -> B conserves A + B; the conservation analysis still finds it.
     system = build_system(model)
     assert [dict(zip(system.species, law, strict=True)) for law in system.conservation_laws] == [
