@@ -470,7 +470,7 @@ def solver_from(
     Examples
     --------
     >>> solver_from(LSODA(lower=2, upper=3), rtol=1e-4)
-    LSODA(rtol=0.0001, atol=1e-09, max_step=inf, first_step=None, lower=2, upper=3)
+    LSODA(rtol=0.0001, atol=1e-09, max_step=inf, first_step=None, max_evaluations=1000000, lower=2, upper=3)
     """
     if isinstance(solver, str):
         if solver not in SOLVERS:

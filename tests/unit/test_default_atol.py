@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import degranulation as dg
+from degranulation.errors import ResultWarning
 from degranulation.simulation import default_atol
 
 
@@ -45,5 +46,6 @@ def test_default_atol_follows_each_species_scale_and_explicit_atol_wins(scales):
         (3.75e-2, 1e-14, 7e-15)
     )
     assert default_atol(np.zeros(3), 1e-6) is None
-    ds = dg.simulate(scales, t="1 s", points=2, atol=1e-3)
+    with pytest.warns(ResultWarning, match="'Small'"):  # an explicit atol too loose for it is flagged
+        ds = dg.simulate(scales, t="1 s", points=2, atol=1e-3)
     assert '"atol": 0.001' in ds.attrs["solver"]
