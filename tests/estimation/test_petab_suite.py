@@ -247,10 +247,11 @@ def test_unsupported_constructs_are_all_listed(tmp_path: Path) -> None:
     config["format_version"], config["extensions"] = 1, {}
     path.write_text(yaml.safe_dump(config))
     parameters = pd.read_csv(tmp_path / "_parameters.tsv", sep="\t")
-    parameters["objectivePriorType"] = ["normal", "", "", ""]
-    parameters["objectivePriorParameters"] = ["1;0.1", "", "", ""]
+    # objective priors are supported (test_petab_priors.py); priors for the starts are not
+    parameters["initializationPriorType"] = ["normal", "", "", ""]
+    parameters["initializationPriorParameters"] = ["1;0.1", "", "", ""]
     parameters.to_csv(tmp_path / "_parameters.tsv", sep="\t", index=False)
-    with pytest.raises(dg.UnsupportedFeatureError, match="objectivePriorType 'normal' of 'a0'"):
+    with pytest.raises(dg.UnsupportedFeatureError, match="initializationPriorType 'normal' of 'a0'"):
         dg.read_petab(path)
 
 

@@ -38,6 +38,8 @@ observable and noise formulas          parsed by PEtab's grammar (``petab.v1.mat
 observableTransformation               lin, log, log10
 noiseDistribution                      normal, laplace (laplace is simulated and scored,
                                        not fitted: least squares cannot hold it)
+objectivePriorType                     all eight of PEtab 1, in the objective and its
+                                       gradient (:mod:`degranulation.estimation.priors`)
 =====================================  ===================================================
 
 Fitting minimises ``½Σr²`` with ``r_i = (T(ŷ_i) − T(d_i))/σ_i`` (``T`` the transformation).
@@ -47,7 +49,8 @@ so that ``½Σr²`` is PEtab's negative log-likelihood plus a constant; gradient
 forward sensitivities (also through the preequilibration and the initial assignments).
 
 Refused, with an :class:`~degranulation.errors.UnsupportedFeatureError` that lists every
-case: PEtab 2, several problems or models in one YAML file, extensions, parameter priors,
+case: PEtab 2, several problems or models in one YAML file, extensions, initialisation priors
+other than ``parameterScaleUniform``,
 condition-table entries for assignment-rule variables, initial assignments of parameters or
 compartments that depend on what the tables change, preequilibration of models with events,
 and everything :func:`degranulation.read_sbml` refuses. Visualisation tables are ignored

@@ -15,6 +15,7 @@ import numpy as np
 
 from degranulation.codegen import GeneratedCode
 from degranulation.errors import DataError, SimulationError, UnsupportedFeatureError
+from degranulation.estimation.priors import Prior, count, prior_residuals
 from degranulation.estimation.problem import (
     Condition,
     FreeParameter,
@@ -136,12 +137,16 @@ class PetabSimulation:
         ``Σ ((T(d) − T(ŷ))/σ)²``.
     sigma : numpy.ndarray
         ``σ`` of each measurement.
+    log_prior : float
+        ``Σ ln p(θ)`` of the objective priors (0 without priors): PEtab's objective is
+        ``−(llh + log_prior)``.
     """
 
     table: pandas.DataFrame
     llh: float
     chi2: float
     sigma: np.ndarray
+    log_prior: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,6 +216,7 @@ class PetabProblem:
     formulas: _Formulas = field(repr=False)
     events: tuple[Event, ...]
     has_noise_parameters: bool  # σ depends on the parameters (noise residuals are added)
+    priors: tuple[Prior | None, ...] = ()  # objective priors, one per ``estimated`` (or none)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -246,8 +252,13 @@ class PetabProblem:
 
     @property
     def n_residuals(self) -> int:
-        """Measurements, twice when ``σ`` depends on the parameters (see the module docstring)."""
-        return len(self.data) * (2 if self.has_noise_parameters else 1)
+        """Measurements, twice when ``σ`` depends on the parameters (see the module docstring),
+        and one per non-uniform objective prior of a free parameter."""
+        return len(self.data) * (2 if self.has_noise_parameters else 1) + count(self._free_priors)
+
+    @property
+    def _free_priors(self) -> tuple[Prior | None, ...]:
+        return tuple(self.priors[k] for k in self.active) if self.priors else ()
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -458,7 +469,8 @@ class PetabProblem:
 
     def residuals(self, phi: np.ndarray, *, jacobian: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """``(T(ŷ) − T(d))/σ`` per measurement, then (when ``σ`` depends on the parameters)
-        ``√(2 ln σ + c)``, and their Jacobian ``∂r/∂φ``.
+        ``√(2 ln σ + c)``, then one residual per objective prior
+        (:mod:`degranulation.estimation.priors`), and their Jacobian ``∂r/∂φ``.
 
         Raises
         ------
@@ -480,24 +492,36 @@ class PetabProblem:
         t_data, _ = self._transform(self.data, None)
         r = (t_y - t_data) / sigma
         jac = None if t_dy is None else t_dy / sigma[:, None] - (r / sigma)[:, None] * d_sigma
-        if not self.has_noise_parameters:
-            for row in np.flatnonzero(~(sigma > 0))[:1]:  # the tables fix σ: they are at fault
-                observable = self.measurement_table["observableId"].iloc[row]
-                raise DataError(
-                    f"the noise σ of measurement row {row + 1} is {sigma[row]:g}, not a positive number",
-                    file=self.file,
-                    location=f"observables[{observable}].noiseFormula",
-                    hint="a noise formula (with its noiseParameters) must give σ > 0",
-                )
-            return r, jac
+        if self.has_noise_parameters:
+            rho, d_rho = self._noise_residuals(sigma, d_sigma if jac is not None else None)
+            r, jac = _stack(r, jac, rho, d_rho)
+        else:
+            self._check_sigma(sigma)
+        prior, d_prior = prior_residuals(self._free_priors, np.asarray(phi, float), jacobian=jacobian)
+        return _stack(r, jac, prior, d_prior)
+
+    def _check_sigma(self, sigma: np.ndarray) -> None:
+        """The tables fix ``σ`` when it does not depend on the parameters: they are at fault."""
+        for row in np.flatnonzero(~(sigma > 0))[:1]:
+            observable = self.measurement_table["observableId"].iloc[row]
+            raise DataError(
+                f"the noise σ of measurement row {row + 1} is {sigma[row]:g}, not a positive number",
+                file=self.file,
+                location=f"observables[{observable}].noiseFormula",
+                hint="a noise formula (with its noiseParameters) must give σ > 0",
+            )
+
+    @staticmethod
+    def _noise_residuals(
+        sigma: np.ndarray, d_sigma: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``√(2 ln σ + c)`` per measurement and its Jacobian."""
         with np.errstate(all="ignore"):
             squared = 2.0 * np.log(sigma) + NOISE_OFFSET
         if not np.all(squared > 0):
             raise SimulationError(f"a noise σ is below exp(-{NOISE_OFFSET / 2:g}) or not positive")
         rho = np.sqrt(squared)
-        if jac is None:
-            return np.concatenate([r, rho]), None
-        return np.concatenate([r, rho]), np.vstack([jac, d_sigma / (sigma * rho)[:, None]])
+        return rho, None if d_sigma is None else d_sigma / (sigma * rho)[:, None]
 
     def _transform(
         self, values: np.ndarray, gradient: np.ndarray | None
@@ -621,7 +645,11 @@ class PetabProblem:
         table = self.measurement_table.rename(columns={"measurement": "simulation"})
         table["simulation"] = y
         chi2 = float(np.sum(((t_y - t_data) / sigma) ** 2))
-        return PetabSimulation(table=table, llh=self._llh(y, sigma), chi2=chi2, sigma=sigma)
+        theta = self._theta(phi)
+        log_prior = -sum(p.negative_log_density(t) for p, t in zip(self.priors, theta, strict=False) if p)
+        return PetabSimulation(
+            table=table, llh=self._llh(y, sigma), chi2=chi2, sigma=sigma, log_prior=float(log_prior)
+        )
 
 
 @dataclass(frozen=True)
@@ -648,3 +676,12 @@ def _source_values(
     rows = np.flatnonzero(column >= 0)
     gradient[rows, column[rows]] = 1.0
     return value, gradient
+
+
+def _stack(
+    r: np.ndarray, jac: np.ndarray | None, more: np.ndarray, d_more: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Residuals and Jacobians one above the other."""
+    if not len(more):
+        return r, jac
+    return np.concatenate([r, more]), None if jac is None or d_more is None else np.vstack([jac, d_more])

@@ -11,7 +11,7 @@ import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from degranulation.estimation.petab.problem import (
     Symbol,
     _Formulas,
 )
+from degranulation.estimation.priors import Prior
 from degranulation.estimation.problem import FreeParameter, Readout
 from degranulation.formats.sbml.math import names_in
 
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 
     from degranulation.formats.sbml import SbmlImport
     from degranulation.solvers import Solver
-
-_PRIORS: Final = ("initializationPriorType", "objectivePriorType")
 
 
 def _petab() -> Any:
@@ -262,6 +261,7 @@ class Builder:
         from degranulation.validation import validate
 
         self.check_tables()
+        priors = self.priors()
         try:
             imported = import_sbml(self.model_file)
         except UnsupportedFeatureError as exc:
@@ -315,25 +315,59 @@ class Builder:
             formulas=_Formulas(self.source()),
             events=self.events,
             has_noise_parameters=self.noise_depends_on_parameters(observations),
+            priors=priors,
         )
         return _with_nominal_state(problem, rtol, atol)
 
     # -- tables -------------------------------------------------------------------------------
 
     def check_tables(self) -> None:
-        """Priors change the objective (objective priors) or the starts (initialisation
-        priors other than PEtab's default): refused rather than ignored."""
+        """Initialisation priors other than PEtab's default change the starts: refused rather
+        than ignored (objective priors are read by :meth:`priors`)."""
         table = self.problem.parameter_df
-        for column in _PRIORS:
-            if column not in table:
+        for pid, value in table.get("initializationPriorType", {}).items():
+            if isinstance(value, str) and value and value != "parameterScaleUniform":
+                self.features.append(f"parameter table: initializationPriorType '{value}' of '{pid}'")
+
+    def priors(self) -> tuple[Prior | None, ...]:
+        """Each estimated parameter's objective prior (``None``: none, or PEtab's default).
+
+        Raises
+        ------
+        DataError
+            For prior parameters that are not two numbers or that the prior cannot take.
+        """
+        table = self.problem.parameter_df
+        priors: list[Prior | None] = []
+        for pid in self.estimated:
+            row = table.loc[pid]
+            kind = row.get("objectivePriorType")
+            if not isinstance(kind, str) or not kind:
+                priors.append(None)
                 continue
-            for pid, value in table[column].items():
-                if (
-                    isinstance(value, str)
-                    and value
-                    and not (column == "initializationPriorType" and value == "parameterScaleUniform")
-                ):
-                    self.features.append(f"parameter table: {column} '{value}' of '{pid}'")
+            where = f"parameters[{pid}].objectivePriorParameters"
+            text = row.get("objectivePriorParameters")
+            try:
+                a, b = (float(part) for part in str(text).split(";"))
+                priors.append(
+                    Prior(
+                        kind,
+                        a,
+                        b,
+                        scale=str(row.get("parameterScale", "lin")),  # type: ignore[arg-type]
+                        lower=float(row["lowerBound"]),
+                        upper=float(row["upperBound"]),
+                    )
+                )
+            except ValueError as exc:
+                detail = str(exc) if "prior" in str(exc) else f"'{text}' is not two numbers 'a;b'"
+                raise DataError(
+                    f"{kind} prior of '{pid}': {detail}", file=self.file, location=where
+                ) from None
+            except UnsupportedFeatureError as exc:
+                self.features += [f"parameter table: {f} ('{pid}')" for f in exc.features]
+                priors.append(None)
+        return tuple(priors)
 
     def setup_model(self, imported: SbmlImport) -> None:
         """Index the model's entities by SBML id, find the model value of one SBML unit of
