@@ -50,28 +50,54 @@ def modifiers(model: Model, reaction: Reaction) -> list[str]:
 
 
 def _ranks(model: Model) -> dict[str, float]:
-    """Column of every node: species at whole numbers by breadth-first distance from the
-    species nothing produces (or present at the start), reactions half-way after their
-    last reactant."""
-    produced = {s for r in model.reactions for s, _ in r.products}
-    start = [s.id for s in model.species if s.id not in produced or s.initial.value != 0]
-    rank = dict.fromkeys(start or model.species_ids[:1], 0.0)
-    frontier = list(rank)
-    while frontier:
-        following = []
-        for reaction in model.reactions:
-            if any(s in frontier for s, _ in reaction.reactants):
-                for product, _ in reaction.products:
-                    if product not in rank:
-                        rank[product] = max(rank[s] for s, _ in reaction.reactants if s in rank) + 1
-                        following.append(product)
-        frontier = following
-    for species in model.species_ids:
-        rank.setdefault(species, 0.0)
+    """Column of every node: the species present at the start first, the others by the longest
+    chain of reactions leading to them (after dropping the edges that close cycles), reactions
+    half-way between their reactants' last column and their products' first."""
+    present = [s.id for s in model.species if s.initial.value != 0]  # inputs: first column
+    following: dict[str, list[str]] = {s: [] for s in model.species_ids}
     for reaction in model.reactions:
-        sides = [rank[s] for s, _ in reaction.reactants] or [min(rank[s] for s, _ in reaction.products) - 1]
-        rank[f"#{reaction.id}"] = max(sides) + 0.5
+        for reactant, _ in reaction.reactants:
+            following[reactant] += [
+                p for p, _ in reaction.products if p not in following[reactant] and p not in present
+            ]
+    order, state = [], dict.fromkeys(model.species_ids, 0)  # 0 new, 1 on the path, 2 done
+    forward: dict[str, list[str]] = {s: [] for s in model.species_ids}
+    for root in present + list(model.species_ids):
+        _depth_first(root, following, forward, state, order)
+    rank = dict.fromkeys(model.species_ids, 0.0)
+    for species in reversed(order):  # topological order of the acyclic forward edges
+        for product in forward[species]:
+            rank[product] = max(rank[product], rank[species] + 1)
+    for reaction in model.reactions:
+        before = [rank[s] for s, _ in reaction.reactants]
+        after = [rank[s] for s, _ in reaction.products]
+        if before and after and min(after) > max(before):
+            rank[f"#{reaction.id}"] = (max(before) + min(after)) / 2 if min(after) - max(before) == 1 else max(before) + 0.5
+        else:
+            rank[f"#{reaction.id}"] = max(before) + 0.5 if before else min(after) - 0.5
     return rank
+
+
+def _depth_first(node: str, following: dict[str, list[str]], forward: dict[str, list[str]],
+                 state: dict[str, int], order: list[str]) -> None:  # fmt: skip
+    """Depth-first search keeping the edges that close no cycle; ``order`` gets finished nodes."""
+    if state[node]:
+        return
+    state[node] = 1
+    stack = [(node, iter(following[node]))]
+    while stack:
+        current, successors = stack[-1]
+        step = next(successors, None)
+        if step is None:
+            state[current] = 2
+            order.append(current)
+            stack.pop()
+        elif state[step] == 0:
+            forward[current].append(step)
+            state[step] = 1
+            stack.append((step, iter(following[step])))
+        elif state[step] == 2:
+            forward[current].append(step)
 
 
 def _neighbours(model: Model) -> dict[str, list[str]]:
@@ -112,7 +138,7 @@ def _diagram(model: Model) -> Any:
     position = _positions(model)
     width = max(x for x, _ in position.values()) + 1
     height = max(sum(1 for p in position.values() if p[0] == x) for x, _ in position.values())
-    figure, axis = plt.subplots(figsize=(min(2.0 + 1.7 * width, 16), min(1.5 + 0.55 * height, 14)))
+    figure, axis = plt.subplots(figsize=(min(2.0 + 1.7 * width, 16), min(max(3.0, 1.5 + 0.55 * height), 14)))
     for reaction in model.reactions:
         node = position[f"#{reaction.id}"]
         back = "<|-" if reaction.reversible else "-"  # a reversible reaction also points back
@@ -148,9 +174,12 @@ def _arrow(axis: Any, start: tuple[float, float], end: tuple[float, float], styl
            shrink_a: float = 12, shrink_b: float = 12, dashed: bool = False) -> None:  # fmt: skip
     from matplotlib.patches import FancyArrowPatch
 
+    backwards = end[0] < start[0] or (end[0] == start[0] and end[1] != start[1])
+    bend = 0.3 / (1 + abs(end[0] - start[0])) if backwards else 0.0  # long arcs bulge less
     axis.add_patch(
         FancyArrowPatch(
             start, end, arrowstyle=style, mutation_scale=8, shrinkA=shrink_a, shrinkB=shrink_b,
+            connectionstyle=f"arc3,rad={bend}",
             color="0.55" if dashed else "0.2", linestyle="--" if dashed else "-", linewidth=0.8,
         )
     )  # fmt: skip
@@ -197,12 +226,12 @@ def time_course_figure(model: Model, ds: xarray.Dataset, step_seconds: list[floa
     scale = {"s": 1.0, "min": 60.0, "h": 3600.0}[unit]
     by_unit: dict[str, list[str]] = {}
     for observable in model.observables:
-        by_unit.setdefault(f"{ds[observable.id].pint.units:~P}" or "dimensionless", []).append(observable.id)
+        by_unit.setdefault(observable.unit or "dimensionless", []).append(observable.id)  # as written
     figure, axes = plt.subplots(len(by_unit), 1, sharex=True, squeeze=False,
                                 figsize=(8, 0.6 + 2.4 * len(by_unit)))  # fmt: skip
     for axis, (label, names) in zip(axes[:, 0], by_unit.items(), strict=True):
         for name in names:
-            axis.plot(times / scale, ds[name].pint.magnitude, label=name)
+            axis.plot(times / scale, ds[name].pint.to(label).pint.magnitude, label=name)
         for step in step_seconds:
             axis.axvline(step / scale, color="0.5", linestyle=":", linewidth=1)
         axis.set_ylabel(label)
