@@ -3,9 +3,9 @@ them, and the means to hold that record to the tests.
 
 Each entry names a pytest node id and the literal text (``evidence``) that the test's code must
 contain: the reference numbers and tolerances that the gallery page prints. ``tests/docs``
-fails when a node id is not collected, when a piece of evidence is missing from the test
-(its source, its decorators and the module-level constants it names), or when a bundled model
-has no entry, so the page cannot drift from what the tests check.
+fails when a node id is not collected, when a piece of evidence is missing from the test's
+code (its source, decorators, fixtures of the same module and the module-level constants these
+name), or when a bundled model has no entry, so the page cannot drift from what the tests check.
 """
 
 from __future__ import annotations
