@@ -77,7 +77,9 @@ def _check(path: Path, model_id: str, number: int, entry: dict[str, object]) -> 
     where = f"{path}: [[{model_id}]] entry {number}"
     if set(entry) != _FIELDS:
         missing, unknown = sorted(_FIELDS - set(entry)), sorted(set(entry) - _FIELDS)
-        raise ValueError(f"{where}: missing fields {missing}, unknown fields {unknown}; give exactly {sorted(_FIELDS)}")
+        raise ValueError(
+            f"{where}: missing fields {missing}, unknown fields {unknown}; give exactly {sorted(_FIELDS)}"
+        )
     evidence = entry["evidence"]
     if not isinstance(evidence, list) or not evidence or not all(isinstance(e, str) for e in evidence):
         raise ValueError(f"{where}: 'evidence' must be a non-empty list of strings found in the test's code")

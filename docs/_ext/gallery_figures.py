@@ -52,7 +52,7 @@ def modifiers(model: Model, reaction: Reaction) -> list[str]:
 def _ranks(model: Model) -> dict[str, float]:
     """Column of every node: the species present at the start first, the others by the longest
     chain of reactions leading to them (after dropping the edges that close cycles), reactions
-    half-way between their reactants' last column and their products' first."""
+    half a column after their last reactant."""
     present = [s.id for s in model.species if s.initial.value != 0]  # inputs: first column
     following: dict[str, list[str]] = {s: [] for s in model.species_ids}
     for reaction in model.reactions:
@@ -71,15 +71,17 @@ def _ranks(model: Model) -> dict[str, float]:
     for reaction in model.reactions:
         before = [rank[s] for s, _ in reaction.reactants]
         after = [rank[s] for s, _ in reaction.products]
-        if before and after and min(after) > max(before):
-            rank[f"#{reaction.id}"] = (max(before) + min(after)) / 2 if min(after) - max(before) == 1 else max(before) + 0.5
-        else:
-            rank[f"#{reaction.id}"] = max(before) + 0.5 if before else min(after) - 0.5
+        rank[f"#{reaction.id}"] = max(before) + 0.5 if before else min(after) - 0.5
     return rank
 
 
-def _depth_first(node: str, following: dict[str, list[str]], forward: dict[str, list[str]],
-                 state: dict[str, int], order: list[str]) -> None:  # fmt: skip
+def _depth_first(
+    node: str,
+    following: dict[str, list[str]],
+    forward: dict[str, list[str]],
+    state: dict[str, int],
+    order: list[str],
+) -> None:
     """Depth-first search keeping the edges that close no cycle; ``order`` gets finished nodes."""
     if state[node]:
         return
@@ -122,15 +124,18 @@ def _positions(model: Model) -> dict[str, tuple[float, float]]:
     for sweep in range(8):
         for key in keys if sweep % 2 == 0 else keys[::-1]:
             column = columns[key]
-
-            def centre(node: str) -> float:
-                near = [y[n] for n in links.get(node, []) if n in y and rank[n] != key]
-                return float(np.mean(near)) if near else y[node]
-
-            column.sort(key=centre)
+            column.sort(key=lambda node, key=key: _centre(node, key, y, links, rank))
             for i, node in enumerate(column):
                 y[node] = i - (len(column) - 1) / 2
     return {node: (rank[node], -y[node]) for node in rank}
+
+
+def _centre(
+    node: str, column: float, y: dict[str, float], links: dict[str, list[str]], rank: dict[str, float]
+) -> float:
+    """Mean height of a node's neighbours in other columns (its own height if it has none)."""
+    near = [y[n] for n in links.get(node, []) if rank[n] != column]
+    return float(np.mean(near)) if near else y[node]
 
 
 def _diagram(model: Model) -> Any:
@@ -150,12 +155,21 @@ def _diagram(model: Model) -> Any:
             _arrow(axis, position[species], node, "-|>", shrink_b=3, dashed=True)
         axis.plot(*node, marker="s", color="0.25", markersize=4, zorder=3)
         if len(model.reactions) <= MAX_REACTION_LABELS:
-            axis.annotate(reaction.id, node, xytext=(0, 5), textcoords="offset points",
-                          ha="center", fontsize=7, color="0.35")  # fmt: skip
+            axis.annotate(
+                reaction.id,
+                node,
+                xytext=(0, 5),
+                textcoords="offset points",
+                ha="center",
+                fontsize=7,
+                color="0.35",
+            )
     for species in model.species:
-        boxed = dict(boxstyle="round,pad=0.3", facecolor="#fde7c8" if species.boundary else "#dcebf7",
-                     edgecolor="0.4")  # fmt: skip
-        axis.text(*position[species.id], species.id, ha="center", va="center", fontsize=8, bbox=boxed, zorder=4)
+        colour = "#fde7c8" if species.boundary else "#dcebf7"
+        boxed = {"boxstyle": "round,pad=0.3", "facecolor": colour, "edgecolor": "0.4"}
+        axis.text(
+            *position[species.id], species.id, ha="center", va="center", fontsize=8, bbox=boxed, zorder=4
+        )
     xs = [x for x, _ in position.values()]
     ys = [y for _, y in position.values()]
     axis.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
@@ -170,26 +184,39 @@ def _diagram(model: Model) -> Any:
     return figure
 
 
-def _arrow(axis: Any, start: tuple[float, float], end: tuple[float, float], style: str, *,
-           shrink_a: float = 12, shrink_b: float = 12, dashed: bool = False) -> None:  # fmt: skip
+def _arrow(
+    axis: Any,
+    start: tuple[float, float],
+    end: tuple[float, float],
+    style: str,
+    *,
+    shrink_a: float = 12,
+    shrink_b: float = 12,
+    dashed: bool = False,
+) -> None:
     from matplotlib.patches import FancyArrowPatch
 
     backwards = end[0] < start[0] or (end[0] == start[0] and end[1] != start[1])
     bend = 0.3 / (1 + abs(end[0] - start[0])) if backwards else 0.0  # long arcs bulge less
     axis.add_patch(
         FancyArrowPatch(
-            start, end, arrowstyle=style, mutation_scale=8, shrinkA=shrink_a, shrinkB=shrink_b,
+            start,
+            end,
+            arrowstyle=style,
+            mutation_scale=8,
+            shrinkA=shrink_a,
+            shrinkB=shrink_b,
             connectionstyle=f"arc3,rad={bend}",
-            color="0.55" if dashed else "0.2", linestyle="--" if dashed else "-", linewidth=0.8,
+            color="0.55" if dashed else "0.2",
+            linestyle="--" if dashed else "-",
+            linewidth=0.8,
         )
-    )  # fmt: skip
+    )
 
 
 def rule_groups(reactions: Iterable[Reaction]) -> Counter[str]:
     """Reactions per generating rule (their description, ``rule reverse_R1`` counted with ``R1``)."""
-    return Counter(
-        (r.description or "(no description)").replace("rule reverse_", "rule ") for r in reactions
-    )
+    return Counter((r.description or "(no description)").replace("rule reverse_", "rule ") for r in reactions)
 
 
 def _summary(model: Model) -> Any:
@@ -227,8 +254,9 @@ def time_course_figure(model: Model, ds: xarray.Dataset, step_seconds: list[floa
     by_unit: dict[str, list[str]] = {}
     for observable in model.observables:
         by_unit.setdefault(observable.unit or "dimensionless", []).append(observable.id)  # as written
-    figure, axes = plt.subplots(len(by_unit), 1, sharex=True, squeeze=False,
-                                figsize=(8, 0.6 + 2.4 * len(by_unit)))  # fmt: skip
+    figure, axes = plt.subplots(
+        len(by_unit), 1, sharex=True, squeeze=False, figsize=(8, 0.6 + 2.4 * len(by_unit))
+    )
     for axis, (label, names) in zip(axes[:, 0], by_unit.items(), strict=True):
         for name in names:
             axis.plot(times / scale, ds[name].pint.to(label).pint.magnitude, label=name)

@@ -94,15 +94,18 @@ def _header(model: Model) -> list[str]:
     facts = [
         ["model id", code(model.id)],
         ["cell type", text(model.cell_type)],
-        ["size", f"{len(model.species)} species, {len(model.reactions)} reactions, "
-                 f"{len(model.parameters)} parameters, {len(model.observables)} observables"],
+        [
+            "size",
+            f"{len(model.species)} species, {len(model.reactions)} reactions, "
+            f"{len(model.parameters)} parameters, {len(model.observables)} observables",
+        ],
         ["file", code(f"models/{model.id}.toml")],
         ["units", ", ".join(f"{name} {code(unit)}" for name, unit in _units(model))],
-    ]  # fmt: skip
+    ]
     return [
         f"(gallery-{model.id})=",
         f"# {text(model.title or model.id)}",
-        table(["", ""], facts),
+        "\n".join(f"- **{name}**: {value}" for name, value in facts),
         text(model.description),
         "**References**\n\n" + (references or "none given"),
     ]
@@ -139,15 +142,13 @@ def _default_run(model: Model, image: str) -> list[str]:
         steps,
         f"Simulated for 30 min past the last step ({minutes:g} min, {POINTS} output times) with the "
         "solver's defaults, as on the command line:",
-        f"```console\n$ degranulation simulate {model.id} --t-end {minutes:g}min --points {POINTS}\n```",
+        f"```bash\ndegranulation simulate {model.id} --t-end {minutes:g}min --points {POINTS}\n```",
         f"![Observables of {model.id} under its default protocol]({image})",
     ]
 
 
 def _checks(checks: list[Check]) -> list[str]:
-    rows = [
-        [text(c.what), text(c.against), text(c.tolerance), code(c.test)] for c in checks
-    ]
+    rows = [[text(c.what), text(c.against), text(c.tolerance), code(c.test)] for c in checks]
     return [
         "## Published checks",
         "What the test suite checks this model against, with the numbers and tolerances the tests "
@@ -163,30 +164,43 @@ def _records(model: Model) -> list[str]:
         parts += ["## Compartments", table(["id", "size", "description"], rows)]
     shown = [s for s in model.species if s.initial.value != 0] if not _small(model) else list(model.species)
     rows = [
-        [code(s.id), code(s.initial), code(s.compartment or "—"), "yes" if s.boundary else "",
-         text(" — ".join(t for t in (s.label, s.description) if t))]
+        [
+            code(s.id),
+            code(s.initial),
+            code(s.compartment or "—"),
+            "yes" if s.boundary else "",
+            text(" — ".join(t for t in (s.label, s.description) if t)),
+        ]
         for s in shown
-    ]  # fmt: skip
+    ]
     parts += ["## Species", table(["id", "initial", "compartment", "boundary", "description"], rows)]
     if len(shown) < len(model.species):
-        parts.append(f"The other {len(model.species) - len(shown)} species start at zero "
-                     f"(`degranulation models show {model.id}` lists them).")  # fmt: skip
+        parts.append(
+            f"The other {len(model.species) - len(shown)} species start at zero "
+            f"(`degranulation models show {model.id}` lists them)."
+        )
     rows = [
         [code(p.id), code(p.value), p.status, _bounds(p), text(p.source), text(p.description)]
         for p in model.parameters
     ]
     parts += ["## Parameters", table(["id", "value", "status", "bounds", "source", "description"], rows)]
     if _small(model):
-        rows = [[code(r.id), code(r.equation), code(r.rate), text(r.label or r.description)] for r in model.reactions]
+        rows = [
+            [code(r.id), code(r.equation), code(r.rate), text(r.label or r.description)]
+            for r in model.reactions
+        ]
         parts += ["## Reactions", table(["id", "equation", "rate", "description"], rows)]
     rows = [[code(o.id), _expression(o.expr), code(o.unit), text(o.description)] for o in model.observables]
     parts += ["## Observables", table(["id", "expression", "unit", "description"], rows)]
     if model.protocols:
         rows = [
-            [code(p.id) + (" (default)" if p.id == model.default_protocol else ""),
-             "<br>".join(_step(s) for s in p.steps) or "none", text(p.description)]
+            [
+                code(p.id) + (" (default)" if p.id == model.default_protocol else ""),
+                "<br>".join(_step(s) for s in p.steps) or "none",
+                text(p.description),
+            ]
             for p in model.protocols
-        ]  # fmt: skip
+        ]
         parts += ["## Protocols", table(["id", "steps", "description"], rows)]
     return parts
 
