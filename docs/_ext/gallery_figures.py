@@ -50,19 +50,27 @@ def modifiers(model: Model, reaction: Reaction) -> list[str]:
 
 
 def _ranks(model: Model) -> dict[str, float]:
-    """Column of every node: the species present at the start first, the others by the longest
+    """Column of every node: the inputs (species present at the start that no reaction makes
+    from other such species) first, the others by the longest
     chain of reactions leading to them (after dropping the edges that close cycles), reactions
     half a column after their last reactant."""
-    present = [s.id for s in model.species if s.initial.value != 0]  # inputs: first column
+    present = {s.id for s in model.species if s.initial.value != 0}
+    fed = {  # made from species present at the start: a later pool, not an input
+        p
+        for r in model.reactions
+        if r.reactants and all(s in present for s, _ in r.reactants)
+        for p, _ in r.products
+    }
+    inputs = [s for s in model.species_ids if s in present and s not in fed]  # the first column
     following: dict[str, list[str]] = {s: [] for s in model.species_ids}
     for reaction in model.reactions:
         for reactant, _ in reaction.reactants:
             following[reactant] += [
-                p for p, _ in reaction.products if p not in following[reactant] and p not in present
+                p for p, _ in reaction.products if p not in following[reactant] and p not in inputs
             ]
     order, state = [], dict.fromkeys(model.species_ids, 0)  # 0 new, 1 on the path, 2 done
     forward: dict[str, list[str]] = {s: [] for s in model.species_ids}
-    for root in present + list(model.species_ids):
+    for root in inputs + list(model.species_ids):
         _depth_first(root, following, forward, state, order)
     rank = dict.fromkeys(model.species_ids, 0.0)
     for species in reversed(order):  # topological order of the acyclic forward edges
