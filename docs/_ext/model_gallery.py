@@ -152,7 +152,10 @@ def _checks(checks: list[Check]) -> list[str]:
     return [
         "## Published checks",
         "What the test suite checks this model against, with the numbers and tolerances the tests "
-        "assert (each test's code contains them: `tests/docs/test_gallery.py` holds this list to it).",
+        "assert (each test's code contains them: `tests/docs/test_gallery.py` holds this list to it). "
+        "Every bundled model is also checked by `tests/library/test_models.py`: it validates with no "
+        "issue, keeps its exact conservation laws along its default protocol, and that protocol runs from "
+        "the command line.",
         table(["checked", "against", "tolerance", "test"], rows) if rows else "No published check yet.",
     ]
 
