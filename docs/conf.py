@@ -5,7 +5,12 @@ Build: ``python -m pip install '.[docs]' && python -m sphinx -W --keep-going -b 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import degranulation
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))  # local extensions (the model gallery)
 
 project = "degranulation"
 author = "degranulation developers"
@@ -21,6 +26,7 @@ extensions = [
     "numpydoc",
     "myst_nb",
     "sphinx_copybutton",
+    "model_gallery",
 ]
 
 # Tutorials are MyST notebooks (.md): executed on every build; a cell that raises fails the build.
