@@ -21,6 +21,7 @@ extensions = [
     "numpydoc",
     "myst_nb",
     "sphinx_copybutton",
+    "sphinxarg.ext",  # the CLI reference, generated from degranulation.cli.build_parser()
 ]
 
 # Tutorials are MyST notebooks (.md): executed on every build; a cell that raises fails the build.
