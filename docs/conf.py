@@ -39,7 +39,7 @@ numpydoc_class_members_toctree = False
 intersphinx_mapping: dict[str, tuple[str, None]] = {}  # builds offline: no inventories are fetched
 
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "jupyter_execute"]
-templates_path: list[str] = []
+templates_path = ["_templates"]  # autosummary/class.rst: class pages document their methods
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"degranulation {release}"
