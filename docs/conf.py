@@ -39,6 +39,7 @@ numpydoc_class_members_toctree = False
 intersphinx_mapping: dict[str, tuple[str, None]] = {}  # builds offline: no inventories are fetched
 
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "jupyter_execute"]
+smartquotes_action = "qe"  # quotes and ellipses only: '--plot' in CLI help stays two hyphens
 templates_path = ["_templates"]  # autosummary/class.rst: class pages document their methods
 
 html_theme = "pydata_sphinx_theme"
