@@ -95,6 +95,9 @@ _LAZY = {
     "simulate_sensitivities": "degranulation.sensitivities",
     "read_petab": "degranulation.estimation.petab",
     "PetabProblem": "degranulation.estimation.petab",
+    "plot_dose_response": "degranulation.plotting",
+    "plot_fit": "degranulation.plotting",
+    "plot_profiles": "degranulation.plotting",
 }
 
 if TYPE_CHECKING:
@@ -121,6 +124,9 @@ if TYPE_CHECKING:
     from degranulation.library import load_model as load_model
     from degranulation.library import validate as validate
     from degranulation.network import Model as Model
+    from degranulation.plotting import plot_dose_response as plot_dose_response
+    from degranulation.plotting import plot_fit as plot_fit
+    from degranulation.plotting import plot_profiles as plot_profiles
     from degranulation.sensitivities import simulate_sensitivities as simulate_sensitivities
     from degranulation.simulation import simulate as simulate
     from degranulation.solvers import BDF as BDF

@@ -37,13 +37,27 @@ def plot_dose_response(result: xarray.Dataset, fits: dict[str, HillFit | str], p
     the peak; one panel per readout, titled with the readout time, the legend below the axes
     so that it covers no point. Writes ``path`` (PNG, PDF, SVG).
 
+    Parameters
+    ----------
+    result : xarray.Dataset
+        A one-factor sweep, e.g. from :func:`degranulation.dose_response`.
+    fits : dict of str to HillFit or str
+        Readout name → its Hill fit, or the reason it could not be fitted (drawn without a curve).
+    path : path
+        PNG, PDF or SVG file.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
     Examples
     --------
     >>> import tempfile, pathlib, degranulation as dg
     >>> from degranulation.hill import fit_curves
     >>> dr = dg.dose_response("ige_fceri_crosslinking", vary="L", observe="RecDim", at="10 min",
     ...                       doses=dg.geomspace("1e3 molecule", "1e9 molecule", 13))
-    >>> path = plot_dose_response(dr, fit_curves(dr, "L"), pathlib.Path(tempfile.mkdtemp()) / "dr.png")
+    >>> path = dg.plot_dose_response(dr, fit_curves(dr, "L"), pathlib.Path(tempfile.mkdtemp()) / "dr.png")
     >>> path.stat().st_size > 0
     True
     """
@@ -53,7 +67,17 @@ def plot_dose_response(result: xarray.Dataset, fits: dict[str, HillFit | str], p
 
 
 def dose_response_figure(result: xarray.Dataset, fits: dict[str, HillFit | str]) -> Any:
-    """The figure :func:`plot_dose_response` writes, as a Matplotlib ``Figure``."""
+    """The figure :func:`plot_dose_response` writes, as a Matplotlib ``Figure``.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> from degranulation.hill import fit_curves
+    >>> dr = dg.dose_response("ige_fceri_crosslinking", vary="L", observe="RecDim", at="10 min",
+    ...                       doses=dg.geomspace("1e3 molecule", "1e9 molecule", 13))
+    >>> dose_response_figure(dr, fit_curves(dr, "L")).axes[0].get_title()
+    'RecDim at 10 min'
+    """
     from degranulation.hill import HillFit
 
     plt = _pyplot()
@@ -84,7 +108,16 @@ def dose_response_figure(result: xarray.Dataset, fits: dict[str, HillFit | str])
 
 
 def readout_time(result: xarray.Dataset) -> str:
-    """How a sweep was read out, for titles: ``'at 10 min'``, ``'at steady state'`` or ''."""
+    """How a sweep was read out, for titles: ``'at 10 min'``, ``'at steady state'`` or ''.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> dr = dg.dose_response("ige_fceri_crosslinking", vary="L", observe="RecDim", at="10 min",
+    ...                       doses=dg.geomspace("1e3 molecule", "1e9 molecule", 3))
+    >>> readout_time(dr)
+    'at 10 min'
+    """
     import json
 
     if result.attrs.get("readout") == "steady state":
@@ -166,13 +199,18 @@ def plot_fit(result: FitResult, path: str | Path, *, time_unit: str | None = Non
     time_unit : str, optional
         Unit of the time axis, e.g. the data's ``"min"`` (default: the model's time unit).
 
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
     Examples
     --------
     >>> import tempfile, pathlib, degranulation as dg
     >>> from degranulation.library import models_folder
     >>> fit = dg.fit("ige_fceri_crosslinking", models_folder() / "data" / "crosslinking_synthetic.csv",
     ...              estimate=["kp1"], n_starts=1, seed=0)
-    >>> plot_fit(fit, pathlib.Path(tempfile.mkdtemp()) / "fit.png", time_unit="min").stat().st_size > 0
+    >>> dg.plot_fit(fit, pathlib.Path(tempfile.mkdtemp()) / "fit.png", time_unit="min").stat().st_size > 0
     True
     """
     plt = _pyplot()
@@ -180,7 +218,17 @@ def plot_fit(result: FitResult, path: str | Path, *, time_unit: str | None = Non
 
 
 def fit_figure(result: FitResult, *, time_unit: str | None = None) -> Any:
-    """The figure :func:`plot_fit` writes, as a Matplotlib ``Figure``."""
+    """The figure :func:`plot_fit` writes, as a Matplotlib ``Figure``.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> from degranulation.library import models_folder
+    >>> fit = dg.fit("ige_fceri_crosslinking", models_folder() / "data" / "crosslinking_synthetic.csv",
+    ...              estimate=["kp1"], n_starts=1, seed=0)
+    >>> fit_figure(fit, time_unit="min").axes[1].get_xlabel()
+    'time [min]'
+    """
     plt = _pyplot()
     problem = result.problem
     names = [r.name for r in problem.readouts]
@@ -249,6 +297,18 @@ def plot_profiles(profiles: ProfileResult, path: str | Path) -> Path:
     parameter (log axis for positive values), the threshold of the interval and the interval's
     ends; one panel per parameter. Writes ``path``.
 
+    Parameters
+    ----------
+    profiles : ProfileResult
+        From :func:`degranulation.profile_likelihood`.
+    path : path
+        PNG, PDF or SVG file.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
     Examples
     --------
     >>> import tempfile, pathlib, degranulation as dg
@@ -256,7 +316,7 @@ def plot_profiles(profiles: ProfileResult, path: str | Path) -> Path:
     >>> fit = dg.fit("ige_fceri_crosslinking", models_folder() / "data" / "crosslinking_synthetic.csv",
     ...              estimate=["kp1"], n_starts=1, seed=0)
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "profile.png"
-    >>> plot_profiles(dg.profile_likelihood(fit), path).stat().st_size > 0
+    >>> dg.plot_profiles(dg.profile_likelihood(fit), path).stat().st_size > 0
     True
     """
     plt = _pyplot()
@@ -264,7 +324,17 @@ def plot_profiles(profiles: ProfileResult, path: str | Path) -> Path:
 
 
 def profile_figure(profiles: ProfileResult) -> Any:
-    """The figure :func:`plot_profiles` writes, as a Matplotlib ``Figure``."""
+    """The figure :func:`plot_profiles` writes, as a Matplotlib ``Figure``.
+
+    Examples
+    --------
+    >>> import degranulation as dg
+    >>> from degranulation.library import models_folder
+    >>> fit = dg.fit("ige_fceri_crosslinking", models_folder() / "data" / "crosslinking_synthetic.csv",
+    ...              estimate=["kp1"], n_starts=1, seed=0)
+    >>> profile_figure(dg.profile_likelihood(fit)).axes[0].get_xlabel()
+    'kp1 [1/(molecule*s)]'
+    """
     plt = _pyplot()
     items = list(profiles.profiles.items())
     figure, axes = plt.subplots(1, len(items), figsize=(4.2 * len(items), 3.6), squeeze=False)

@@ -27,6 +27,7 @@ extensions = [
     "myst_nb",
     "sphinx_copybutton",
     "model_gallery",
+    "sphinxarg.ext",  # the CLI reference, generated from degranulation.cli.build_parser()
 ]
 
 # Tutorials are MyST notebooks (.md): executed on every build; a cell that raises fails the build.
@@ -44,7 +45,8 @@ numpydoc_class_members_toctree = False
 intersphinx_mapping: dict[str, tuple[str, None]] = {}  # builds offline: no inventories are fetched
 
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "jupyter_execute"]
-templates_path: list[str] = []
+smartquotes_action = "qe"  # quotes and ellipses only: '--plot' in CLI help stays two hyphens
+templates_path = ["_templates"]  # autosummary/class.rst: class pages document their methods
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"degranulation {release}"
