@@ -7,6 +7,8 @@ when a figure is drawn, and its absence is reported then, naming the extra.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +26,19 @@ def _pyplot() -> Any:
     try:
         import matplotlib
 
-        matplotlib.use("Agg")  # files only: no display needed
+        if not _backend_chosen():
+            matplotlib.use("Agg")  # files only: no display needed
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError("plots need matplotlib: pip install 'degranulation[plot]'") from None
     return plt
+
+
+def _backend_chosen() -> bool:
+    """Whether a Matplotlib backend was chosen before us: through ``MPLBACKEND`` (Jupyter sets
+    its inline backend so) or by importing pyplot. It is kept, so that the ``*_figure``
+    functions display in a notebook and later figures still do; forcing Agg there would hide them."""
+    return bool(os.environ.get("MPLBACKEND")) or "matplotlib.pyplot" in sys.modules
 
 
 def plot_dose_response(result: xarray.Dataset, fits: dict[str, HillFit | str], path: str | Path) -> Path:

@@ -104,3 +104,22 @@ def test_profile_figure_shows_the_threshold_and_the_interval(fitted):
     vertical = sorted(line.get_xdata()[0] for line in axis.get_lines() if len(set(line.get_xdata())) == 1)
     assert vertical == pytest.approx([profile.ci_low, profile.ci_high])
     plt.close(figure)
+
+
+@pytest.mark.parametrize(("environment", "expected"), [({"MPLBACKEND": "svg"}, "svg"), ({}, "agg")])
+def test_a_backend_chosen_before_is_kept(environment, expected):
+    # Jupyter chooses its inline backend through MPLBACKEND: forcing Agg there hid every later
+    # figure of the notebook. With nothing chosen (a script), the figures need no display: Agg.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib\n"
+        "from degranulation.plotting import _pyplot\n"
+        "_pyplot()\n"
+        "print(matplotlib.get_backend().lower())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"} | environment
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == expected
