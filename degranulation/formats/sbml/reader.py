@@ -556,7 +556,7 @@ class Importer:
                 return {}
             for where, left, right in disagreements:  # solved without them: SBML's numbers as written
                 self.unit_notes.append(
-                    f"{where} is in '{self._from_vector(left)}' where '{self._from_vector(right)}' is needed"
+                    f"{where}: '{self._from_vector(left)}' vs '{self._from_vector(right)}'"
                 )
         return {model_ids.get(name, name): self._from_vector(vector) for name, vector in vectors.items()}
 
