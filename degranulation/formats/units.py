@@ -159,6 +159,32 @@ def _named(name: str, unit: Unit) -> Unit | None:
     return candidate if same else None
 
 
+#: Units pint names, for a substance, volume or time unit the file defines without one (an SBML
+#: "hour" is 3600 s): named, a model in it takes its numbers with no factor.
+_NAMED: Final = (
+    "s", "ms", "min", "h", "day", "week", "year", "mol", "mmol", "umol", "nmol", "pmol", "molecule",
+    "L", "mL", "uL", "nL", "pL", "fL", "m**3",
+)  # fmt: skip
+
+
+def pint_named(unit: Unit) -> Unit:
+    """``unit``, or the unit of :data:`_NAMED` of the same size when it has a factor.
+
+    Examples
+    --------
+    >>> from degranulation.formats.units import Unit, pint_named
+    >>> str(pint_named(Unit(3600.0, "s"))), str(pint_named(Unit(2.0, "s")))
+    ('h', '2.0 s')
+    """
+    if unit.factor == 1:
+        return unit
+    for text in _NAMED:
+        candidate = Unit(1.0, text)
+        if np.allclose(candidate.vector(), unit.vector(), rtol=0, atol=1e-12):
+            return candidate
+    return unit
+
+
 def unit_from_reference(model: Any, reference: str) -> Unit | None:
     """The unit an SBML ``units`` attribute names (None when it is empty).
 

@@ -468,3 +468,23 @@ def test_units_that_disagree_on_the_command_line(tmp_path: Path, capsys: pytest.
     assert main(["simulate", path, "--t-end", "1s", "--points", "2", "--strict-units"]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "units that do not agree in reaction 'r'" in lines[0]
+
+
+def test_a_model_timed_in_hours_whose_units_disagree_runs_in_hours(tmp_path: Path) -> None:
+    """The model's time unit is 3600 s (a unit definition without a pint name, as in the PEtab
+    benchmark models Weber_BMC2015 and Giordano_Nature2020): it is named 'h', so SBML's numbers
+    stay as written: [A] = 0.5 · exp(-k t / 2) with t in hours (closed form)."""
+    path = _missing_volume(tmp_path)
+    document = libsbml.readSBMLFromFile(str(path))
+    model = document.getModel()
+    _unit_definition(model, "hour", libsbml.UNIT_KIND_SECOND, 1, multiplier=3600.0)
+    _unit_definition(model, "per_hour", libsbml.UNIT_KIND_SECOND, -1, multiplier=3600.0)
+    model.setTimeUnits("hour")
+    model.getParameter("k").setUnits("per_hour")
+    write(document, path)
+    with pytest.warns(UnitWarning) as caught:
+        model = dg.load_model(path)
+    assert len(caught) == 1 and model.units.time == "h"
+    ds = dg.simulate(model, t="4 h", points=5, rtol=1e-10, atol=1e-14)
+    expected = 0.5 * np.exp(-np.linspace(0.0, 4.0, 5) / 2.0)
+    np.testing.assert_allclose(ds["A"].pint.to("mol/L").pint.magnitude, expected, rtol=1e-7)

@@ -32,6 +32,7 @@ from degranulation.formats.units import (
     UnitInference,
     UnitProblem,
     format_unit,
+    pint_named,
     unit_from_reference,
     unit_from_vector,
     warn_units,
@@ -251,7 +252,7 @@ class Importer:
         if tuple(vector[1:4]) != expected or any(vector[4:]):
             self._disagree(f"{what} in '{unit}', which is not a {dimension} unit", f"'{default}'")
             return default
-        return unit
+        return pint_named(unit)
 
     def _disagree(self, problem: str, used: str) -> None:
         """A unit problem: refused with ``strict_units``, else noted and ``used`` instead."""
