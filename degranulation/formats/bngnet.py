@@ -24,7 +24,10 @@ constant of one order, a term added to an observable, a factor of a derived cons
 that no use pins down is ``dimensionless``. Where one parameter serves reactions of different
 orders (cBNGL folds compartment volumes into such constants), the majority use sets its unit and
 the other reactions get the unit factors ``bng_molecule = 1 molecule`` and ``bng_second = 1 s``,
-which leave every number as BioNetGen has it.
+which leave every number as BioNetGen has it. An expression that adds or compares quantities of
+different dimensions (``k*(1 + Atot)``) is kept as BioNetGen computes it: the model does not
+enforce units (``Model.units_enforced``) and one ``UnitWarning`` names each such expression with
+its two units; ``strict_units=True`` refuses the network instead.
 
 Species are named ``S1``, ``S2``, ... in file order (BioNetGen's own SBML export does the same),
 with the BioNetGen species text as their label.
