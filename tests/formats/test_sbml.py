@@ -470,6 +470,22 @@ def test_units_that_disagree_on_the_command_line(tmp_path: Path, capsys: pytest.
     assert len(lines) == 1 and "units that do not agree in reaction 'r'" in lines[0]
 
 
+def test_a_model_whose_units_disagree_is_not_written_as_a_model_file(tmp_path: Path) -> None:
+    """A model file enforces units, and as one the law k*A would gain the volume factor: [A]
+    would decay as exp(-k t), not exp(-k t / 2). SBML keeps the numbers as written."""
+    with pytest.warns(UnitWarning):
+        model = dg.read_sbml(_missing_volume(tmp_path))
+    with pytest.raises(dg.ModelError, match="units that disagree"):
+        dg.write_model(model, tmp_path / "copy.toml")
+    assert not (tmp_path / "copy.toml").exists()
+    dg.write_sbml(model, tmp_path / "copy.xml")
+    with pytest.warns(UnitWarning):
+        again = dg.load_model(tmp_path / "copy.xml")
+    ds = dg.simulate(again, t="4 s", points=5, rtol=1e-10, atol=1e-14)
+    expected = 0.5 * np.exp(-np.linspace(0.0, 4.0, 5) / 2.0)
+    np.testing.assert_allclose(ds["A"].pint.to("mol/L").pint.magnitude, expected, rtol=1e-7)
+
+
 def test_a_model_timed_in_hours_whose_units_disagree_runs_in_hours(tmp_path: Path) -> None:
     """The model's time unit is 3600 s (a unit definition without a pint name, as in the PEtab
     benchmark models Weber_BMC2015 and Giordano_Nature2020): it is named 'h', so SBML's numbers
