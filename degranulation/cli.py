@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-v", "--verbose", action="store_true", help="also show Python warnings (numerical ones, e.g.)"
     )
+    common.add_argument(
+        "--strict-units",
+        action="store_true",
+        help="refuse an SBML, BioNetGen or PEtab model whose units disagree "
+        "(by default its numbers are used as written, with one warning)",
+    )
 
     def command(name: str, **options: Any) -> argparse.ArgumentParser:
         return commands.add_parser(  # type: ignore[no-any-return]
@@ -387,7 +393,7 @@ def _models(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.model:
         raise UsageError("'models show' needs a model id")
-    model = load_model(args.model)
+    model = load_model(args.model, strict_units=args.strict_units)
     print(describe(model))
     return EXIT_OK
 
@@ -421,7 +427,7 @@ def describe(model: Any) -> str:
 def _convert(args: argparse.Namespace) -> int:
     from degranulation.library import load_model, save_model
 
-    save_model(load_model(args.source), args.target)
+    save_model(load_model(args.source, strict_units=args.strict_units), args.target)
     return EXIT_OK
 
 
@@ -435,7 +441,7 @@ def _validate(args: argparse.Namespace) -> int:
     for name in args.models:
         path = str(model_path(name))
         try:
-            issues = find_issues(read_model(path))
+            issues = find_issues(read_model(path, strict_units=args.strict_units))
         except ModelValidationError as exc:
             issues = list(exc.issues)
         except ModelError as exc:
@@ -476,7 +482,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     target, kind = _destination(args.output, args.format)
     _check_extras(args, kind)
-    model = load_model(args.model)
+    model = load_model(args.model, strict_units=args.strict_units)
     params, initial = _overrides(model, args.set)
     try:
         dataset = simulate(
@@ -595,12 +601,14 @@ def _fit(args: argparse.Namespace) -> int:
 
         if isinstance(args.atol, str):
             raise UsageError("--atol for a PEtab problem is a number in the SBML model's units")
-        model: Any = read_petab(args.model, rtol=args.rtol, atol=args.atol)  # a Model or a PetabProblem
+        model: Any = read_petab(  # a Model or a PetabProblem
+            args.model, rtol=args.rtol, atol=args.atol, strict_units=args.strict_units
+        )
         data = None
     else:
         if not args.data or not args.estimate:
             raise UsageError("fit needs ASSAY file(s) and --estimate NAME (or a PEtab problem .yaml)")
-        model = load_model(args.model)
+        model = load_model(args.model, strict_units=args.strict_units)
         data = [read_assay(path) for path in args.data]
         time_unit = data[0].time_unit
     checkpoint = None if output is None else output.with_name(f"{output.name}.starts.jsonl")
@@ -694,7 +702,7 @@ def _sweep(args: argparse.Namespace) -> int:
         raise UsageError("--format applies to -o - (stdout); a file is NetCDF")
     kind = _destination(None, args.format)[1] if to_stdout else "nc"
     _check_extras(args, kind)
-    model = load_model(args.model)
+    model = load_model(args.model, strict_units=args.strict_units)
     params, initial = _overrides(model, args.set)
     if args.values is not None and (args.start or args.stop):
         raise UsageError("give --values or --from/--to, not both")

@@ -608,12 +608,15 @@ def _linear_observables(
 def _observable_factors(system: OdeSystem, exprs: Sequence[sympy.Expr]) -> np.ndarray:
     """Factor from an observable's internal value to its declared unit."""
     from degranulation.kinetics import expression_dimension, symbol_dimensions
-    from degranulation.units import parse_unit, registry
+    from degranulation.units import dimensionality, parse_unit, registry
 
     table = symbol_dimensions(system.model)
     factors = []
     for observable, expr in zip(system.model.observables, exprs, strict=True):
-        internal = system.model.units.scale(expression_dimension(expr, table))
+        # A model that does not enforce units takes the value as written, in the declared unit.
+        model = system.model
+        dim = expression_dimension(expr, table) if model.units_enforced else dimensionality(observable.unit)
+        internal = model.units.scale(dim)
         declared = registry().Quantity(1.0, parse_unit(observable.unit)).to_base_units().magnitude
         factors.append(internal / float(declared))
     return np.array(factors, dtype=float)

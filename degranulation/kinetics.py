@@ -209,12 +209,39 @@ class RateLaw:
 
 
 def rate_law(model: Model, index: int, table: dict[str, Any]) -> RateLaw:
+    """Expand reaction ``index``'s rate into an extent-rate SymPy expression, checking units
+    (:func:`checked_rate_law`); in a model whose units are not enforced
+    (``Model.units_enforced``) a rate whose units do not check is the extent rate as written.
+
+    Raises
+    ------
+    ModelIssue
+        As :func:`checked_rate_law`, but for units in a model that does not enforce them.
+    """
+    try:
+        return checked_rate_law(model, index, table)
+    except UnitMismatch:
+        if model.units_enforced:
+            raise
+    reaction = model.reactions[index]
+    parsed = parse_expression(reaction.rate, allow_mass_action=True)
+    if parsed.mass_action is None:
+        return RateLaw(parsed.expr, None)
+    kf, kr = parsed.mass_action
+    terms = [MassActionTerm(1, kf, reaction.reactants)]
+    if kr is not None:
+        terms.append(MassActionTerm(-1, kr, reaction.products))
+    return RateLaw(None, tuple(terms))
+
+
+def checked_rate_law(model: Model, index: int, table: dict[str, Any]) -> RateLaw:
     """Expand reaction ``index``'s rate into an extent-rate SymPy expression, checking units.
 
     Raises
     ------
     ModelIssue
-        ``UnitMismatch`` (U101) when the rate does not come out as amount per time;
+        ``UnitMismatch`` (U101) when the rate does not come out as amount per time (or, in a
+        model that does not enforce units, needs a volume to be one);
         ``ExpressionError`` for unparsable text (converted by the caller).
     """
     reaction = model.reactions[index]
@@ -274,7 +301,7 @@ def _mass_action_term(
     dim = constant_dim * species_dim
     if dim == _extent_rate():
         return MassActionTerm(sign, constant, consumed)
-    if dim == _concentration() / dims(time=1):
+    if dim == _concentration() / dims(time=1) and model.units_enforced:  # else: SBML's number as written
         compartment = _reaction_compartment(model, consumed or produced, location)
         return MassActionTerm(sign, constant * symbol(compartment), consumed)
     expected = _concentration() / dims(time=1) / species_dim

@@ -77,18 +77,20 @@ def model_path(name_or_path: str | Path) -> Path:
     raise ModelError(f"unknown model '{text}'", hint=hint)
 
 
-def read_model_file(path: str | Path) -> Model:
+def read_model_file(path: str | Path, *, strict_units: bool = False) -> Model:
     """Read a model file by its extension: ``.toml`` (model file), ``.xml`` or ``.sbml``
-    (SBML, needs the ``sbml`` extra) or ``.net`` (BioNetGen network); not validated."""
+    (SBML, needs the ``sbml`` extra) or ``.net`` (BioNetGen network); not validated.
+    ``strict_units`` refuses an SBML or BioNetGen file whose units disagree (model files
+    always enforce units)."""
     suffix = Path(path).suffix.lower()
     if suffix in SBML_SUFFIXES:
         from degranulation.formats.sbml import read_sbml
 
-        return read_sbml(path)
+        return read_sbml(path, strict_units=strict_units)
     if suffix == ".net":
         from degranulation.formats.bngnet import read_bngnet
 
-        return read_bngnet(path)
+        return read_bngnet(path, strict_units=strict_units)
     from degranulation.formats.toml import read_model
 
     return read_model(path)
@@ -126,7 +128,7 @@ def save_model(model: Model, path: str | Path) -> Path:
     return write_model(model, path)
 
 
-def load_model(name_or_path: str | Path, *, validate: bool = True) -> Model:
+def load_model(name_or_path: str | Path, *, validate: bool = True, strict_units: bool = False) -> Model:
     """Load a bundled model by id, or a model file by path, and validate it.
 
     Parameters
@@ -136,6 +138,11 @@ def load_model(name_or_path: str | Path, *, validate: bool = True) -> Model:
         ``.sbml``) or a BioNetGen network (``.net``).
     validate : bool
         Check names, units and values (raises ``ModelValidationError`` on errors).
+    strict_units : bool
+        Refuse an SBML file or BioNetGen network whose units disagree
+        (``UnsupportedFeatureError``); by default it is read with its numbers as written and
+        one ``UnitWarning`` (see :func:`degranulation.read_sbml`). Model files always
+        enforce units.
 
     Examples
     --------
@@ -144,7 +151,7 @@ def load_model(name_or_path: str | Path, *, validate: bool = True) -> Model:
     >>> [s.id for s in model.species]
     ['L', 'R', 'LR', 'RLR']
     """
-    model = read_model_file(model_path(name_or_path))
+    model = read_model_file(model_path(name_or_path), strict_units=strict_units)
     if validate:
         from degranulation.validation import validate as check
 

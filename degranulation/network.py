@@ -182,6 +182,11 @@ class Model:
 
     Build one with :func:`degranulation.load_model` or :class:`degranulation.ModelBuilder`.
     ``source`` (the file it came from) takes no part in equality or the content hash.
+
+    ``units_enforced`` is False only for a model imported from a file whose units disagree
+    (SBML, BioNetGen, PEtab read without ``strict_units``): its rate laws are extent rates
+    and its observables values exactly as written, in the numbers of its records' units,
+    and validation reports unit mismatches as warnings instead of errors.
     """
 
     id: str
@@ -198,11 +203,14 @@ class Model:
     protocols: tuple[Protocol, ...] = ()
     default_protocol: str = ""
     source: str | None = field(default=None, compare=False)
+    units_enforced: bool = True
 
     @functools.cached_property
     def content_hash(self) -> str:
         """SHA-256 of the model's content (everything but ``source``), hex."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.compare}
+        if self.units_enforced:  # hashes from before the flag existed stay valid
+            del data["units_enforced"]
         text = json.dumps(_plain(data), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

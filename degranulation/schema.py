@@ -349,6 +349,8 @@ def model_to_dict(model: Model) -> dict[str, Any]:
     if model.references:
         data["references"] = list(model.references)
     data["units"] = {k: getattr(model.units, k) for k in _UNIT_KEYS}
+    if not model.units_enforced:  # such text is not a model file: reading it refuses the key
+        data["units_enforced"] = False
     data["compartments"] = {c.id: _fields(c, size=str(c.size)) for c in model.compartments}
     data["species"] = {
         s.id: _fields(

@@ -43,9 +43,9 @@ from degranulation.errors import (
 from degranulation.expressions import RESERVED, TIME_NAME, ParsedExpression, parse_expression
 from degranulation.kinetics import (
     DimensionError,
+    checked_rate_law,
     dims,
     expression_dimension,
-    rate_law,
     species_dimension,
     symbol_dimensions,
     value_issue,
@@ -70,7 +70,8 @@ def validate(model: Model) -> list[ModelIssue]:
     Returns
     -------
     list of ModelIssue
-        The warnings (also issued as :class:`~degranulation.errors.ModelWarning`).
+        The warnings (also issued as :class:`~degranulation.errors.ModelWarning`, but for the
+        unit mismatches of a model that does not enforce units, which its import warned of).
 
     Raises
     ------
@@ -90,7 +91,8 @@ def validate(model: Model) -> list[ModelIssue]:
         raise ModelValidationError(f"{name}: {len(errors)} error(s)", errors)
     found = [i for i in issues if i.severity == "warning"]
     for issue in found:
-        warnings.warn(issue.format(), ModelWarning, stacklevel=2)
+        if issue.code not in _NOT_ENFORCED:  # the import that made the model warned of those once
+            warnings.warn(issue.format(), ModelWarning, stacklevel=2)
     return found
 
 
@@ -98,12 +100,20 @@ def find_issues(model: Model) -> list[ModelIssue]:
     """Every error and warning in a model, in file order (nothing is raised)."""
     checker = _Checker(model)
     issues = list(checker.run())
+    for issue in issues:
+        if not model.units_enforced and issue.code in _NOT_ENFORCED:
+            issue.severity = "warning"
     if not any(issue.severity == "error" for issue in issues):
         issues += checker.unused()
     for issue in issues:
         if issue.file is None:
             issue.file = model.source
     return issues
+
+
+#: Mismatches a model that does not enforce units (``Model.units_enforced``) is simulated
+#: with, its numbers as written: rate laws and observables whose units do not check.
+_NOT_ENFORCED = frozenset({"U101", "U106"})
 
 
 class _Checker:
@@ -300,7 +310,7 @@ class _Checker:
         if missing:
             return  # the name is unknown or its declaration is broken: reported already
         try:
-            rate_law(self.model, index, table)
+            checked_rate_law(self.model, index, table)
         except ModelIssue as issue:
             yield issue
 

@@ -24,7 +24,10 @@ constant of one order, a term added to an observable, a factor of a derived cons
 that no use pins down is ``dimensionless``. Where one parameter serves reactions of different
 orders (cBNGL folds compartment volumes into such constants), the majority use sets its unit and
 the other reactions get the unit factors ``bng_molecule = 1 molecule`` and ``bng_second = 1 s``,
-which leave every number as BioNetGen has it.
+which leave every number as BioNetGen has it. An expression that adds or compares quantities of
+different dimensions (``k*(1 + Atot)``) is kept as BioNetGen computes it: the model does not
+enforce units (``Model.units_enforced``) and one ``UnitWarning`` names each such expression with
+its two units; ``strict_units=True`` refuses the network instead.
 
 Species are named ``S1``, ``S2``, ... in file order (BioNetGen's own SBML export does the same),
 with the BioNetGen species text as their label.
@@ -98,7 +101,7 @@ class _NetReaction:
     constants: tuple[str, ...] = ()  # the MM or Sat law's constants, in order
 
 
-def read_bngnet(path: str | Path, *, id: str | None = None) -> Model:
+def read_bngnet(path: str | Path, *, id: str | None = None, strict_units: bool = False) -> Model:
     """Read a BioNetGen ``.net`` reaction network as a model (not yet validated).
 
     Parameters
@@ -107,6 +110,10 @@ def read_bngnet(path: str | Path, *, id: str | None = None) -> Model:
         The ``.net`` file.
     id : str, optional
         Model id; by default the file name (``toy-jim.net`` → ``toy_jim``).
+    strict_units : bool
+        Refuse a network whose expressions add or compare quantities of different dimensions
+        (``UnsupportedFeatureError``). By default it is read with BioNetGen's numbers as
+        written and one ``UnitWarning`` naming each expression and its two units.
 
     Returns
     -------
@@ -121,7 +128,7 @@ def read_bngnet(path: str | Path, *, id: str | None = None) -> Model:
         For a line that cannot be read, with its line number.
     UnsupportedFeatureError
         For BioNetGen features with no equivalent here (functions with arguments, unknown
-        functions), naming each.
+        functions), naming each; with ``strict_units``, for units that disagree.
 
     Examples
     --------
@@ -142,13 +149,16 @@ def read_bngnet(path: str | Path, *, id: str | None = None) -> Model:
 
     path = Path(path)
     text = read_model_text(path, "BioNetGen network")
-    return loads_bngnet(text, file=str(path), id=id or _sanitize(path.stem.replace("-", "_")))
+    model_id = id or _sanitize(path.stem.replace("-", "_"))
+    return loads_bngnet(text, file=str(path), id=model_id, strict_units=strict_units)
 
 
-def loads_bngnet(text: str, *, file: str | None = None, id: str = "bionetgen_network") -> Model:
+def loads_bngnet(
+    text: str, *, file: str | None = None, id: str = "bionetgen_network", strict_units: bool = False
+) -> Model:
     """Read a model from ``.net`` text (see :func:`read_bngnet`)."""
     blocks = _split_blocks(text, file)
-    return _Importer(blocks, file, id).model()
+    return _Importer(blocks, file, id, strict_units=strict_units).model()
 
 
 def read_gdat(path: str | Path) -> dict[str, np.ndarray]:
@@ -235,9 +245,13 @@ def _sanitize(name: str) -> str:
 class _Importer:
     """Turns the blocks of one ``.net`` file into a model."""
 
-    def __init__(self, blocks: dict[str, list[_Line]], file: str | None, model_id: str) -> None:
+    def __init__(
+        self, blocks: dict[str, list[_Line]], file: str | None, model_id: str, *, strict_units: bool = False
+    ) -> None:
         self.file = file
         self.model_id = model_id
+        self.strict_units = strict_units
+        self.unit_notes: list[str] = []  # expressions whose units disagree (not strict): as written
         self.constants: dict[str, tuple[str, _Line]] = {}  # id -> (number text, line)
         self.derived: dict[str, tuple[str, _Line]] = {}  # BioNetGen name -> (expression, line)
         self.functions: dict[str, tuple[str, _Line]] = {}
@@ -485,7 +499,7 @@ class _Importer:
                     description=f"BioNetGen group {line.fields[1]}",
                 )
             )
-        return Model(
+        model = Model(
             id=self.model_id,
             title=f"BioNetGen network {self.model_id}",
             description=(
@@ -500,7 +514,13 @@ class _Importer:
             reactions=tuple(reactions),
             observables=tuple(observables),
             source=self.file,
+            units_enforced=not self.unit_notes,
         )
+        if self.unit_notes:
+            from degranulation.formats.units import warn_units
+
+            warn_units(self.file or "BioNetGen network", self.unit_notes)
+        return model
 
     def _rate_texts(self) -> set[str]:
         return {text for reaction in self.reactions for text, _ in self.uses(reaction)}
@@ -557,7 +577,7 @@ class _UnitInference:
     by the SBML importer's engine (:class:`degranulation.formats.units.UnitInference`)."""
 
     def __init__(self, importer: _Importer, parsed: dict[str, sympy.Expr]) -> None:
-        from degranulation.formats.units import Unit, UnitInference, UnitProblem
+        from degranulation.formats.units import Unit, UnitInference
 
         self.importer = importer
         self.parsed = parsed
@@ -569,14 +589,17 @@ class _UnitInference:
         self.engine = UnitInference(known, names)
         self.affine = {text: self.engine.form(expr, text) for text, expr in parsed.items()}
         self._vote()
-        try:
-            solution = self.engine.solve()
-        except UnitProblem:
+        solution, disagreements = self.engine.solve_where_possible()
+        if disagreements and importer.strict_units:
             raise UnsupportedFeatureError(
                 "BioNetGen expressions add or compare quantities of different dimensions",
                 features=["inconsistent units"],
                 file=self.importer.file,
-            ) from None
+            )
+        importer.unit_notes += [
+            f"'{where}': '{unit_text(_dim(left))}' vs '{unit_text(_dim(right))}'"
+            for where, left, right in disagreements
+        ]
         self.solution = solution
         self.values = {name: _dim(vector) for name, vector in solution.items()}
 

@@ -12,7 +12,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from degranulation.errors import ModelFileError
+from degranulation.errors import ModelError, ModelFileError
 from degranulation.network import Model
 from degranulation.schema import model_from_dict, model_to_dict
 
@@ -77,7 +77,20 @@ def write_model(model: Model, path: str | Path) -> Path:
     >>> path = dg.write_model(model, pathlib.Path(tempfile.mkdtemp()) / "copy.toml")
     >>> dg.load_model(path) == model
     True
+
+    Raises
+    ------
+    ModelError
+        For a model that does not enforce units (imported with units that disagree): a model
+        file enforces them, so its rate laws would mean other numbers.
     """
     from degranulation.atomic import write_text
 
+    if not model.units_enforced:
+        raise ModelError(
+            f"model '{model.id}' was imported with units that disagree, its numbers taken as written; "
+            "a model file enforces units, so it would mean other numbers",
+            file=str(path),
+            hint="fix the units in the source file (its UnitWarning lists them), or save it as SBML (.xml)",
+        )
     return write_text(path, dumps_model(model))

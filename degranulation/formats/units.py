@@ -20,7 +20,8 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Final
@@ -28,7 +29,7 @@ from typing import Any, Final
 import numpy as np
 import sympy
 
-from degranulation.errors import UnitError
+from degranulation.errors import UnitError, UnitWarning
 from degranulation.units import parse_unit, registry
 
 #: Dimensions a unit vector holds after its log10 SI magnitude, in order.
@@ -158,6 +159,32 @@ def _named(name: str, unit: Unit) -> Unit | None:
     return candidate if same else None
 
 
+#: Units pint names, for a substance, volume or time unit the file defines without one (an SBML
+#: "hour" is 3600 s): named, a model in it takes its numbers with no factor.
+_NAMED: Final = (
+    "s", "ms", "min", "h", "day", "week", "year", "mol", "mmol", "umol", "nmol", "pmol", "molecule",
+    "L", "mL", "uL", "nL", "pL", "fL", "m**3",
+)  # fmt: skip
+
+
+def pint_named(unit: Unit) -> Unit:
+    """``unit``, or the unit of :data:`_NAMED` of the same size when it has a factor.
+
+    Examples
+    --------
+    >>> from degranulation.formats.units import Unit, pint_named
+    >>> str(pint_named(Unit(3600.0, "s"))), str(pint_named(Unit(2.0, "s")))
+    ('h', '2.0 s')
+    """
+    if unit.factor == 1:
+        return unit
+    for text in _NAMED:
+        candidate = Unit(1.0, text)
+        if np.allclose(candidate.vector(), unit.vector(), rtol=0, atol=1e-12):
+            return candidate
+    return unit
+
+
 def unit_from_reference(model: Any, reference: str) -> Unit | None:
     """The unit an SBML ``units`` attribute names (None when it is empty).
 
@@ -241,7 +268,7 @@ class UnitInference:
     def __init__(self, known: Mapping[str, Unit], unknown: Iterable[str]) -> None:
         self._known = {name: unit.vector() for name, unit in known.items()}
         self._unknown = {name: k for k, name in enumerate(unknown)}
-        self._rows: list[tuple[dict[int, Fraction], np.ndarray, str, bool]] = []
+        self._rows: list[tuple[_Form, _Form, str, bool]] = []
 
     def require(self, expr: sympy.Expr, unit: Unit | str, where: str) -> None:
         """``expr`` must have ``unit`` (a Unit, or the name of a known or unknown symbol)."""
@@ -272,8 +299,7 @@ class UnitInference:
         return total
 
     def _equal(self, left: _Form, right: _Form, where: str, *, soft: bool = False) -> None:
-        difference = left.plus(right, Fraction(-1))
-        self._rows.append((difference.coefficients, -difference.constant, where, soft))
+        self._rows.append((left, right, where, soft))
 
     def _symbol(self, name: str) -> _Form:
         if name in self._unknown:
@@ -328,13 +354,24 @@ class UnitInference:
         UnitProblem
             Naming where the units cannot be made consistent.
         """
+        solution, disagreements = self.solve_where_possible()
+        if disagreements:
+            places = sorted({where for where, _, _ in disagreements})
+            raise UnitProblem(f"units that do not agree in {', '.join(places)}")
+        return solution
+
+    def solve_where_possible(self) -> tuple[dict[str, np.ndarray], list[tuple[str, np.ndarray, np.ndarray]]]:
+        """The unit vector of each unknown from the equations that agree with those before
+        them, and the others as ``(where, left vector, right vector)``: the two units that
+        differ, the unknowns taking their solution."""
         # Sparse Gauss-Jordan, one equation at a time: each pivot row keeps its pivot
         # (coefficient 1) and free columns only; an equation reduced to nothing must hold.
         pivots: dict[int, tuple[dict[int, Fraction], np.ndarray]] = {}
         uses: dict[int, set[int]] = {}  # free column -> pivot rows that may mention it
-        bad: set[str] = set()
-        for coefficients, constant, where, soft in self._rows:
-            row, rhs = dict(coefficients), constant.copy()
+        bad: list[tuple[_Form, _Form, str]] = []
+        for left, right, where, soft in self._rows:
+            difference = left.plus(right, Fraction(-1))
+            row, rhs = dict(difference.coefficients), -difference.constant
             for column in [c for c in row if c in pivots]:
                 factor = row.pop(column)
                 other, other_rhs = pivots[column]
@@ -344,7 +381,7 @@ class UnitInference:
             row = {k: v for k, v in row.items() if v}
             if not row:
                 if np.abs(rhs).max() > _TOLERANCE and not soft:
-                    bad.add(where)
+                    bad.append((left, right, where))
                 continue
             pivot = min(row)  # unknowns listed first take a unit first
             scale = row.pop(pivot)
@@ -366,9 +403,22 @@ class UnitInference:
             pivots[pivot] = (row, rhs)
             for k in row:
                 uses.setdefault(k, set()).add(pivot)
-        if bad:
-            raise UnitProblem(f"units that do not agree in {', '.join(sorted(bad))}")
         solution = np.zeros((len(self._unknown), len(BASE_DIMENSIONS) + 1))
         for column, (_, rhs) in pivots.items():
             solution[column] = rhs  # free unknowns stay 0: dimensionless
-        return {name: solution[k] for name, k in self._unknown.items()}
+        vectors = {name: solution[k] for name, k in self._unknown.items()}
+        return vectors, [
+            (where, self.vector_of(left, vectors), self.vector_of(right, vectors))
+            for left, right, where in bad
+        ]
+
+
+def warn_units(file: str, disagreements: Sequence[str]) -> None:
+    """The one :class:`~degranulation.errors.UnitWarning` of an import whose units disagree
+    (each entry names the element and its two units), on one line."""
+    warnings.warn(
+        f"{file}: units disagree, so the model uses the file's numbers as written "
+        f"(strict_units=True or --strict-units refuses it): {'; '.join(disagreements)}",
+        UnitWarning,
+        stacklevel=4,
+    )

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import degranulation as dg
 from degranulation.cli import main
+from degranulation.errors import UnitWarning
 
 pytest.importorskip("petab.v1")
 
@@ -204,3 +206,43 @@ def test_assay_value_that_would_overflow_is_refused(tmp_path):
     with pytest.raises(dg.DataError, match="too large to fit") as caught:
         dg.read_assay(path)
     assert caught.value.location == "line 3, column 'value [percent]'"
+
+
+def test_a_model_whose_units_disagree_is_simulated_as_written(tmp_path):
+    """The SBML law k*A (A a concentration, k in 1/s) lacks the compartment factor: the model
+    is read with SBML's numbers as written and one UnitWarning, dn_A/dt = -k[A] in c = 2 L, so
+    [A](t) = 0.5·exp(-k t / 2) (closed form); strict_units refuses the problem."""
+    libsbml = pytest.importorskip("libsbml")
+    document = libsbml.readSBMLFromString(
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">'
+        '<model id="m"><listOfUnitDefinitions><unitDefinition id="per_second"><listOfUnits>'
+        '<unit kind="second" exponent="-1" scale="0" multiplier="1"/></listOfUnits></unitDefinition>'
+        '</listOfUnitDefinitions><listOfCompartments><compartment id="c" size="2" '
+        'spatialDimensions="3" constant="true"/></listOfCompartments><listOfSpecies><species id="A" '
+        'compartment="c" initialAmount="1" hasOnlySubstanceUnits="false" boundaryCondition="false" '
+        'constant="false"/></listOfSpecies><listOfParameters><parameter id="k" value="1" '
+        'units="per_second" constant="true"/></listOfParameters><listOfReactions><reaction id="r" '
+        'reversible="false"><listOfReactants><speciesReference species="A" stoichiometry="1" '
+        'constant="true"/></listOfReactants><kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML">'
+        "<apply><times/><ci>k</ci><ci>A</ci></apply></math></kineticLaw></reaction></listOfReactions>"
+        "</model></sbml>"
+    )
+    assert libsbml.writeSBMLToFile(document, str(tmp_path / "model.xml"))
+    tables = {
+        "conditions": "conditionId\nonly\n",
+        "observables": "observableId\tobservableFormula\tnoiseFormula\nA_obs\tA\t0.01\n",
+        "parameters": "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\n"
+        "k\tlin\t0.01\t10\t1\t1\n",
+        "measurements": MEASUREMENTS + "A_obs\tonly\t2\t0.18\nA_obs\tonly\t4\t0.07\n",
+    }
+    for name, text in tables.items():
+        (tmp_path / f"{name}.tsv").write_text(text)
+    (tmp_path / "problem.yaml").write_text(YAML)
+    with pytest.warns(UnitWarning) as caught:
+        problem = dg.read_petab(tmp_path / "problem.yaml")
+    assert len(caught) == 1 and "reaction 'r': 'mol/(L*s)' vs 'mol/s'" in str(caught[0].message)
+    simulated = problem.simulate({"k": 1.0}).table["simulation"].to_numpy()
+    np.testing.assert_allclose(simulated, 0.5 * np.exp(-np.array([2.0, 4.0]) / 2), rtol=1e-6)
+    with pytest.raises(dg.UnsupportedFeatureError, match="units that do not agree in reaction 'r'"):
+        dg.read_petab(tmp_path / "problem.yaml", strict_units=True)

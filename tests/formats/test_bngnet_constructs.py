@@ -14,7 +14,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import degranulation as dg
-from degranulation.errors import ModelValidationError
+from degranulation.errors import ModelValidationError, UnitWarning, UnsupportedFeatureError
 from degranulation.formats.bngnet import loads_bngnet
 from degranulation.network import Observable
 
@@ -130,3 +130,23 @@ def test_simulate_refuses_an_invalid_model():
     with pytest.raises(ModelValidationError) as refused:
         dg.simulate(clash, t="1 s", cache_dir=False)
     assert "already used" in str(refused.value.issues[0])
+
+
+def test_a_function_whose_units_disagree_is_read_as_written():
+    """f() = k1*(1 + Atot) adds a number to a molecule count: BioNetGen has no units and uses the
+    numbers, dA/dt = -k1(1 + A)A, so A = 1/((1/A0 + 1)·exp(k1 t) − 1) (closed form, Bernoulli)."""
+    text = (
+        "begin parameters\n 1 k1 0.5\nend parameters\n"
+        "begin functions\n 1 f() k1*(1 + Atot)\nend functions\n"
+        "begin species\n 1 A() 10\n 2 B() 0\nend species\n"
+        "begin reactions\n 1 1 2 f #R1\nend reactions\n"
+        "begin groups\n 1 Atot 1\nend groups\n"
+    )
+    with pytest.warns(UnitWarning) as caught:
+        model = loads_bngnet(text)
+    assert len(caught) == 1 and "'molecule' vs 'dimensionless'" in str(caught[0].message)
+    assert not model.units_enforced
+    values = _run(model)
+    np.testing.assert_allclose(values["S1"], 1.0 / ((1 / 10 + 1) * np.exp(0.5 * TIMES) - 1), rtol=1e-7)
+    with pytest.raises(UnsupportedFeatureError, match="different dimensions"):
+        loads_bngnet(text, strict_units=True)

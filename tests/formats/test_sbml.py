@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from data_files import DATA, unpacked
 
 import degranulation as dg
 from degranulation.cli import main
-from degranulation.errors import ModelFileError, UnsupportedFeatureError
+from degranulation.errors import ModelFileError, UnitWarning, UnsupportedFeatureError
 from degranulation.formats.sbml import import_sbml
 from degranulation.formats.units import Unit, UnitInference, unit_from_definition
 from degranulation.library import list_models
@@ -349,3 +350,157 @@ def test_convert_and_simulate_on_the_command_line(tmp_path: Path, capsys: pytest
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "event 'event1'" in error[0]
     assert main(["convert", "ige_fceri_crosslinking", str(tmp_path / "out.net")]) == 1
+
+
+# -- units that disagree: SBML's numbers as written, one UnitWarning; strict_units refuses -------
+
+
+def _unit_definition(
+    model: libsbml.Model, uid: str, kind: int, exponent: int, multiplier: float = 1.0
+) -> None:
+    definition = model.createUnitDefinition()
+    definition.setId(uid)
+    unit = definition.createUnit()
+    unit.setKind(kind)
+    unit.setExponent(exponent)
+    unit.setScale(0)
+    unit.setMultiplier(multiplier)
+
+
+def _missing_volume(tmp_path: Path) -> Path:
+    """A = 1 mol (a concentration species) in c = 2 L decays by the law k*A with k declared in
+    1/s: the law is a concentration per time where SBML needs substance per time (the classic
+    missing compartment factor)."""
+    document = sbml_document(reactions=[("r", "A", "", "k * A")], species={"A": 1.0}, parameters={"k": 1.0})
+    model = document.getModel()
+    model.getCompartment(0).setSize(2.0)
+    _unit_definition(model, "per_second", libsbml.UNIT_KIND_SECOND, -1)
+    model.getParameter("k").setUnits("per_second")
+    return write(document, tmp_path / "missing_volume.xml")
+
+
+def _one_unit_warning(caught: list[warnings.WarningMessage]) -> str:
+    found = [str(w.message) for w in caught if issubclass(w.category, UnitWarning)]
+    assert len(found) == 1, found
+    assert "\n" not in found[0]
+    return found[0]
+
+
+def test_a_rate_law_whose_units_disagree_is_simulated_as_written(tmp_path: Path) -> None:
+    """SBML takes k*A as the extent rate whatever its units (as libRoadRunner and COPASI do):
+    dn_A/dt = -k[A], so [A] = 0.5 M · exp(-k t / 2 L) with k = 1 and V = 2 (closed form)."""
+    path = _missing_volume(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = dg.load_model(path)
+        ds = dg.simulate(model, t="4 s", points=5, rtol=1e-10, atol=1e-14)
+    message = _one_unit_warning(caught)
+    assert "reaction 'r': 'mol/(L*s)' vs 'mol/s'" in message and "strict_units=True" in message
+    assert not model.units_enforced
+    expected = 0.5 * np.exp(-np.linspace(0.0, 4.0, 5) / 2.0)
+    np.testing.assert_allclose(ds["A"].pint.to("mol/L").pint.magnitude, expected, rtol=1e-7)
+
+
+def test_strict_units_refuses_a_model_whose_units_disagree(tmp_path: Path) -> None:
+    path = _missing_volume(tmp_path)
+    for read in (dg.read_sbml, dg.load_model):
+        with pytest.raises(UnsupportedFeatureError) as info:
+            read(path, strict_units=True)
+        assert list(info.value.features) == ["units that do not agree in reaction 'r'"]
+    # SBML Test Suite 01564: 1*sin(0), 1*tan(0), 1*plus() are read as dimensionless rates
+    with pytest.raises(UnsupportedFeatureError, match="reaction 'J32', reaction 'J34', reaction 'J51'"):
+        import_sbml(case("01564"), strict_units=True)
+
+
+def test_a_parameter_in_a_unit_of_another_size_is_taken_as_written(tmp_path: Path) -> None:
+    """k = 0.5 declared in 1/min, law k*A*c in a model timed in seconds: the numbers disagree by
+    a factor 60, and SBML uses 0.5 as written, per second: [A] = exp(-0.5 t) (closed form)."""
+    document = sbml_document(
+        reactions=[("r", "A", "", "k * A * c")], species={"A": 1.0}, parameters={"k": 0.5}
+    )
+    model = document.getModel()
+    _unit_definition(model, "per_minute", libsbml.UNIT_KIND_SECOND, -1, multiplier=60.0)
+    model.getParameter("k").setUnits("per_minute")
+    path = write(document, tmp_path / "per_minute.xml")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        imported = import_sbml(path)
+        ds = dg.simulate(imported.model, t="2 s", points=5, rtol=1e-10, atol=1e-14)
+    message = _one_unit_warning(caught)
+    assert "reaction 'r'" in message and "parameter 'k' is in '0.016666666666666666 1/s'" in message
+    assert str(imported.model.get_parameter("k").value) == "0.5 1/s"
+    expected = np.exp(-0.5 * np.linspace(0.0, 2.0, 5))
+    np.testing.assert_allclose(ds["A"].pint.to("mol/L").pint.magnitude, expected, rtol=1e-7)
+
+
+def test_a_compartment_declared_dimensionless_is_taken_in_litres(tmp_path: Path) -> None:
+    """c declared 'dimensionless' (as in several PEtab benchmark models): its size is taken in
+    the model's volume unit; law k*A*c, k = 1 inferred 1/s: [A] = exp(-t) (closed form)."""
+    document = sbml_document(
+        reactions=[("r", "A", "", "k * A * c")], species={"A": 1.0}, parameters={"k": 1.0}
+    )
+    document.getModel().getCompartment(0).setUnits("dimensionless")
+    path = write(document, tmp_path / "dimensionless_volume.xml")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = dg.load_model(path)
+        ds = dg.simulate(model, t="2 s", points=5, rtol=1e-10, atol=1e-14)
+    message = _one_unit_warning(caught)
+    assert (
+        "compartment 'c' in 'dimensionless', which is not a volume unit: its numbers are taken in 'L'"
+        in message
+    )
+    np.testing.assert_allclose(
+        ds["A"].pint.to("mol/L").pint.magnitude, np.exp(-np.linspace(0.0, 2.0, 5)), rtol=1e-7
+    )
+    with pytest.raises(UnsupportedFeatureError, match="not a volume unit"):
+        dg.read_sbml(path, strict_units=True)
+
+
+def test_units_that_disagree_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One warning line and exit 0; with --strict-units one error line and exit 1."""
+    path = str(_missing_volume(tmp_path))
+    assert main(["simulate", path, "--t-end", "1s", "--points", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("time [s],A [mol/L]")
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "warning:" in lines[0] and "reaction 'r': 'mol/(L*s)' vs 'mol/s'" in lines[0]
+    assert main(["simulate", path, "--t-end", "1s", "--points", "2", "--strict-units"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "units that do not agree in reaction 'r'" in lines[0]
+
+
+def test_a_model_whose_units_disagree_is_not_written_as_a_model_file(tmp_path: Path) -> None:
+    """A model file enforces units, and as one the law k*A would gain the volume factor: [A]
+    would decay as exp(-k t), not exp(-k t / 2). SBML keeps the numbers as written."""
+    with pytest.warns(UnitWarning):
+        model = dg.read_sbml(_missing_volume(tmp_path))
+    with pytest.raises(dg.ModelError, match="units that disagree"):
+        dg.write_model(model, tmp_path / "copy.toml")
+    assert not (tmp_path / "copy.toml").exists()
+    dg.write_sbml(model, tmp_path / "copy.xml")
+    with pytest.warns(UnitWarning):
+        again = dg.load_model(tmp_path / "copy.xml")
+    ds = dg.simulate(again, t="4 s", points=5, rtol=1e-10, atol=1e-14)
+    expected = 0.5 * np.exp(-np.linspace(0.0, 4.0, 5) / 2.0)
+    np.testing.assert_allclose(ds["A"].pint.to("mol/L").pint.magnitude, expected, rtol=1e-7)
+
+
+def test_a_model_timed_in_hours_whose_units_disagree_runs_in_hours(tmp_path: Path) -> None:
+    """The model's time unit is 3600 s (a unit definition without a pint name, as in the PEtab
+    benchmark models Weber_BMC2015 and Giordano_Nature2020): it is named 'h', so SBML's numbers
+    stay as written: [A] = 0.5 · exp(-k t / 2) with t in hours (closed form)."""
+    path = _missing_volume(tmp_path)
+    document = libsbml.readSBMLFromFile(str(path))
+    model = document.getModel()
+    _unit_definition(model, "hour", libsbml.UNIT_KIND_SECOND, 1, multiplier=3600.0)
+    _unit_definition(model, "per_hour", libsbml.UNIT_KIND_SECOND, -1, multiplier=3600.0)
+    model.setTimeUnits("hour")
+    model.getParameter("k").setUnits("per_hour")
+    write(document, path)
+    with pytest.warns(UnitWarning) as caught:
+        model = dg.load_model(path)
+    assert len(caught) == 1 and model.units.time == "h"
+    ds = dg.simulate(model, t="4 h", points=5, rtol=1e-10, atol=1e-14)
+    expected = 0.5 * np.exp(-np.linspace(0.0, 4.0, 5) / 2.0)
+    np.testing.assert_allclose(ds["A"].pint.to("mol/L").pint.magnitude, expected, rtol=1e-7)

@@ -90,6 +90,7 @@ def read_petab(
     rtol: float = 1e-8,
     atol: float | None = None,
     cache_dir: str | Path | bool | None = None,
+    strict_units: bool = False,
 ) -> PetabProblem:
     r"""Read a PEtab problem (format version 1, one SBML model) into a fit problem.
 
@@ -103,6 +104,10 @@ def read_petab(
         ``rtol`` defaults to 1e-8 as in :func:`degranulation.fit`.
     cache_dir : path, None or False
         Compiled-model cache, as in :func:`degranulation.simulate`.
+    strict_units : bool
+        Refuse an SBML model whose units disagree, as :func:`degranulation.read_sbml` does
+        with ``strict_units=True``; by default it is read with its numbers as written and
+        one ``UnitWarning``.
 
     Returns
     -------
@@ -153,4 +158,6 @@ def read_petab(
     """
     from degranulation.estimation.petab.reader import load
 
-    return load(Path(path), solver=solver, rtol=rtol, atol=atol, cache_dir=cache_dir)
+    return load(
+        Path(path), solver=solver, rtol=rtol, atol=atol, cache_dir=cache_dir, strict_units=strict_units
+    )

@@ -56,6 +56,7 @@ def load(
     rtol: float,
     atol: float | None,
     cache_dir: str | Path | bool | None = None,
+    strict_units: bool = False,
 ) -> PetabProblem:
     """What :func:`degranulation.read_petab` does: read, lint, check and build."""
     petab = _petab()
@@ -78,7 +79,7 @@ def load(
         )
     _check_numbers(problem.measurement_df, file)
     model_file = file.parent / config["problems"][0]["sbml_files"][0]
-    return Builder(problem, file, model_file).build(solver, rtol, atol, cache_dir)
+    return Builder(problem, file, model_file).build(solver, rtol, atol, cache_dir, strict_units=strict_units)
 
 
 def _check_numbers(table: Any, file: Path) -> None:
@@ -253,6 +254,8 @@ class Builder:
         rtol: float,
         atol: float | None,
         cache_dir: str | Path | bool | None = None,
+        *,
+        strict_units: bool = False,
     ) -> PetabProblem:
         from degranulation.codegen import compile_model
         from degranulation.formats.sbml import import_sbml
@@ -263,7 +266,7 @@ class Builder:
         self.check_tables()
         priors = self.priors()
         try:
-            imported = import_sbml(self.model_file)
+            imported = import_sbml(self.model_file, strict_units=strict_units)
         except UnsupportedFeatureError as exc:
             self.features += [f"{exc.file}: {feature}" for feature in exc.features]
             imported = None

@@ -48,7 +48,12 @@ parameter named after its place (``rate_rule_S3_value1 = "0.15 mol/(L*s)"``), an
 number SBML feeds to ``exp``, ``log``, another function but ``abs`` or a non-numeric
 power gets a unit factor
 (``exp(time)`` becomes ``exp(c*t)`` with ``c = "1 1/s"``). A file whose units contradict
-each other is refused.
+each other, or whose declared units are not of the kind their place needs, is read with
+SBML's numbers as written, as SBML simulators read it: the model does not enforce units
+(``Model.units_enforced`` is False: a rate law is the extent rate its numbers give, in the
+model's units), parameters whose unit is of another size than the model's own unit of its
+dimension take that unit, and one ``UnitWarning`` lists each element that disagrees with its
+two units. ``strict_units=True`` refuses such a file instead.
 
 Writing gives SBML Level 3 Version 2 with every value in the model's own coherent unit system
 (so any SBML simulator computes exactly the numbers our solver does): mass-action rates
@@ -75,13 +80,17 @@ def _libsbml() -> Any:
     return libsbml
 
 
-def read_sbml(path: str | Path) -> Model:
+def read_sbml(path: str | Path, *, strict_units: bool = False) -> Model:
     """Read an SBML file (Level 2 or 3 core) into a model.
 
     Parameters
     ----------
     path : str or Path
         An ``.xml`` or ``.sbml`` file.
+    strict_units : bool
+        Refuse a file whose units are missing where they cannot be inferred, or disagree
+        (``UnsupportedFeatureError``). By default such a file is read with its numbers as
+        written, as SBML simulators take them, and one ``UnitWarning`` lists what disagrees.
 
     Returns
     -------
@@ -91,7 +100,8 @@ def read_sbml(path: str | Path) -> Model:
     Raises
     ------
     UnsupportedFeatureError
-        Listing every construct in the file that the model cannot represent.
+        Listing every construct in the file that the model cannot represent (and, with
+        ``strict_units``, every unit that disagrees).
     ModelFileError
         If the file cannot be read or is not valid SBML.
     ImportError
@@ -105,16 +115,16 @@ def read_sbml(path: str | Path) -> Model:
     >>> [s.id for s in dg.read_sbml(path).species]
     ['L', 'R', 'LR', 'RLR']
     """
-    return import_sbml(path).model
+    return import_sbml(path, strict_units=strict_units).model
 
 
-def import_sbml(path: str | Path) -> SbmlImport:
+def import_sbml(path: str | Path, *, strict_units: bool = False) -> SbmlImport:
     """Read an SBML file, keeping the SBML ids and units (see :func:`read_sbml`)."""
     from degranulation.formats.sbml.reader import Importer
 
     libsbml = _libsbml()
     document = read_document(libsbml, Path(path))
-    return Importer(libsbml, document, str(path)).run()
+    return Importer(libsbml, document, str(path), strict_units=strict_units).run()
 
 
 def write_sbml(model: Model, path: str | Path, *, protocol: Any = None) -> Path:

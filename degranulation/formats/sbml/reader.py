@@ -32,8 +32,10 @@ from degranulation.formats.units import (
     UnitInference,
     UnitProblem,
     format_unit,
+    pint_named,
     unit_from_reference,
     unit_from_vector,
+    warn_units,
 )
 from degranulation.limits import MAX_STOICHIOMETRY
 from degranulation.network import (
@@ -65,11 +67,14 @@ _EVENTS: Final = "sbml_events"
 class Importer:
     """Builds the model, collecting every unsupported construct on the way."""
 
-    def __init__(self, libsbml: Any, document: Any, file: str) -> None:
+    def __init__(self, libsbml: Any, document: Any, file: str, *, strict_units: bool = False) -> None:
         self.lib = libsbml
         self.document = document
         self.file = file
         self.features: list[str] = []
+        self.strict_units = strict_units
+        # units that disagree, when not strict: the model takes SBML's numbers as written
+        self.unit_notes: list[str] = []
         self.features += list(self._packages())
         self.initial_assignments = [a.getSymbol() for a in document.getModel().getListOfInitialAssignments()]
         check_math(document.getModel(), file)  # before libsbml inlines function definitions
@@ -112,6 +117,8 @@ class Importer:
         rules = self._assignment_rules()
         reactions = list(self._reactions()) + list(self._rate_rules())
         unknown = self._infer_units(reactions, rules)
+        if self.unit_notes:
+            unknown = self._as_written(unknown)
         self.units.update({sid: unit for sid, unit in unknown.items() if sid not in self.numbers})
         steps = self._events()
         if self.features:
@@ -138,7 +145,10 @@ class Importer:
             protocols=protocols,
             default_protocol=_EVENTS if steps else "",
             source=self.file,
+            units_enforced=not self.unit_notes,
         )
+        if self.unit_notes:
+            warn_units(self.file, self.unit_notes)
         compartments_of = {s.getId(): s.getCompartment() for s in self.sbml.getListOfSpecies()}
         return SbmlImport(model, dict(self.ids), dict(self.units), compartments_of)
 
@@ -236,13 +246,20 @@ class Importer:
             unit = unit_from_reference(self.sbml, reference) or default
             vector = unit.vector()
         except UnitProblem as exc:
-            self.features.append(f"{exc} ({what})")
+            self._disagree(f"{exc} ({what})", f"'{default}'")
             return default
         expected = {"substance": (1, 0, 0), "volume": (0, 3, 0), "time": (0, 0, 1)}[dimension]
         if tuple(vector[1:4]) != expected or any(vector[4:]):
-            self.features.append(f"{what} in '{unit}', which is not a {dimension} unit")
+            self._disagree(f"{what} in '{unit}', which is not a {dimension} unit", f"'{default}'")
             return default
-        return unit
+        return pint_named(unit)
+
+    def _disagree(self, problem: str, used: str) -> None:
+        """A unit problem: refused with ``strict_units``, else noted and ``used`` instead."""
+        if self.strict_units:
+            self.features.append(problem)
+        else:
+            self.unit_notes.append(f"{problem}: its numbers are taken in {used}")
 
     def _unit_system(self) -> UnitSystem:
         model = self.sbml
@@ -321,10 +338,12 @@ class Importer:
                 where,
             )
             if sid in self.reacting and not np.allclose(substance.vector(), self.extent.vector(), atol=1e-12):
-                self.features.append(
+                self._disagree(
                     f"{where} is in '{substance}' but reaction extents are in '{self.extent}' "
-                    "(SBML would need a conversion factor)"
+                    "(SBML would need a conversion factor)",
+                    f"'{self.extent}', the extent unit",
                 )
+                substance = self.extent  # without a conversion factor SBML adds extents as they are
             size = compartment.getSize()
             if species.isSetInitialAmount():
                 amount = species.getInitialAmount()
@@ -360,7 +379,7 @@ class Importer:
             try:
                 unit = unit_from_reference(self.sbml, parameter.getUnits())
             except UnitProblem as exc:
-                self.features.append(f"{exc} (parameter '{pid}')")
+                self._disagree(f"{exc} (parameter '{pid}')", "the unit the rate laws give it")
                 unit = None
             if unit is not None:
                 self.units[pid] = unit
@@ -530,19 +549,26 @@ class Importer:
             vectors = self._solve_units(plain, parameters, reactions, rules)
             vectors.update(dict.fromkeys(self.numbers, dimensionless.vector()))
         except UnitProblem:
-            try:
-                vectors = self._solve_units(known, parameters + list(self.numbers), reactions, rules)
-            except UnitProblem as exc:
-                self.features.append(str(exc))
+            inference = self._unit_equations(known, parameters + list(self.numbers), reactions, rules)
+            vectors, disagreements = inference.solve_where_possible()
+            if disagreements and self.strict_units:
+                places = sorted({where for where, _, _ in disagreements})
+                self.features.append(f"units that do not agree in {', '.join(places)}")
                 return {}
+            for where, left, right in disagreements:  # solved without them: SBML's numbers as written
+                self.unit_notes.append(
+                    f"{where}: '{self._from_vector(left)}' vs '{self._from_vector(right)}'"
+                )
+        return {model_ids.get(name, name): self._from_vector(vector) for name, vector in vectors.items()}
+
+    def _from_vector(self, vector: Any) -> Unit:
+        """The unit of ``vector`` written in the model's substance, time and volume units."""
         preferred = {
             "[substance]": self.substance.text,
             "[time]": self.time.text,
             "[volume]": self.volume.text,
         }
-        return {
-            model_ids.get(name, name): unit_from_vector(vector, preferred) for name, vector in vectors.items()
-        }
+        return unit_from_vector(vector, preferred)
 
     def _solve_units(
         self,
@@ -551,13 +577,52 @@ class Importer:
         reactions: list[tuple[Reaction, Any]],
         rules: list[str],
     ) -> dict[str, Any]:
+        return self._unit_equations(known, unknown, reactions, rules).solve()
+
+    def _unit_equations(
+        self,
+        known: Mapping[str, Unit],
+        unknown: list[str],
+        reactions: list[tuple[Reaction, Any]],
+        rules: list[str],
+    ) -> UnitInference:
         model_ids = {new: sid for sid, new in self.ids.items()}
         inference = UnitInference(known, unknown)
         for reaction, expr in reactions:
             inference.require(expr, self.rate_unit, f"reaction '{model_ids.get(reaction.id, reaction.id)}'")
         for sid in rules:
             inference.require(self.rule_exprs[sid], self.ids[sid], f"assignment rule for '{sid}'")
-        return inference.solve()
+        return inference
+
+    def _as_written(self, inferred: Mapping[str, Unit]) -> dict[str, Unit]:
+        """Units for a model whose units disagree, so that every value is SBML's number as
+        written: no conversion may scale one. Time, compartments and species must be in the
+        model's own units (else refused); a parameter's unit of another size becomes the
+        model's own unit of its dimension (noted), and so do the units ``inferred``."""
+        records = (*self.sbml.getListOfCompartments(), *self.sbml.getListOfSpecies())
+        for sid, what in [
+            ("time", "model time"),
+            *((r.getId(), f"{_kind(self.sbml, r.getId())} '{r.getId()}'") for r in records),
+        ]:
+            if self._own(self.units[sid]) != self.units[sid]:
+                self.features.append(
+                    f"{what} is in '{self.units[sid]}', not in the model's own units, while its units "
+                    "disagree (SBML's numbers cannot be taken as written)"
+                )
+        for parameter in self.sbml.getListOfParameters():
+            pid = parameter.getId()
+            unit = self.units.get(pid)
+            if unit is not None and self._own(unit) != unit:
+                self.unit_notes.append(
+                    f"parameter '{pid}' is in '{unit}': its numbers are taken in '{self._own(unit)}'"
+                )
+                self.units[pid] = self._own(unit)
+        return {name: self._own(unit) for name, unit in inferred.items()}
+
+    def _own(self, unit: Unit) -> Unit:
+        """``unit``, or the model's own unit of its dimension where their sizes differ."""
+        own = self._from_vector(unit.vector())
+        return unit if own.factor == 1 else Unit(1.0, own.text)
 
     def _numbers(self, units: Mapping[str, Unit]) -> Callable[[str], str]:
         """Turn placeholders that carry a unit into parameters (``self.constants``); return
