@@ -88,10 +88,10 @@ def quantify(dataset: xarray.Dataset) -> xarray.Dataset:
     """Attach pint units from the CF ``units`` attributes (package registry); indexed
     coordinates select bare numbers in their own unit (``ds.sel(time=600)``, see
     :mod:`degranulation.unit_index`)."""
-    import pint_xarray  # noqa: F401  (registers the .pint accessor)
+    from degranulation.units import import_pint_xarray, registry
 
+    import_pint_xarray()  # registers the .pint accessor
     from degranulation.unit_index import with_unit_indexes
-    from degranulation.units import registry
 
     return with_unit_indexes(dataset.pint.quantify(unit_registry=registry()))
 
@@ -99,9 +99,9 @@ def quantify(dataset: xarray.Dataset) -> xarray.Dataset:
 def dequantify(dataset: xarray.Dataset) -> xarray.Dataset:
     """Units back into ``units`` attributes, written as the model wrote them where unchanged
     (``nM`` rather than pint's ``nanomolar``)."""
-    import pint_xarray  # noqa: F401
+    from degranulation.units import import_pint_xarray, parse_unit
 
-    from degranulation.units import parse_unit
+    import_pint_xarray()
 
     quantified = any(hasattr(v.data, "units") for v in dataset.variables.values())
     plain = dataset.pint.dequantify() if quantified else dataset.copy()
