@@ -17,6 +17,8 @@ from typing import Any
 
 import sympy
 
+from degranulation.dimensions import amount, concentration, dims, species_dimension, volume
+from degranulation.dimensions import unit_description as unit_description
 from degranulation.errors import ModelError, ModelIssue, UnitError, UnitMismatch
 from degranulation.expressions import TIME_NAME, parse_expression, symbol
 from degranulation.network import Compartment, Model, Parameter, Reaction, Species, UnitValue
@@ -29,69 +31,15 @@ from degranulation.units import (
 )
 
 
-def dims(**powers: int) -> Any:
-    """A pint dimensionality, e.g. ``dims(substance=1, length=-3)``."""
-    from pint.util import UnitsContainer
-
-    return UnitsContainer({f"[{name}]": power for name, power in powers.items() if power})
-
-
-def _amount() -> Any:
-    return dims(substance=1)
-
-
-def _concentration() -> Any:
-    return dims(substance=1, length=-3)
-
-
-def _volume() -> Any:
-    return dims(length=3)
-
-
 def _extent_rate() -> Any:
     return dims(substance=1, time=-1)
-
-
-def species_dimension(species: Species) -> Any:
-    """``[substance]`` for an amount species, ``[substance]/[length]**3`` for a concentration.
-
-    Raises
-    ------
-    UnitMismatch
-        If the initial value is neither (a mass needs ``molar_mass``).
-    """
-    location = f"species.{species.id}.initial"
-    try:
-        dim = dimensionality(species.initial.unit)
-    except UnitError as exc:
-        raise UnitMismatch(exc.message, code="U104", location=location, hint=exc.hint) from None
-    mass = dims(mass=1)
-    if species.molar_mass is not None and dim in (mass, mass / _volume()):
-        return _amount() if dim == mass else _concentration()
-    if dim in (_amount(), _concentration()):
-        return dim
-    hint = case_hint(species.initial.unit, _concentration())
-    if dim in (mass, mass / _volume()):
-        hint = f"give species '{species.id}' a molar_mass (e.g. '150 kDa') to use mass units"
-    raise UnitMismatch(
-        f"'{species.initial}' is {unit_description(species.initial.unit)}; "
-        "expected a concentration ([substance] / [length] ** 3) or an amount ([substance])",
-        code="U102",
-        location=location,
-        hint=hint,
-    )
-
-
-def unit_description(unit: str) -> str:
-    """``"nanometer ([length])"``: a unit's long name and dimension, for messages."""
-    return f"{registry().Unit(unit) if unit else 'dimensionless'} ({format_dimension(dimensionality(unit))})"
 
 
 def symbol_dimensions(model: Model) -> dict[str, Any]:
     """Dimension of every name a model's expressions may use (valid records only)."""
     table: dict[str, Any] = {TIME_NAME: dims(time=1)}
     for compartment in model.compartments:
-        table[compartment.id] = _volume()
+        table[compartment.id] = volume()
     for parameter in model.parameters:
         try:
             table[parameter.id] = dimensionality(parameter.value.unit)
@@ -274,10 +222,10 @@ def _mass_action_term(
     dim = constant_dim * species_dim
     if dim == _extent_rate():
         return MassActionTerm(sign, constant, consumed)
-    if dim == _concentration() / dims(time=1):
+    if dim == concentration() / dims(time=1):
         compartment = _reaction_compartment(model, consumed or produced, location)
         return MassActionTerm(sign, constant * symbol(compartment), consumed)
-    expected = _concentration() / dims(time=1) / species_dim
+    expected = concentration() / dims(time=1) / species_dim
     direction = "forward" if sign > 0 else "reverse"
     named = f"reaction '{reaction.id}': " if reaction.id else ""
     raise UnitMismatch(
@@ -299,7 +247,7 @@ def _reaction_compartment(model: Model, terms: tuple[tuple[str, int], ...], loca
     concentration_compartments = {
         model.get_species(name).compartment
         for name, _ in terms
-        if species_dimension(model.get_species(name)) == _concentration()
+        if species_dimension(model.get_species(name)) == concentration()
     } or found
     if len(concentration_compartments) == 1 and None not in concentration_compartments:
         return str(next(iter(concentration_compartments)))
@@ -320,7 +268,7 @@ def _check_extent(expr: sympy.Expr, table: dict[str, Any], location: str, reacti
     if dim == _extent_rate():
         return
     hint = None
-    if dim == _concentration() / dims(time=1):
+    if dim == concentration() / dims(time=1):
         hint = (
             "explicit rate laws are extent rates; multiply by the compartment volume, "
             f"e.g. 'V * ({reaction.rate})'"
@@ -454,7 +402,7 @@ def name_dimension(model: Model, name: str) -> Any:
     if isinstance(record, Species):
         return species_dimension(record)
     if isinstance(record, Compartment):
-        return _volume()
+        return volume()
     if isinstance(record, Parameter):
         return dimensionality(record.value.unit)
     if name == TIME_NAME:
@@ -477,7 +425,7 @@ def internal_value(model: Model, name: str, value: UnitValue) -> float:
     if (
         isinstance(record, Species)
         and record.molar_mass is not None
-        and quantity.dimensionality in (dims(mass=1), dims(mass=1) / _volume())
+        and quantity.dimensionality in (dims(mass=1), dims(mass=1) / volume())
     ):
         molar_mass = registry().Quantity(record.molar_mass.value, parse_unit(record.molar_mass.unit))
         if molar_mass.dimensionality == dims(mass=1):  # mass per molecule, e.g. kDa

@@ -43,6 +43,8 @@ def resolve(model: Model, compiled: CompiledOde, steps: Sequence[Step]) -> tuple
     ModelError, UnitError
         For unknown targets, wrong actions for a target, or values and times with wrong units.
     """
+    if not steps:
+        return ()  # the usual run: no need to import the checks (and SymPy) below
     from degranulation.kinetics import check_value, internal_value
     from degranulation.units import dimensionality
 

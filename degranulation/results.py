@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from degranulation.kinetics import dims, species_dimension
+from degranulation.dimensions import concentration, species_dimension
 from degranulation.network import Model
+from degranulation.user_cache import version as version
 
 if TYPE_CHECKING:
     import xarray
@@ -79,7 +80,7 @@ def make_dataset(
 
 def species_unit(model: Model, species: Any) -> str:
     """The unit a species is reported in: the model's concentration or amount unit."""
-    if species_dimension(species) == dims(substance=1, length=-3):
+    if species_dimension(species) == concentration():
         return model.units.concentration
     return model.units.amount
 
@@ -111,14 +112,3 @@ def dequantify(dataset: xarray.Dataset) -> xarray.Dataset:
         if written is not None and current is not None and parse_unit(written) == parse_unit(current):
             plain[name].attrs["units"] = written
     return plain
-
-
-def version() -> str:
-    """The installed package version ("unknown" when running from a bare source tree)."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as metadata_version
-
-    try:
-        return metadata_version("degranulation")
-    except PackageNotFoundError:
-        return "unknown"
