@@ -126,7 +126,9 @@ def save_model(model: Model, path: str | Path) -> Path:
     return write_model(model, path)
 
 
-def load_model(name_or_path: str | Path, *, validate: bool = True) -> Model:
+def load_model(
+    name_or_path: str | Path, *, validate: bool = True, cache_dir: str | Path | bool | None = None
+) -> Model:
     """Load a bundled model by id, or a model file by path, and validate it.
 
     Parameters
@@ -136,6 +138,10 @@ def load_model(name_or_path: str | Path, *, validate: bool = True) -> Model:
         ``.sbml``) or a BioNetGen network (``.net``).
     validate : bool
         Check names, units and values (raises ``ModelValidationError`` on errors).
+    cache_dir : path, None or False
+        Where the outcomes of validation are remembered, so that the same model content is
+        checked once (see :mod:`degranulation.checked`); None means the user cache folder
+        (as for compiled models), False disables it.
 
     Examples
     --------
@@ -146,9 +152,9 @@ def load_model(name_or_path: str | Path, *, validate: bool = True) -> Model:
     """
     model = read_model_file(model_path(name_or_path))
     if validate:
-        from degranulation.validation import validate as check
+        from degranulation.checked import validate as check
 
-        check(model)
+        check(model, cache_dir=cache_dir)
     return model
 
 
@@ -168,9 +174,12 @@ def validate(model: Model | str | Path) -> list[ModelIssue]:
     return check(as_model(model, validate=False))
 
 
-def as_model(model: Model | str | Path, *, validate: bool = True) -> Model:
+def as_model(
+    model: Model | str | Path, *, validate: bool = True, cache_dir: str | Path | bool | None = None
+) -> Model:
     """The model every public function takes: a :class:`Model` as it is, or a bundled id or a
-    model file's path loaded with :func:`load_model` (validated unless ``validate=False``).
+    model file's path loaded with :func:`load_model` (validated unless ``validate=False``;
+    ``cache_dir`` as there).
 
     Examples
     --------
@@ -179,4 +188,4 @@ def as_model(model: Model | str | Path, *, validate: bool = True) -> Model:
     >>> as_model(model) is model
     True
     """
-    return model if isinstance(model, Model) else load_model(model, validate=validate)
+    return model if isinstance(model, Model) else load_model(model, validate=validate, cache_dir=cache_dir)

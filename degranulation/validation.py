@@ -23,7 +23,6 @@ import difflib
 import keyword
 import math
 import re
-import warnings
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
@@ -31,14 +30,13 @@ from degranulation.errors import (
     DuplicateName,
     ExpressionError,
     ModelIssue,
-    ModelValidationError,
-    ModelWarning,
     SyntaxIssue,
     UnitError,
     UnitMismatch,
     UnknownName,
     UnusedName,
     ValueIssue,
+    settle,
 )
 from degranulation.expressions import RESERVED, TIME_NAME, ParsedExpression, parse_expression
 from degranulation.kinetics import (
@@ -83,15 +81,7 @@ def validate(model: Model) -> list[ModelIssue]:
     >>> dg.validate(dg.load_model("ige_fceri_crosslinking"))
     []
     """
-    issues = find_issues(model)
-    errors = [i for i in issues if i.severity == "error"]
-    if errors:
-        name = model.source or f"model '{model.id}'"
-        raise ModelValidationError(f"{name}: {len(errors)} error(s)", errors)
-    found = [i for i in issues if i.severity == "warning"]
-    for issue in found:
-        warnings.warn(issue.format(), ModelWarning, stacklevel=2)
-    return found
+    return settle(find_issues(model), model.source or f"model '{model.id}'", stacklevel=2)
 
 
 def find_issues(model: Model) -> list[ModelIssue]:
