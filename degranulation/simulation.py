@@ -91,7 +91,8 @@ def simulate(
         Number of output times when ``t`` is an end time, from 2 to :data:`MAX_POINTS`
         (1 000 000).
     cache_dir : path, None or False
-        Compiled-model cache (see :func:`degranulation.codegen.compile_model`).
+        Where compiled and validated models are kept (see
+        :func:`degranulation.codegen.compile_model` and :mod:`degranulation.checked`).
 
     Raises
     ------
