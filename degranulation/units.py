@@ -84,11 +84,12 @@ def import_pint_xarray() -> types.ModuleType:
     from pint.registry import LazyRegistry
 
     unbuilt = pint.get_application_registry().get()
-    if not isinstance(unbuilt, LazyRegistry):  # already built: pint-xarray only sets it up
+    params = vars(unbuilt).get("params") if isinstance(unbuilt, LazyRegistry) else None
+    if params is None:  # already built (pint-xarray only sets it up), or a pint we do not know
         import pint_xarray
 
         return pint_xarray
-    args, kwargs = unbuilt.__dict__["params"]  # LazyRegistry(args, kwargs) keeps them here
+    args, kwargs = params  # what LazyRegistry(args, kwargs) keeps to build the registry with
     pint.set_application_registry(registry())
     try:
         import pint_xarray
