@@ -45,7 +45,7 @@ def resolve(model: Model, compiled: CompiledOde, steps: Sequence[Step]) -> tuple
     """
     if not steps:
         return ()  # the usual run: no need to import the checks (and SymPy) below
-    from degranulation.kinetics import check_value, internal_value
+    from degranulation.values import check_value, internal_value
     from degranulation.units import dimensionality
 
     species = {name: i for i, name in enumerate(compiled.species)}

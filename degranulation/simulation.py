@@ -291,7 +291,7 @@ def initial_state(model: Model, compiled: CompiledOde, initial: Mapping[str, Any
 
 
 def _override(model: Model, name: str, value: Any, location: str) -> float:
-    from degranulation.kinetics import check_value, internal_value
+    from degranulation.values import check_value, internal_value
 
     try:
         given = UnitValue.parse(value)

@@ -183,12 +183,14 @@ def test_no_disk_cache_when_disabled(model_file, tmp_path, runs):
     assert len(runs) == 2 and not cache.exists()
 
 
-def test_a_fresh_run_with_filled_caches_does_not_import_sympy(tmp_path):
-    """What the cache is for: the CLI's usual run reads, solves and writes without SymPy."""
+@pytest.mark.parametrize("model", ["ige_fceri_crosslinking", "harmon2017_fceri_degranulation"])
+def test_a_fresh_run_with_filled_caches_does_not_import_sympy(tmp_path, model):
+    """What the cache is for: the CLI's usual run reads, solves and writes without SymPy (the
+    second model has a default protocol, whose steps are checked without it too)."""
     script = (
         "import sys\n"
         "from degranulation.cli import main\n"
-        "code = main(['simulate', 'ige_fceri_crosslinking', '--t-end', '1min', '--points', '2', '-o', '-'])\n"
+        f"code = main(['simulate', {model!r}, '--t-end', '1min', '--points', '2', '-o', '-'])\n"
         "print(code, 'sympy' in sys.modules, file=sys.stderr)\n"
     )
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"))
