@@ -143,7 +143,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        from degranulation.results import version
+        from degranulation.user_cache import version
 
         return version()
     if name in _LAZY:

@@ -59,7 +59,7 @@ Command = Callable[..., argparse.ArgumentParser]  # adds a subcommand's parser (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    from degranulation.results import version
+    from degranulation.user_cache import version
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(

@@ -21,10 +21,9 @@ import functools
 import hashlib
 import importlib.abc
 import importlib.util
+import io
 import json
-import os
 import types
-import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import scipy.sparse
 
-from degranulation.errors import CacheWarning
+from degranulation.user_cache import cache_folder, read_trusted, write_private
 
 if TYPE_CHECKING:
     import sympy
@@ -294,7 +293,7 @@ def compile_model(
     key = hashlib.sha256(f"{model.content_hash}:{CODEGEN_VERSION}:{sensitivities}".encode()).hexdigest()
     if key in _MEMORY:
         return _MEMORY[key]
-    folder = _cache_folder(cache_dir)
+    folder = cache_folder(cache_dir)
     compiled = _read_cache(folder, key) if folder else None
     if compiled is None:
         from degranulation.symbolic import build_system
@@ -309,30 +308,21 @@ def compile_model(
 _MEMORY: dict[str, CompiledOde] = {}
 
 
-def _cache_folder(cache_dir: str | Path | bool | None) -> Path | None:
-    if cache_dir is False:
-        return None
-    if cache_dir is None or cache_dir is True:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        return Path(base) / "degranulation"
-    return Path(cache_dir)
-
-
 def _read_cache(folder: Path, key: str) -> CompiledOde | None:
     """The cached entry for ``key``, or None if it is absent, broken, altered or untrusted.
 
     The entry holds generated source that runs when the model is used, so it is loaded only
-    if this user owns it, no one else can write it, it was made for ``key`` and its content
-    matches its checksum; otherwise it is rebuilt (and replaced) by the caller.
+    if it can be trusted (:func:`~degranulation.user_cache.read_trusted`), it was made for
+    ``key`` and its content matches its checksum; otherwise it is rebuilt (and replaced) by
+    the caller.
     """
-    path = folder / f"{key}.npz"
+    content = read_trusted(folder / f"{key}.npz")
+    if content is None:
+        return None
     try:
-        with path.open("rb") as handle:  # checked through the open file: it cannot be swapped
-            if not _is_trusted(path, os.fstat(handle.fileno())):
-                return None
-            with np.load(handle, allow_pickle=False) as data:
-                stated, text = str(data["checksum"]), str(data["meta"])
-                arrays = {name: data[name] for name in data.files if name not in ("meta", "checksum")}
+        with np.load(io.BytesIO(content), allow_pickle=False) as data:
+            stated, text = str(data["checksum"]), str(data["meta"])
+            arrays = {name: data[name] for name in data.files if name not in ("meta", "checksum")}
         meta = json.loads(text)
         if meta.get("key") != key or stated != _checksum(text, arrays):
             return None  # damaged, truncated, altered or another model's: never run it
@@ -347,28 +337,7 @@ def _read_cache(folder: Path, key: str) -> CompiledOde | None:
             **arrays,
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile):
-        return None  # absent or broken (power loss, full disk): rebuilt, never fatal
-
-
-_WARNED: set[Path] = set()
-
-
-def _is_trusted(path: Path, status: os.stat_result) -> bool:
-    """Whether this user owns ``path`` and no one else may write it (warns once per folder)."""
-    if not hasattr(os, "getuid"):  # Windows: no owner or mode bits to check
-        return True
-    if status.st_uid == os.getuid() and not status.st_mode & 0o022:
-        return True
-    if path.parent not in _WARNED:
-        _WARNED.add(path.parent)
-        reason = "owned by another user" if status.st_uid != os.getuid() else "writable by others"
-        warnings.warn(
-            f"ignoring the compiled-model cache entry '{path}': it is {reason}; rebuilding it "
-            "(cache folders should be writable only by their user)",
-            CacheWarning,
-            stacklevel=4,
-        )
-    return False
+        return None  # broken (power loss, full disk): rebuilt, never fatal
 
 
 def _checksum(meta: str, arrays: dict[str, np.ndarray]) -> str:
@@ -381,13 +350,7 @@ def _checksum(meta: str, arrays: dict[str, np.ndarray]) -> str:
 
 
 def _write_cache(folder: Path, compiled: CompiledOde) -> None:
-    """Store ``compiled`` under its key: in a folder made private to this user (0700), written
-    to a fresh private file, flushed to disk and renamed into place, so that a reader sees a
-    whole entry or none."""
-    import tempfile
-
-    from degranulation.atomic import fsync
-
+    """Store ``compiled`` under its key (:func:`~degranulation.user_cache.write_private`)."""
     meta = {
         "key": compiled.key,
         "species": compiled.species,
@@ -402,23 +365,9 @@ def _write_cache(folder: Path, compiled: CompiledOde) -> None:
         for name in (*_ARRAYS, "default_parameters", "default_initial", "amount_factors", "boundary")
     }
     text = json.dumps(meta, sort_keys=True)
-    temporary = None
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor, name = tempfile.mkstemp(dir=folder, prefix=f".{compiled.key}.", suffix=".tmp")
-        temporary = Path(name)
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, meta=np.array(text), checksum=np.array(_checksum(text, arrays)), **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(folder / f"{compiled.key}.npz")
-        temporary = None
-        fsync(folder)
-    except OSError:
-        return  # a read-only cache costs only speed
-    finally:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.array(text), checksum=np.array(_checksum(text, arrays)), **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle
+    write_private(folder / f"{compiled.key}.npz", buffer.getvalue())
 
 
 def compile_system(system: OdeSystem, *, key: str = "", sensitivities: bool = False) -> CompiledOde:

@@ -21,7 +21,7 @@ processes)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -290,7 +290,7 @@ class ConservationWarning(DegranulationWarning):
 
 
 class CacheWarning(DegranulationWarning):
-    """A compiled-model cache entry was ignored (another user's, or writable by others)."""
+    """A cache entry was ignored (another user's, writable by others, or damaged)."""
 
 
 class ResultWarning(DegranulationWarning):
@@ -300,3 +300,27 @@ class ResultWarning(DegranulationWarning):
 
 class ModelWarning(DegranulationWarning):
     """A model has a warning-level issue (e.g. an unused parameter)."""
+
+
+def settle(
+    issues: Sequence[ModelIssue], name: str, *, stacklevel: int = 2, quiet: Collection[str] = ()
+) -> list[ModelIssue]:
+    """Raise the errors among a model's ``issues`` together; warn about the rest, one
+    :class:`ModelWarning` each (but those with a code in ``quiet``, of which the import that
+    made the model warned once already), and return them.
+
+    Raises
+    ------
+    ModelValidationError
+        Titled ``"<name>: <n> error(s)"``, holding the errors.
+    """
+    import warnings
+
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise ModelValidationError(f"{name}: {len(errors)} error(s)", errors)
+    found = [i for i in issues if i.severity == "warning"]
+    for issue in found:
+        if issue.code not in quiet:
+            warnings.warn(issue.format(), ModelWarning, stacklevel=stacklevel + 1)
+    return found

@@ -11,87 +11,33 @@ ODE is the net extent rate divided by its compartment's size when it is a concen
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import sympy
 
-from degranulation.errors import ModelError, ModelIssue, UnitError, UnitMismatch
+from degranulation.dimensions import concentration, dims, species_dimension, volume
+from degranulation.dimensions import unit_description as unit_description
+from degranulation.errors import ModelIssue, UnitError, UnitMismatch
 from degranulation.expressions import TIME_NAME, parse_expression, symbol
-from degranulation.network import Compartment, Model, Parameter, Reaction, Species, UnitValue
-from degranulation.units import (
-    case_hint,
-    dimensionality,
-    format_dimension,
-    parse_unit,
-    registry,
-)
-
-
-def dims(**powers: int) -> Any:
-    """A pint dimensionality, e.g. ``dims(substance=1, length=-3)``."""
-    from pint.util import UnitsContainer
-
-    return UnitsContainer({f"[{name}]": power for name, power in powers.items() if power})
-
-
-def _amount() -> Any:
-    return dims(substance=1)
-
-
-def _concentration() -> Any:
-    return dims(substance=1, length=-3)
-
-
-def _volume() -> Any:
-    return dims(length=3)
+from degranulation.network import Model, Reaction
+from degranulation.units import dimensionality, format_dimension
+from degranulation.values import check_value as check_value
+from degranulation.values import internal_value as internal_value
+from degranulation.values import name_dimension as name_dimension
+from degranulation.values import rate_constants as rate_constants
+from degranulation.values import value_issue as value_issue
 
 
 def _extent_rate() -> Any:
     return dims(substance=1, time=-1)
 
 
-def species_dimension(species: Species) -> Any:
-    """``[substance]`` for an amount species, ``[substance]/[length]**3`` for a concentration.
-
-    Raises
-    ------
-    UnitMismatch
-        If the initial value is neither (a mass needs ``molar_mass``).
-    """
-    location = f"species.{species.id}.initial"
-    try:
-        dim = dimensionality(species.initial.unit)
-    except UnitError as exc:
-        raise UnitMismatch(exc.message, code="U104", location=location, hint=exc.hint) from None
-    mass = dims(mass=1)
-    if species.molar_mass is not None and dim in (mass, mass / _volume()):
-        return _amount() if dim == mass else _concentration()
-    if dim in (_amount(), _concentration()):
-        return dim
-    hint = case_hint(species.initial.unit, _concentration())
-    if dim in (mass, mass / _volume()):
-        hint = f"give species '{species.id}' a molar_mass (e.g. '150 kDa') to use mass units"
-    raise UnitMismatch(
-        f"'{species.initial}' is {unit_description(species.initial.unit)}; "
-        "expected a concentration ([substance] / [length] ** 3) or an amount ([substance])",
-        code="U102",
-        location=location,
-        hint=hint,
-    )
-
-
-def unit_description(unit: str) -> str:
-    """``"nanometer ([length])"``: a unit's long name and dimension, for messages."""
-    return f"{registry().Unit(unit) if unit else 'dimensionless'} ({format_dimension(dimensionality(unit))})"
-
-
 def symbol_dimensions(model: Model) -> dict[str, Any]:
     """Dimension of every name a model's expressions may use (valid records only)."""
     table: dict[str, Any] = {TIME_NAME: dims(time=1)}
     for compartment in model.compartments:
-        table[compartment.id] = _volume()
+        table[compartment.id] = volume()
     for parameter in model.parameters:
         try:
             table[parameter.id] = dimensionality(parameter.value.unit)
@@ -301,10 +247,10 @@ def _mass_action_term(
     dim = constant_dim * species_dim
     if dim == _extent_rate():
         return MassActionTerm(sign, constant, consumed)
-    if dim == _concentration() / dims(time=1) and model.units_enforced:  # else: SBML's number as written
+    if dim == concentration() / dims(time=1) and model.units_enforced:  # else: SBML's number as written
         compartment = _reaction_compartment(model, consumed or produced, location)
         return MassActionTerm(sign, constant * symbol(compartment), consumed)
-    expected = _concentration() / dims(time=1) / species_dim
+    expected = concentration() / dims(time=1) / species_dim
     direction = "forward" if sign > 0 else "reverse"
     named = f"reaction '{reaction.id}': " if reaction.id else ""
     raise UnitMismatch(
@@ -326,7 +272,7 @@ def _reaction_compartment(model: Model, terms: tuple[tuple[str, int], ...], loca
     concentration_compartments = {
         model.get_species(name).compartment
         for name, _ in terms
-        if species_dimension(model.get_species(name)) == _concentration()
+        if species_dimension(model.get_species(name)) == concentration()
     } or found
     if len(concentration_compartments) == 1 and None not in concentration_compartments:
         return str(next(iter(concentration_compartments)))
@@ -347,7 +293,7 @@ def _check_extent(expr: sympy.Expr, table: dict[str, Any], location: str, reacti
     if dim == _extent_rate():
         return
     hint = None
-    if dim == _concentration() / dims(time=1):
+    if dim == concentration() / dims(time=1):
         hint = (
             "explicit rate laws are extent rates; multiply by the compartment volume, "
             f"e.g. 'V * ({reaction.rate})'"
@@ -359,163 +305,3 @@ def _check_extent(expr: sympy.Expr, table: dict[str, Any], location: str, reacti
         location=location,
         hint=hint,
     )
-
-
-def value_issue(model: Model, name: str, number: float, shown: str, location: str) -> ModelIssue | None:
-    """The one rule for the sign and size of a value given for ``name``, wherever it enters
-    (model files, ``ModelBuilder``, ``params=``/``initial=``, ``--set``, protocol steps, SBML
-    and BioNetGen import).
-
-    Every value is finite (V401). A compartment size is > 0; an initial amount or
-    concentration, and a parameter used as a mass-action rate constant, are >= 0 (V402,
-    errors). Another parameter may be negative, since its sign may mean something (a
-    temperature offset, a potential), but that is reported as a warning (V403).
-
-    Parameters
-    ----------
-    model : Model
-    name : str
-        The compartment, species or parameter the value is for.
-    number : float
-        The value (its sign does not depend on the unit).
-    shown : str
-        The value as the user gave it, for the message.
-    location : str
-        Where it was given, e.g. ``parameters.k_on.value`` or ``params.k_on``.
-
-    Returns
-    -------
-    ModelIssue or None
-        An error or a warning (``severity``), or None when the value is fine.
-
-    Examples
-    --------
-    >>> import degranulation as dg
-    >>> from degranulation.kinetics import value_issue
-    >>> model = dg.load_model("ige_fceri_crosslinking")
-    >>> value_issue(model, "km1", -1.0, "-1 1/s", "params.km1").format()
-    "error[V402] params.km1: rate constant 'km1' = '-1 1/s' is negative; hint: ..."
-    >>> value_issue(model, "km1", 0.5, "0.5 1/s", "params.km1") is None
-    True
-    """
-    from degranulation.errors import ValueIssue
-
-    if not math.isfinite(number):
-        return ValueIssue(
-            f"value '{shown}' is not finite", code="V401", location=location, hint="give a finite number"
-        )
-    record = model.by_id.get(name)
-    if isinstance(record, Compartment):
-        if number > 0:
-            return None
-        return ValueIssue(
-            f"size '{shown}' of compartment '{name}' must be positive", code="V402", location=location
-        )
-    if number >= 0:
-        return None
-    if isinstance(record, Species):
-        return ValueIssue(
-            f"initial value '{shown}' is negative",
-            code="V402",
-            location=location,
-            hint="initial amounts and concentrations are >= 0",
-        )
-    if name in rate_constants(model):
-        return ValueIssue(
-            f"rate constant '{name}' = '{shown}' is negative",
-            code="V402",
-            location=location,
-            hint="mass-action rate constants are >= 0; for a reaction that runs the other way, "
-            "swap the sides of its equation",
-        )
-    return ValueIssue(
-        f"parameter '{name}' = '{shown}' is negative",
-        code="V403",
-        severity="warning",
-        location=location,
-        hint="allowed, since a parameter's sign may be meaningful; check that it is intended",
-    )
-
-
-def check_value(model: Model, name: str, number: float, shown: str, location: str) -> None:
-    """Apply :func:`value_issue`: raise its error, or warn (``ModelWarning``) its warning."""
-    import warnings
-
-    from degranulation.errors import ModelWarning
-
-    issue = value_issue(model, name, number, shown, location)
-    if issue is None:
-        return
-    if issue.severity == "error":
-        raise issue
-    warnings.warn(issue.format(), ModelWarning, stacklevel=3)
-
-
-def rate_constants(model: Model) -> frozenset[str]:
-    """Parameters that are mass-action rate constants: names in a ``mass_action(kf, kr)``
-    constant that is a product (``2*k_on``, ``k/V``), not a sum or a function of them."""
-    found: set[str] = set()
-    for reaction in model.reactions:
-        try:
-            parsed = parse_expression(reaction.rate, allow_mass_action=True)
-        except ModelError:  # reported by validation
-            continue
-        for constant in parsed.mass_action or ():
-            if constant is not None and _is_monomial(constant):
-                found |= {s.name for s in constant.free_symbols}
-    return frozenset(found)
-
-
-def _is_monomial(expr: sympy.Expr) -> bool:
-    factors = expr.args if isinstance(expr, sympy.Mul) else (expr,)
-    return all(
-        isinstance(f, sympy.Symbol | sympy.Number)
-        or (isinstance(f, sympy.Pow) and isinstance(f.base, sympy.Symbol) and f.exp.is_Number)
-        for f in factors
-    )
-
-
-def name_dimension(model: Model, name: str) -> Any:
-    """Dimension of one name in ``model`` (KeyError for unknown names)."""
-    record = model.by_id.get(name)
-    if isinstance(record, Species):
-        return species_dimension(record)
-    if isinstance(record, Compartment):
-        return _volume()
-    if isinstance(record, Parameter):
-        return dimensionality(record.value.unit)
-    if name == TIME_NAME:
-        return dims(time=1)
-    raise KeyError(name)
-
-
-def internal_value(model: Model, name: str, value: UnitValue) -> float:
-    """``value`` given for ``name`` (a species, parameter or compartment), as a float in the
-    model's units. A species with a molar mass also accepts mass units.
-
-    Raises
-    ------
-    UnitError
-        When the unit's dimension does not fit the name.
-    """
-    expected = name_dimension(model, name)
-    quantity = registry().Quantity(value.value, parse_unit(value.unit))
-    record = model.by_id.get(name)
-    if (
-        isinstance(record, Species)
-        and record.molar_mass is not None
-        and quantity.dimensionality in (dims(mass=1), dims(mass=1) / _volume())
-    ):
-        molar_mass = registry().Quantity(record.molar_mass.value, parse_unit(record.molar_mass.unit))
-        if molar_mass.dimensionality == dims(mass=1):  # mass per molecule, e.g. kDa
-            molar_mass = molar_mass * registry().Quantity(1.0, "avogadro_constant")
-        quantity = quantity / molar_mass
-    if quantity.dimensionality != expected:
-        raise UnitError(
-            f"'{value}' is {format_dimension(quantity.dimensionality)}; '{name}' needs "
-            f"{format_dimension(expected)}",
-            location=name,
-            hint=case_hint(value.unit, expected),
-        )
-    base = quantity.to_base_units()
-    return float(base.magnitude) / model.units.scale(base.dimensionality)

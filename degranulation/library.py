@@ -128,7 +128,13 @@ def save_model(model: Model, path: str | Path) -> Path:
     return write_model(model, path)
 
 
-def load_model(name_or_path: str | Path, *, validate: bool = True, strict_units: bool = False) -> Model:
+def load_model(
+    name_or_path: str | Path,
+    *,
+    validate: bool = True,
+    strict_units: bool = False,
+    cache_dir: str | Path | bool | None = None,
+) -> Model:
     """Load a bundled model by id, or a model file by path, and validate it.
 
     Parameters
@@ -143,6 +149,10 @@ def load_model(name_or_path: str | Path, *, validate: bool = True, strict_units:
         (``UnsupportedFeatureError``); by default it is read with its numbers as written and
         one ``UnitWarning`` (see :func:`degranulation.read_sbml`). Model files always
         enforce units.
+    cache_dir : path, None or False
+        Where the outcomes of validation are remembered, so that the same model content is
+        checked once (see :mod:`degranulation.checked`); None means the user cache folder
+        (as for compiled models), False disables it.
 
     Examples
     --------
@@ -153,9 +163,9 @@ def load_model(name_or_path: str | Path, *, validate: bool = True, strict_units:
     """
     model = read_model_file(model_path(name_or_path), strict_units=strict_units)
     if validate:
-        from degranulation.validation import validate as check
+        from degranulation.checked import validate as check
 
-        check(model)
+        check(model, cache_dir=cache_dir)
     return model
 
 
@@ -175,9 +185,12 @@ def validate(model: Model | str | Path) -> list[ModelIssue]:
     return check(as_model(model, validate=False))
 
 
-def as_model(model: Model | str | Path, *, validate: bool = True) -> Model:
+def as_model(
+    model: Model | str | Path, *, validate: bool = True, cache_dir: str | Path | bool | None = None
+) -> Model:
     """The model every public function takes: a :class:`Model` as it is, or a bundled id or a
-    model file's path loaded with :func:`load_model` (validated unless ``validate=False``).
+    model file's path loaded with :func:`load_model` (validated unless ``validate=False``;
+    ``cache_dir`` as there).
 
     Examples
     --------
@@ -186,4 +199,4 @@ def as_model(model: Model | str | Path, *, validate: bool = True) -> Model:
     >>> as_model(model) is model
     True
     """
-    return model if isinstance(model, Model) else load_model(model, validate=validate)
+    return model if isinstance(model, Model) else load_model(model, validate=validate, cache_dir=cache_dir)

@@ -28,6 +28,11 @@ _ARROWS: Final = ("<->", "<=>", "->", "=>")
 _TERM_RE = re.compile(r"\s*(?:(?P<coef>\d+)\s*\*?\s*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*")
 
 
+#: Mismatches a model that does not enforce units (``Model.units_enforced``) is simulated
+#: with, its numbers as written: rate laws and observables whose units do not check.
+NOT_ENFORCED = frozenset({"U101", "U106"})
+
+
 @dataclass(frozen=True)
 class UnitValue:
     """A value with its unit text exactly as written, e.g. ``UnitValue(4e5, "molecule")``.

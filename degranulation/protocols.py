@@ -43,8 +43,10 @@ def resolve(model: Model, compiled: CompiledOde, steps: Sequence[Step]) -> tuple
     ModelError, UnitError
         For unknown targets, wrong actions for a target, or values and times with wrong units.
     """
-    from degranulation.kinetics import check_value, internal_value
+    if not steps:
+        return ()  # the usual run: no need to import the checks (and SymPy) below
     from degranulation.units import dimensionality
+    from degranulation.values import check_value, internal_value
 
     species = {name: i for i, name in enumerate(compiled.species)}
     parameters = {name: k for k, name in enumerate(compiled.parameters)}

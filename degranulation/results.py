@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from degranulation.kinetics import dims, species_dimension
+from degranulation.dimensions import concentration, species_dimension
 from degranulation.network import Model
+from degranulation.user_cache import version as version
 
 if TYPE_CHECKING:
     import xarray
@@ -79,7 +80,7 @@ def make_dataset(
 
 def species_unit(model: Model, species: Any) -> str:
     """The unit a species is reported in: the model's concentration or amount unit."""
-    if species_dimension(species) == dims(substance=1, length=-3):
+    if species_dimension(species) == concentration():
         return model.units.concentration
     return model.units.amount
 
@@ -88,10 +89,10 @@ def quantify(dataset: xarray.Dataset) -> xarray.Dataset:
     """Attach pint units from the CF ``units`` attributes (package registry); indexed
     coordinates select bare numbers in their own unit (``ds.sel(time=600)``, see
     :mod:`degranulation.unit_index`)."""
-    import pint_xarray  # noqa: F401  (registers the .pint accessor)
+    from degranulation.units import import_pint_xarray, registry
 
+    import_pint_xarray()  # registers the .pint accessor
     from degranulation.unit_index import with_unit_indexes
-    from degranulation.units import registry
 
     return with_unit_indexes(dataset.pint.quantify(unit_registry=registry()))
 
@@ -99,9 +100,9 @@ def quantify(dataset: xarray.Dataset) -> xarray.Dataset:
 def dequantify(dataset: xarray.Dataset) -> xarray.Dataset:
     """Units back into ``units`` attributes, written as the model wrote them where unchanged
     (``nM`` rather than pint's ``nanomolar``)."""
-    import pint_xarray  # noqa: F401
+    from degranulation.units import import_pint_xarray, parse_unit
 
-    from degranulation.units import parse_unit
+    import_pint_xarray()
 
     quantified = any(hasattr(v.data, "units") for v in dataset.variables.values())
     plain = dataset.pint.dequantify() if quantified else dataset.copy()
@@ -111,14 +112,3 @@ def dequantify(dataset: xarray.Dataset) -> xarray.Dataset:
         if written is not None and current is not None and parse_unit(written) == parse_unit(current):
             plain[name].attrs["units"] = written
     return plain
-
-
-def version() -> str:
-    """The installed package version ("unknown" when running from a bare source tree)."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as metadata_version
-
-    try:
-        return metadata_version("degranulation")
-    except PackageNotFoundError:
-        return "unknown"

@@ -91,7 +91,8 @@ def simulate(
         Number of output times when ``t`` is an end time, from 2 to :data:`MAX_POINTS`
         (1 000 000).
     cache_dir : path, None or False
-        Compiled-model cache (see :func:`degranulation.codegen.compile_model`).
+        Where compiled and validated models are kept (see
+        :func:`degranulation.codegen.compile_model` and :mod:`degranulation.checked`).
 
     Raises
     ------
@@ -115,8 +116,8 @@ def simulate(
     from degranulation.protocols import protocol_steps, resolve
     from degranulation.results import make_dataset
 
-    model = as_model(model)
-    check_model(model)
+    model = as_model(model, cache_dir=cache_dir)
+    check_model(model, cache_dir=cache_dir)
     compiled = compile_model(model, cache_dir=cache_dir)
     times = output_times(model, t, points)
     p = parameter_vector(model, compiled, params or {})
@@ -290,7 +291,7 @@ def initial_state(model: Model, compiled: CompiledOde, initial: Mapping[str, Any
 
 
 def _override(model: Model, name: str, value: Any, location: str) -> float:
-    from degranulation.kinetics import check_value, internal_value
+    from degranulation.values import check_value, internal_value
 
     try:
         given = UnitValue.parse(value)
@@ -484,29 +485,22 @@ def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: So
         )
 
 
-def check_model(model: Model) -> None:
+def check_model(model: Model, *, cache_dir: str | Path | bool | None = None) -> None:
     """Refuse a model with errors (``load_model`` checks what it reads, but a ``Model`` built
     or imported in Python may be given as it is: a group named like a species would otherwise
-    shadow it in the results). Each model's content is checked once per process.
+    shadow it in the results). Each model's content is checked once (see
+    :mod:`degranulation.checked`; ``cache_dir`` as for :func:`simulate`).
 
     Raises
     ------
     ModelValidationError
         Grouping the model's errors (warnings are left to :func:`~degranulation.validation.validate`).
     """
-    from degranulation.errors import ModelValidationError
-    from degranulation.validation import find_issues
+    from degranulation.checked import find_issues
+    from degranulation.errors import settle
 
-    if model.content_hash in _CHECKED:
-        return
-    errors = [issue for issue in find_issues(model) if issue.severity == "error"]
-    if errors:
-        name = model.source or f"model '{model.id}'"
-        raise ModelValidationError(f"{name}: {len(errors)} error(s)", errors)
-    _CHECKED.add(model.content_hash)
-
-
-_CHECKED: set[str] = set()
+    errors = [issue for issue in find_issues(model, cache_dir=cache_dir) if issue.severity == "error"]
+    settle(errors, model.source or f"model '{model.id}'")
 
 
 def check_signs(

@@ -13,6 +13,8 @@ import difflib
 import functools
 import math
 import re
+import sys
+import types
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -64,6 +66,36 @@ def registry() -> pint.UnitRegistry:
     # would log this redefinition as a warning; "ignore" keeps it quiet and still applies it.)
     ureg.define("molecule = particle = molec")
     return ureg
+
+
+def import_pint_xarray() -> types.ModuleType:
+    """Import pint-xarray (which registers the ``.pint`` accessor) without building pint's
+    application registry.
+
+    pint-xarray's import sets ``force_ndarray_like`` on pint's application registry, which
+    builds it: a second registry, pint's whole definition file parsed again (half a second of
+    a short run). While that registry is still unbuilt, ours stands in for it during the
+    import, and then an unbuilt one with the same arguments plus that setting is put back, so
+    the application registry ends as pint-xarray would have left it, built on first use.
+    """
+    if "pint_xarray" in sys.modules:
+        return sys.modules["pint_xarray"]
+    import pint
+    from pint.registry import LazyRegistry
+
+    unbuilt = pint.get_application_registry().get()
+    params = vars(unbuilt).get("params") if isinstance(unbuilt, LazyRegistry) else None
+    if params is None:  # already built (pint-xarray only sets it up), or a pint we do not know
+        import pint_xarray
+
+        return pint_xarray
+    args, kwargs = params  # what LazyRegistry(args, kwargs) keeps to build the registry with
+    pint.set_application_registry(registry())
+    try:
+        import pint_xarray
+    finally:
+        pint.set_application_registry(LazyRegistry(args, {**kwargs, "force_ndarray_like": True}))
+    return pint_xarray
 
 
 def split_quantity(text: str) -> tuple[float, str]:

@@ -23,7 +23,6 @@ import difflib
 import keyword
 import math
 import re
-import warnings
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
@@ -31,14 +30,13 @@ from degranulation.errors import (
     DuplicateName,
     ExpressionError,
     ModelIssue,
-    ModelValidationError,
-    ModelWarning,
     SyntaxIssue,
     UnitError,
     UnitMismatch,
     UnknownName,
     UnusedName,
     ValueIssue,
+    settle,
 )
 from degranulation.expressions import RESERVED, TIME_NAME, ParsedExpression, parse_expression
 from degranulation.kinetics import (
@@ -50,7 +48,7 @@ from degranulation.kinetics import (
     symbol_dimensions,
     value_issue,
 )
-from degranulation.network import Compartment, Model, Observable, Parameter, Species, UnitValue
+from degranulation.network import NOT_ENFORCED, Compartment, Model, Observable, Parameter, Species, UnitValue
 from degranulation.units import case_hint, dimensionality, format_dimension
 
 _ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch: "$" matches before "\n"
@@ -84,16 +82,8 @@ def validate(model: Model) -> list[ModelIssue]:
     >>> dg.validate(dg.load_model("ige_fceri_crosslinking"))
     []
     """
-    issues = find_issues(model)
-    errors = [i for i in issues if i.severity == "error"]
-    if errors:
-        name = model.source or f"model '{model.id}'"
-        raise ModelValidationError(f"{name}: {len(errors)} error(s)", errors)
-    found = [i for i in issues if i.severity == "warning"]
-    for issue in found:
-        if issue.code not in _NOT_ENFORCED:  # the import that made the model warned of those once
-            warnings.warn(issue.format(), ModelWarning, stacklevel=2)
-    return found
+    name = model.source or f"model '{model.id}'"
+    return settle(find_issues(model), name, stacklevel=2, quiet=NOT_ENFORCED)
 
 
 def find_issues(model: Model) -> list[ModelIssue]:
@@ -101,7 +91,7 @@ def find_issues(model: Model) -> list[ModelIssue]:
     checker = _Checker(model)
     issues = list(checker.run())
     for issue in issues:
-        if not model.units_enforced and issue.code in _NOT_ENFORCED:
+        if not model.units_enforced and issue.code in NOT_ENFORCED:
             issue.severity = "warning"
     if not any(issue.severity == "error" for issue in issues):
         issues += checker.unused()
@@ -109,11 +99,6 @@ def find_issues(model: Model) -> list[ModelIssue]:
         if issue.file is None:
             issue.file = model.source
     return issues
-
-
-#: Mismatches a model that does not enforce units (``Model.units_enforced``) is simulated
-#: with, its numbers as written: rate laws and observables whose units do not check.
-_NOT_ENFORCED = frozenset({"U101", "U106"})
 
 
 class _Checker:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import degranulation as dg
-from degranulation import codegen
+from degranulation import codegen, user_cache
 from degranulation.errors import CacheWarning
 
 MODEL = dg.load_model("ige_fceri_crosslinking")
@@ -23,7 +23,7 @@ MODEL = dg.load_model("ige_fceri_crosslinking")
 def fresh(monkeypatch):
     """No model compiled in this process yet, and no folder warned about."""
     monkeypatch.setattr(codegen, "_MEMORY", {})
-    monkeypatch.setattr(codegen, "_WARNED", set())
+    monkeypatch.setattr(user_cache, "_WARNED", set())
 
 
 @pytest.fixture

@@ -75,3 +75,24 @@ def test_unit_system_checks_its_units():
         UnitSystem(concentration="nm").check()
     assert caught.value.hint == "nanomolar is 'nM'"
     UnitSystem(time="h", concentration="mM", amount="umol").check()
+
+
+def test_results_build_no_second_registry_and_leave_pint_xarray_set_up():
+    """pint-xarray's import would build pint's application registry (issue 13: half a second
+    of a short run); results use ours, and the application registry stays unbuilt until used,
+    then set up as pint-xarray sets it up (force_ndarray_like), so quantify() without a
+    registry works as it would without us."""
+    import subprocess
+    import sys
+
+    script = """
+import degranulation as dg, pint, xarray as xr
+from pint.registry import LazyRegistry
+ds = dg.simulate("ige_fceri_crosslinking", t="1 min", points=3)
+print(isinstance(pint.get_application_registry().get(), LazyRegistry), str(ds["L"].pint.units))
+plain = xr.Dataset({"a": ("x", [1.0, 2.0], {"units": "m"})}).pint.quantify()
+print(str(plain["a"].pint.units), pint.get_application_registry().force_ndarray_like)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "molecule", "meter", "True"]
