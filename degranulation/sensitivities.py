@@ -454,8 +454,10 @@ def simulate_sensitivities(
         parameter_vector,
     )
     from degranulation.solvers import solver_from
+    from degranulation.state_events import refuse_events
 
     model = as_model(model)
+    refuse_events(model, "sensitivities")
     compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
     wanted = targets(model, compiled, wrt)
     times = output_times(model, t, points)

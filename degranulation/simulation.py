@@ -380,12 +380,14 @@ def integrate(
         if filled == len(times):
             return Trajectory(times, out, p, counters)
         stop = pending[0].t if pending else float(times[-1])
-        roots = ()
+        roots: list[EventFunction] = []
         if queue is not None:
             stop = min(stop, queue.next_time())
             roots = queue.root_functions(t, x, p)
         fun, jac = compiled.functions(p, frozen if frozen.any() else None)
-        x, filled, t, root = _segment(compiled, solver, fun, jac, t, stop, x, times, out, filled, counters, roots)
+        x, filled, t, root = _segment(
+            compiled, solver, fun, jac, t, stop, x, times, out, filled, counters, roots
+        )
 
 
 def _segment(

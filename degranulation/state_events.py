@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from degranulation.codegen import GeneratedCode
-from degranulation.errors import SimulationError
+from degranulation.errors import SimulationError, UnsupportedFeatureError
 from degranulation.solvers import EventFunction
 
 if TYPE_CHECKING:
@@ -102,6 +102,24 @@ def compile_events(model: Model, compiled: CompiledOde) -> CompiledEvents | None
 _MEMORY: dict[str, CompiledEvents] = {}
 
 
+def refuse_events(model: Model, what: str) -> None:
+    """Raise :class:`~degranulation.errors.UnsupportedFeatureError` if ``model`` has events:
+    ``what`` (sensitivities, fits, sweeps) does not follow them, and would be silently wrong.
+
+    Examples
+    --------
+    >>> from degranulation.network import Model
+    >>> refuse_events(Model("m"), "sweeps")  # no events: nothing to refuse
+    """
+    if model.events:
+        names = ", ".join(f"'{event.id}'" for event in model.events[:5])
+        raise UnsupportedFeatureError(
+            f"{what} do not support models with state-triggered events (model '{model.id}' has {names})",
+            features=[f"event {names.split(', ')[0]} triggered by the state in {what}"],
+            file=model.source,
+        )
+
+
 def _compile(model: Model, species: tuple[str, ...], parameters: tuple[str, ...]) -> CompiledEvents:
     import sympy
 
@@ -119,7 +137,10 @@ def _compile(model: Model, species: tuple[str, ...], parameters: tuple[str, ...]
         "roots": ("x, p, t", differences_list),
         "scales": ("x, p, t", [_size(d) for d in differences_list]),
         "triggers": ("g", triggers),
-        "delays": ("x, p, t", [parse_expression(e.delay).expr if e.delay else sympy.nan for e in model.events]),
+        "delays": (
+            "x, p, t",
+            [parse_expression(e.delay).expr if e.delay else sympy.nan for e in model.events],
+        ),
         "priorities": (
             "x, p, t",
             [parse_expression(e.priority).expr if e.priority else sympy.nan for e in model.events],
@@ -279,7 +300,8 @@ class EventQueue:
             delay = 0.0 if math.isnan(delays[k]) else float(delays[k])
             if not delay >= 0:
                 raise SimulationError(
-                    f"event '{events.ids[k]}' fired at t = {t:.6g} with the delay {delay:g}; delays must be >= 0",
+                    f"event '{events.ids[k]}' fired at t = {t:.6g} with the delay {delay:g}, "
+                    "which is not >= 0",
                     t_fail=float(t),
                     state=dict(zip(self.species, map(float, x), strict=False)),
                     hint="make the delay expression non-negative",

@@ -411,7 +411,9 @@ class _Checker:
         self, text: str, location: str, *, mass_action: bool = False, condition: bool = False
     ) -> Generator[ModelIssue, None, ParsedExpression | None]:
         try:
-            parsed = parse_condition(text) if condition else parse_expression(text, allow_mass_action=mass_action)
+            parsed = (
+                parse_condition(text) if condition else parse_expression(text, allow_mass_action=mass_action)
+            )
         except ExpressionError as exc:
             yield _syntax(exc, location)
             return None
