@@ -127,8 +127,8 @@ class _Checker:
         for observable in self.model.observables:
             yield from self.observable(observable, table)
         yield from self.protocols()
-        for index, event in enumerate(self.model.events):
-            yield from self.event(index, event, table)
+        for event in self.model.events:
+            yield from self.event(event, table)
 
     def unused(self) -> Iterator[ModelIssue]:
         """Unused parameters (only meaningful once every expression parsed)."""
@@ -369,10 +369,10 @@ class _Checker:
                 if step.action == "set":  # an added amount may be negative: it removes
                     yield from self._sign(step.target, step.value, f"{location}.set.{step.target}")
 
-    def event(self, index: int, event: ModelEvent, table: dict[str, Any]) -> Iterator[ModelIssue]:
+    def event(self, event: ModelEvent, table: dict[str, Any]) -> Iterator[ModelIssue]:
         """A trigger compares like dimensions; each assignment has its species' dimension; a
         delay is a time and a priority a number."""
-        location = f"events[{index}]"
+        location = f"events.{_shown(event.id)}"
         trigger = yield from self._parse(event.trigger, f"{location}.trigger", condition=True)
         if trigger is not None and not set(trigger.names) - set(table):
             try:
@@ -380,13 +380,13 @@ class _Checker:
             except DimensionError as exc:
                 yield UnitMismatch(str(exc), code="U107", location=f"{location}.trigger")
         wanted = {
-            f"{location}.assignments.{_shown(target)}": (text, table.get(target))
+            f"{location}.assign.{_shown(target)}": (text, table.get(target))
             for target, text in event.assignments
         }
         for target, _ in event.assignments:
             if not isinstance(self.model.by_id.get(target), Species):
                 species = list(self.model.species_ids)
-                yield _unknown(target, "species", species, f"{location}.assignments.{_shown(target)}")
+                yield _unknown(target, "species", species, f"{location}.assign.{_shown(target)}")
         if event.delay:
             wanted[f"{location}.delay"] = (event.delay, dims(time=1))
         if event.priority:

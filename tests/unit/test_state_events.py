@@ -9,6 +9,7 @@ useValuesFromTriggerTime).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,10 +154,10 @@ def test_events_are_validated() -> None:
         dg.simulate(bad, t="1 s", cache_dir=False)
     found = {(issue.code, issue.location) for issue in caught.value.issues}
     assert found >= {
-        ("U107", "events[0].trigger"),
-        ("N201", "events[1].assignments.k"),
-        ("U107", "events[2].assignments.x"),
-        ("U107", "events[2].delay"),
+        ("U107", "events.e1.trigger"),
+        ("N201", "events.e2.assign.k"),
+        ("U107", "events.e3.assign.x"),
+        ("U107", "events.e3.delay"),
     }
 
 
@@ -164,3 +165,37 @@ def test_sweeps_refuse_state_events() -> None:
     """Gradients and stacked sweeps do not follow events: refused, not silently wrong."""
     with pytest.raises(UnsupportedFeatureError, match="event"):
         dg.sweep(decay(RESET), {"k": ["0.1 1/s", "0.2 1/s"]}, t="1 s", cache_dir=False)
+
+
+@pytest.mark.filterwarnings("ignore:.*declared but no rate law:degranulation.errors.ModelWarning")
+def test_events_round_trip_through_the_model_file(tmp_path: Path) -> None:
+    """``[events.<id>]`` tables: written, read back equal, and simulated the same."""
+    event = ModelEvent(
+        "reset",
+        "x < half",
+        (("x", "one"), ("y", "y + one")),
+        delay="lag",
+        priority="2",
+        persistent=False,
+        initial_value=False,
+        use_values_from_trigger_time=False,
+    )
+    model = decay(event)
+    path = dg.write_model(model, tmp_path / "decay.toml")
+    assert "[events.reset]" in path.read_text()
+    assert dg.load_model(path) == model
+
+
+@pytest.mark.requires_sbml
+@pytest.mark.filterwarnings("ignore:.*declared but no rate law:degranulation.errors.ModelWarning")
+def test_events_round_trip_through_sbml(tmp_path: Path) -> None:
+    """Written as SBML events and read back, the model simulates the same."""
+    counting = ModelEvent("reset", "x < half", (("x", "one"), ("y", "y + one")), priority="1")
+    delayed = ModelEvent("late", "t >= t1 and t < t2", (("y", "y + 2*one"),), delay="lag", persistent=False)
+    model = decay(counting, delayed)
+    path = dg.write_sbml(model, tmp_path / "decay.xml")
+    back = dg.read_sbml(path)
+    assert [e.id for e in back.events] == ["reset", "late"]
+    ours, theirs = run(model, t="8 s", points=81), run(back, t="8 s", points=81)
+    for name in ("x", "y"):
+        np.testing.assert_allclose(theirs[name], ours[name], rtol=1e-9, atol=1e-12)
