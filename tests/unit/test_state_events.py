@@ -53,7 +53,9 @@ def run(model: Model, t: str = "10 s", points: int = 1001, **options: object) ->
 RESET = ModelEvent("reset", "x < half", (("x", "one"),))
 
 
-@pytest.mark.parametrize("solver", ["BDF", "Radau", "LSODA"])
+@pytest.mark.parametrize(
+    "solver", ["BDF", "Radau", "LSODA", pytest.param("CVODE", marks=pytest.mark.requires_sundials)]
+)
 def test_reset_on_threshold_is_periodic(solver: str) -> None:
     """Reset to 1 whenever x falls below 1/2: x = exp(-k·(t mod T)), T = ln(2)/k."""
     out = run(decay(RESET), t="20 s", points=2001, solver=solver)
