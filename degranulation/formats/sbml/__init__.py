@@ -134,7 +134,7 @@ def write_sbml(model: Model, path: str | Path, *, protocol: Any = None) -> Path:
     An SBML model describes one experiment, so one protocol is written: its steps at time 0
     become initial values (a clamp from time 0 on, a boundary species), later ``set`` and
     ``add`` steps become events at their times. The model's other protocols are not written.
-    The model's :class:`~degranulation.network.ModelEvent`\ s become events as they are.
+    The model's events (:class:`~degranulation.network.ModelEvent`) are written as they are.
 
     Parameters
     ----------
