@@ -1,5 +1,5 @@
-"""The model records (compartments, species, parameters, reactions, observables) and the
-reaction-equation parser (``"L + R <-> LR"``).
+"""The model records (compartments, species, parameters, reactions, observables, protocols,
+events) and the reaction-equation parser (``"L + R <-> LR"``).
 
 Records are frozen dataclasses that hold the model as written: values with their unit text,
 rate laws and observables as text. Nothing here checks units or names; that is
