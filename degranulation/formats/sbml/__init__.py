@@ -36,9 +36,9 @@ and their inverses (``arcsin`` …)         ``asin`` … ``acot``, ``asinh`` …
 ========================================  ==================================================
 
 Not representable, so refused: events that set parameters or compartments (unless every
-event is at a fixed time, setting constants), algebraic rules, rate rules for parameters or compartments, assignment rules
-for compartments or stoichiometries, constraints, fast reactions, non-integer or variable
-stoichiometry, conversion factors, compartments of other than 3 dimensions, SBML packages
+event is at a fixed time, setting constants), algebraic rules, rate rules for parameters or
+compartments, assignment rules for compartments or stoichiometries, constraints, fast
+reactions, non-integer or variable stoichiometry, conversion factors, compartments of other than 3 dimensions, SBML packages
 other than layout and render, and math outside the expression language (a condition used
 as a number or a number as a condition, ``factorial``, ``delay``, ``rateOf`` …).
 
