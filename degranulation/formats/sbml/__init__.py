@@ -38,9 +38,10 @@ and their inverses (``arcsin`` …)         ``asin`` … ``acot``, ``asinh`` …
 Not representable, so refused: events that set parameters or compartments (unless every
 event is at a fixed time, setting constants), algebraic rules, rate rules for parameters or
 compartments, assignment rules for compartments or stoichiometries, constraints, fast
-reactions, non-integer or variable stoichiometry, conversion factors, compartments of other than 3 dimensions, SBML packages
-other than layout and render, and math outside the expression language (a condition used
-as a number or a number as a condition, ``factorial``, ``delay``, ``rateOf`` …).
+reactions, non-integer or variable stoichiometry, conversion factors, compartments of other
+than 3 dimensions, SBML packages other than layout and render, and math outside the
+expression language (a condition used as a number or a number as a condition,
+``factorial``, ``delay``, ``rateOf`` …).
 
 Units: SBML math is evaluated on bare numbers, each in its declared unit. Where the file
 declares none the convention is SBML Level 2's: substance ``mol``, volume ``L``, time ``s``,
