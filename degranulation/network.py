@@ -293,6 +293,20 @@ class Model:
         return dataclasses.replace(self, **changes)
 
 
+def parameter_targets(model: Model) -> tuple[str, ...]:
+    """The parameters a model's events set, in model order (they vary in time).
+
+    Examples
+    --------
+    >>> from degranulation.network import Model, ModelEvent, Parameter, UnitValue, parameter_targets
+    >>> parameter_targets(Model("m", parameters=(Parameter("k", UnitValue(1.0, "1/s")),),
+    ...     events=(ModelEvent("e", "t > 1", (("k", "2*k"),)),)))
+    ('k',)
+    """
+    assigned = {target for event in model.events for target, _ in event.assignments}
+    return tuple(p.id for p in model.parameters if p.id in assigned)
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}

@@ -366,6 +366,10 @@ def integrate(
     counters = dict.fromkeys(COUNTERS, 0)
     pending = sorted((e for e in events if e.t <= times[-1]), key=lambda e: e.t)
     queue = EventQueue(state_events, compiled.species) if state_events is not None else None
+    # parameters at each output time, where events change them (observables depend on them)
+    p_t = (
+        np.empty((len(p), len(times))) if state_events is not None and state_events.sets_parameters else None
+    )
     t = 0.0  # the model's initial time (event and output times are >= 0)
     filled = 0
     root: int | None = None
@@ -374,20 +378,26 @@ def integrate(
         pending = [e for e in pending if e.t > t]
         if queue is not None:
             queue.update(t, x, p, root)
+        begin = filled
         while filled < len(times) and times[filled] <= t:
             out[:, filled] = x
             filled += 1
+        if p_t is not None:
+            p_t[:, begin:filled] = p[:, None]
         if filled == len(times):
-            return Trajectory(times, out, p, counters)
+            return Trajectory(times, out, p, counters, p_t)
         stop = pending[0].t if pending else float(times[-1])
         roots: list[EventFunction] = []
         if queue is not None:
             stop = min(stop, queue.next_time())
             roots = queue.root_functions(t, x, p)
         fun, jac = compiled.functions(p, frozen if frozen.any() else None)
+        begin = filled
         x, filled, t, root = _segment(
             compiled, solver, fun, jac, t, stop, x, times, out, filled, counters, roots
         )
+        if p_t is not None:
+            p_t[:, begin:filled] = p[:, None]
 
 
 def _segment(

@@ -30,6 +30,7 @@ import numpy as np
 
 from degranulation.codegen import GeneratedCode
 from degranulation.errors import SimulationError, UnsupportedFeatureError
+from degranulation.network import parameter_targets
 from degranulation.solvers import EventFunction
 
 if TYPE_CHECKING:
@@ -69,11 +70,12 @@ class CompiledEvents(GeneratedCode):
     """
 
     ids: tuple[str, ...]
-    targets: tuple[tuple[int, ...], ...]  # each event's targets: species indices
+    targets: tuple[tuple[int, ...], ...]  # each event's targets: species i as i, parameter k as n + k
     persistent: tuple[bool, ...]
     initial_value: tuple[bool, ...]
     use_trigger_values: tuple[bool, ...]
     n_roots: int
+    sets_parameters: bool
     source: str
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, init=False)
     _module_prefix = "degranulation_events"
@@ -148,7 +150,7 @@ def _compile(model: Model, species: tuple[str, ...], parameters: tuple[str, ...]
     }
     for k, event in enumerate(model.events):
         functions[f"assign_{k}"] = ("x, p, t", [parse_expression(text).expr for _, text in event.assignments])
-    position = {name: i for i, name in enumerate(species)}
+    position = {name: i for i, name in enumerate((*species, *parameters))}
     return CompiledEvents(
         ids=tuple(e.id for e in model.events),
         targets=tuple(tuple(position[target] for target, _ in e.assignments) for e in model.events),
@@ -156,6 +158,7 @@ def _compile(model: Model, species: tuple[str, ...], parameters: tuple[str, ...]
         initial_value=tuple(e.initial_value for e in model.events),
         use_trigger_values=tuple(e.use_values_from_trigger_time for e in model.events),
         n_roots=len(differences),
+        sets_parameters=bool(parameter_targets(model)),
         source=_source(printer, functions),
     )
 
@@ -252,7 +255,7 @@ class EventQueue:
     def update(self, t: float, x: np.ndarray, p: np.ndarray, root: int | None = None) -> None:
         """At time ``t`` (the start, a segment's end or a root of function ``root`` of
         :meth:`root_functions`): fire the events whose triggers turned true, cancel what no longer
-        holds, and execute the events due, changing ``x`` in place."""
+        holds, and execute the events due, changing ``x`` and ``p`` in place."""
         self._memo = None
         if root is not None:
             self.crossed[root // 2] = 1.0 if root % 2 == 0 else -1.0
@@ -265,7 +268,7 @@ class EventQueue:
             self.pending.remove(item)
             heapq.heapify(self.pending)
             values = item.values if item.values is not None else self.events.assignments(item.event, x, p, t)
-            self._assign(item.event, values, t, x)
+            self._assign(item.event, values, t, x, p)
             self._evaluate(t, x, p)
         raise SimulationError(
             f"events executed {MAX_CASCADE} times at t = {t:.6g} without end: they trigger each other",
@@ -319,7 +322,7 @@ class EventQueue:
 
         return min(due, key=rank)
 
-    def _assign(self, event: int, values: np.ndarray, t: float, x: np.ndarray) -> None:
+    def _assign(self, event: int, values: np.ndarray, t: float, x: np.ndarray, p: np.ndarray) -> None:
         if not np.all(np.isfinite(values)):
             raise SimulationError(
                 f"event '{self.events.ids[event]}' assigns a value that is not finite at t = {t:.6g}",
@@ -327,4 +330,9 @@ class EventQueue:
                 state=dict(zip(self.species, map(float, x), strict=False)),
                 hint="check the event's assignments for divisions by zero or overflow",
             )
-        x[list(self.events.targets[event])] = values
+        n = len(self.species)
+        for target, value in zip(self.events.targets[event], values, strict=True):
+            if target < n:
+                x[target] = value
+            else:
+                p[target - n] = value

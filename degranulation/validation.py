@@ -370,8 +370,8 @@ class _Checker:
                     yield from self._sign(step.target, step.value, f"{location}.set.{step.target}")
 
     def event(self, event: ModelEvent, table: dict[str, Any]) -> Iterator[ModelIssue]:
-        """A trigger compares like dimensions; each assignment has its species' dimension; a
-        delay is a time and a priority a number."""
+        """A trigger compares like dimensions; each assignment has its target's dimension (a
+        species or a parameter); a delay is a time and a priority a number."""
         location = f"events.{_shown(event.id)}"
         trigger = yield from self._parse(event.trigger, f"{location}.trigger", condition=True)
         if trigger is not None and not set(trigger.names) - set(table):
@@ -383,10 +383,12 @@ class _Checker:
             f"{location}.assign.{_shown(target)}": (text, table.get(target))
             for target, text in event.assignments
         }
+        settable = [*self.model.species_ids, *(p.id for p in self.model.parameters)]
         for target, _ in event.assignments:
-            if not isinstance(self.model.by_id.get(target), Species):
-                species = list(self.model.species_ids)
-                yield _unknown(target, "species", species, f"{location}.assign.{_shown(target)}")
+            if target not in settable:
+                yield _unknown(
+                    target, "species or parameter", settable, f"{location}.assign.{_shown(target)}"
+                )
         if event.delay:
             wanted[f"{location}.delay"] = (event.delay, dims(time=1))
         if event.priority:

@@ -145,11 +145,27 @@ def test_cascade_at_one_time() -> None:
     np.testing.assert_array_equal(out["z"], np.where(t >= HALF_LIFE, 2.0, 0.0)[: len(t)] * (t > 0))
 
 
+def test_event_changes_a_parameter() -> None:
+    """At x = 1/2 (T = ln 2/k) the rate constant doubles: x = exp(-k·t), then
+    exp(-k·T)·exp(-2k·(t - T)); k is reported over time, and so are observables using it."""
+    event = ModelEvent("faster", "x < half", (("k", "2*k"),))
+    model = decay(event).replace(observables=(dg.network.Observable("flux", "k*x", "molecule/s"),))
+    ds = dg.simulate(model, t="6 s", points=601, rtol=1e-10, atol=1e-12, cache_dir=False)
+    t = np.asarray(ds["time"].pint.magnitude)
+    x = np.asarray(ds["x"].pint.magnitude)
+    expected = np.where(t < HALF_LIFE, np.exp(-K * t), 0.5 * np.exp(-2 * K * (t - HALF_LIFE)))
+    away = np.abs(t - HALF_LIFE) > 1e-6
+    np.testing.assert_allclose(x[away], expected[away], rtol=1e-7)
+    k = np.asarray(ds["k"].pint.to("1/s").pint.magnitude)
+    np.testing.assert_array_equal(k[away], np.where(t < HALF_LIFE, K, 2 * K)[away])
+    np.testing.assert_allclose(np.asarray(ds["flux"].pint.magnitude), k * x, rtol=1e-12)
+
+
 def test_events_are_validated() -> None:
-    """An assignment must be a species, in its unit; a trigger compares like with like."""
+    """An assignment sets a species or parameter, in its unit; a trigger compares like with like."""
     bad = decay(
         ModelEvent("e1", "x < k", (("x", "one"),)),
-        ModelEvent("e2", "x < half", (("k", "one"),)),
+        ModelEvent("e2", "x < half", (("nothing", "one"),)),
         ModelEvent("e3", "x < half", (("x", "t1"),), delay="one"),
     )
     with pytest.raises(ModelValidationError) as caught:
@@ -157,7 +173,7 @@ def test_events_are_validated() -> None:
     found = {(issue.code, issue.location) for issue in caught.value.issues}
     assert found >= {
         ("U107", "events.e1.trigger"),
-        ("N201", "events.e2.assign.k"),
+        ("N201", "events.e2.assign.nothing"),
         ("U107", "events.e3.assign.x"),
         ("U107", "events.e3.delay"),
     }

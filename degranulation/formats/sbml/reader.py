@@ -640,10 +640,11 @@ class Importer:
             assignments = []
             for assignment in event.getListOfEventAssignments():
                 target = assignment.getVariable()
-                if self.sbml.getSpecies(target) is None:
+                if self.sbml.getSpecies(target) is None and self.sbml.getParameter(target) is None:
                     kind = _kind(self.sbml, target)
                     self.features.append(
-                        f"{where} assigns {kind} '{target}' (only species, when not at a fixed time)"
+                        f"{where} assigns {kind} '{target}' "
+                        "(only species and parameters, when not at a fixed time)"
                     )
                     continue
                 if target in self.rules:
