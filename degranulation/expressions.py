@@ -157,7 +157,7 @@ def parse_condition(text: str) -> ParsedExpression:
     --------
     >>> from degranulation.expressions import parse_condition
     >>> parse_condition("x < 0.5 or t >= 10").expr
-    (t >= 10) | (x < 0.5)
+    (x < 0.5) | (t >= 10)
     """
     if not isinstance(text, str):
         raise ExpressionError(f"expected condition text, got {type(text).__name__} {text!r}")
