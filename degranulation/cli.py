@@ -419,6 +419,11 @@ def describe(model: Any) -> str:
         for protocol in model.protocols:
             mark = " (default)" if protocol.id == model.default_protocol else ""
             lines.append(f"  {protocol.id}{mark}: {protocol.description}")
+    if model.events:
+        lines.append("events (when trigger: assignments):")
+        for event in model.events:
+            assigned = ", ".join(f"{target} = {text}" for target, text in event.assignments)
+            lines.append(f"  {event.id}: when {event.trigger}: {assigned}")
     lines.append("references:")
     lines += [f"  {r}" for r in model.references]
     return "\n".join(lines)

@@ -142,8 +142,30 @@ def parse_expression(text: str, *, allow_mass_action: bool = False) -> ParsedExp
     return ParsedExpression(parsed.expr, dict(parsed.names), parsed.mass_action)
 
 
+def parse_condition(text: str) -> ParsedExpression:
+    """Parse condition text (an event's trigger) into a SymPy boolean, without executing anything.
+
+    Conditions are what ``piecewise`` takes: comparisons ``< <= > >= == !=``, ``True``,
+    ``False``, joined by ``and``, ``or``, ``not``.
+
+    Raises
+    ------
+    ExpressionError
+        With the column of the offending part.
+
+    Examples
+    --------
+    >>> from degranulation.expressions import parse_condition
+    >>> parse_condition("x < 0.5 or t >= 10").expr
+    (x < 0.5) | (t >= 10)
+    """
+    if not isinstance(text, str):
+        raise ExpressionError(f"expected condition text, got {type(text).__name__} {text!r}")
+    return _parse(text, False, condition=True)
+
+
 @functools.lru_cache(maxsize=4096)
-def _parse(text: str, allow_mass_action: bool) -> ParsedExpression:
+def _parse(text: str, allow_mass_action: bool, *, condition: bool = False) -> ParsedExpression:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
     if not text.strip():
@@ -168,6 +190,8 @@ def _parse(text: str, allow_mass_action: bool) -> ParsedExpression:
             and body.func.id == MASS_ACTION
         ):
             return builder.mass_action(body)
+        if condition:
+            return ParsedExpression(builder.condition(body, 1, "a trigger"), builder.names)
         return ParsedExpression(builder.build(body), builder.names)
     except RecursionError:
         raise ExpressionError("expression is nested too deeply") from None
@@ -202,20 +226,20 @@ class _Builder:
             raise _error(node, f"{_describe(node)} can only be a condition of {PIECEWISE}(...), not a number")
         raise _error(node, f"{_describe(node)} is not allowed in an expression")
 
-    def condition(self, node: ast.AST, position: int) -> sympy.Basic:
-        """A condition of ``piecewise``: comparisons, True, False, and, or, not."""
+    def condition(self, node: ast.AST, position: int, what: str = "") -> sympy.Basic:
+        """A condition of ``piecewise`` (or ``what``): comparisons, True, False, and, or, not."""
         if isinstance(node, ast.Compare):
             return self._compare(node)
         if isinstance(node, ast.BoolOp):
-            parts = [self.condition(value, position) for value in node.values]
+            parts = [self.condition(value, position, what) for value in node.values]
             return sympy.And(*parts) if isinstance(node.op, ast.And) else sympy.Or(*parts)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return sympy.Not(self.condition(node.operand, position))
+            return sympy.Not(self.condition(node.operand, position, what))
         if isinstance(node, ast.Constant) and isinstance(node.value, bool):
             return sympy.true if node.value else sympy.false
         raise _error(
             node,
-            f"condition {position} of {PIECEWISE}() must be a comparison (< <= > >= == !=), "
+            f"{what or f'condition {position} of {PIECEWISE}()'} must be a comparison (< <= > >= == !=), "
             f"True or False, possibly joined by and/or/not; got {_describe(node)}",
         )
 

@@ -109,11 +109,12 @@ def _piecewise_dimension(expr: sympy.Piecewise, table: dict[str, Any]) -> Any:
                 f"but '{value}' is {format_dimension(dim)}"
             )
     for _, condition in expr.args:
-        _check_condition(condition, table)
+        check_condition(condition, table)
     return values[0][1] if values else dims()
 
 
-def _check_condition(condition: sympy.Basic, table: dict[str, Any]) -> None:
+def check_condition(condition: sympy.Basic, table: dict[str, Any]) -> None:
+    """Raise DimensionError where a comparison in ``condition`` compares unlike dimensions."""
     if isinstance(condition, sympy.core.relational.Relational):
         left, right = (expression_dimension(side, table) for side in condition.args)
         if left != right and 0 not in condition.args:
@@ -123,7 +124,7 @@ def _check_condition(condition: sympy.Basic, table: dict[str, Any]) -> None:
             )
         return
     for part in condition.args:  # And, Or, Not; True and False have none
-        _check_condition(part, table)
+        check_condition(part, table)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The model records (compartments, species, parameters, reactions, observables) and the
-reaction-equation parser (``"L + R <-> LR"``).
+"""The model records (compartments, species, parameters, reactions, observables, protocols,
+events) and the reaction-equation parser (``"L + R <-> LR"``).
 
 Records are frozen dataclasses that hold the model as written: values with their unit text,
 rate laws and observables as text. Nothing here checks units or names; that is
@@ -182,6 +182,50 @@ class Protocol:
 
 
 @dataclass(frozen=True)
+class ModelEvent:
+    """An event triggered by the model's state (SBML's events): when ``trigger`` turns from false
+    to true, after ``delay``, set each target (a species or parameter) to its expression.
+
+    Expressions are text in the model's names (species, parameters, compartments, ``t``), read
+    in the model's units like rate laws; each assignment is in its target's unit.
+
+    Attributes
+    ----------
+    trigger : str
+        A condition, e.g. ``"x < 0.5"`` or ``"t >= 10 and Ca > 1e-7"``.
+    assignments : tuple of (str, str)
+        ``(target, expression)`` pairs, applied together.
+    delay : str
+        A time expression evaluated when the trigger fires ('' for none).
+    priority : str
+        Of events executing at one time, the highest priority goes first ('' for none: last;
+        equal priorities execute in the model's order).
+    persistent : bool
+        False: a delayed execution is cancelled if the trigger turns false before it.
+    initial_value : bool
+        The trigger's value just before the start: False lets it fire at the start.
+    use_values_from_trigger_time : bool
+        Assignments are computed when the trigger fires (True) or when the event executes.
+
+    Examples
+    --------
+    >>> from degranulation.network import ModelEvent
+    >>> ModelEvent("reset", "x < 0.5", (("x", "1"),)).assignments
+    (('x', '1'),)
+    """
+
+    id: str
+    trigger: str
+    assignments: tuple[tuple[str, str], ...]
+    delay: str = ""
+    priority: str = ""
+    persistent: bool = True
+    initial_value: bool = True
+    use_values_from_trigger_time: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Model:
     """A reaction network with units: the value every later stage starts from.
 
@@ -207,6 +251,7 @@ class Model:
     observables: tuple[Observable, ...] = ()
     protocols: tuple[Protocol, ...] = ()
     default_protocol: str = ""
+    events: tuple[ModelEvent, ...] = ()
     source: str | None = field(default=None, compare=False)
     units_enforced: bool = True
 
@@ -216,6 +261,8 @@ class Model:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.compare}
         if self.units_enforced:  # hashes from before the flag existed stay valid
             del data["units_enforced"]
+        if not self.events:  # models without events keep the hash they had before events existed
+            del data["events"]
         text = json.dumps(_plain(data), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -257,6 +304,20 @@ class Model:
     def replace(self, **changes: Any) -> Model:
         """Return a copy with some fields changed (the model itself never changes)."""
         return dataclasses.replace(self, **changes)
+
+
+def parameter_targets(model: Model) -> tuple[str, ...]:
+    """The parameters a model's events set, in model order (they vary in time).
+
+    Examples
+    --------
+    >>> from degranulation.network import Model, ModelEvent, Parameter, UnitValue, parameter_targets
+    >>> parameter_targets(Model("m", parameters=(Parameter("k", UnitValue(1.0, "1/s")),),
+    ...     events=(ModelEvent("e", "t > 1", (("k", "2*k"),)),)))
+    ('k',)
+    """
+    assigned = {target for event in model.events for target, _ in event.assignments}
+    return tuple(p.id for p in model.parameters if p.id in assigned)
 
 
 def _plain(value: Any) -> Any:

@@ -27,6 +27,7 @@ class Trajectory:
     x: np.ndarray  # species × times
     p: np.ndarray
     counters: dict[str, int]
+    p_t: np.ndarray | None = None  # parameters × times, where events change parameters
 
 
 _MODEL_TOML: dict[str, str] = {}  # model content hash -> its TOML text, for provenance
@@ -50,7 +51,8 @@ def make_dataset(
             "kind": "species",
         }
         variables[species.id] = ("time", trajectory.x[i], attrs)
-    observed = compiled.observe(trajectory.x, trajectory.p, trajectory.t)
+    p = trajectory.p if trajectory.p_t is None else trajectory.p_t
+    observed = compiled.observe(trajectory.x, p, trajectory.t)
     for k, observable in enumerate(model.observables):
         attrs = {
             "units": observable.unit,
@@ -59,6 +61,8 @@ def make_dataset(
             "kind": "observable",
         }
         variables[observable.id] = ("time", observed[k], attrs)
+    if trajectory.p_t is not None:
+        variables.update(_varying_parameters(model, compiled, trajectory.p_t))
     time_unit = model.units.time
     time = xr.Variable(
         "time", np.asarray(trajectory.t, dtype=float), {"units": time_unit, "units_as_written": time_unit}
@@ -76,6 +80,20 @@ def make_dataset(
     }
     dataset = xr.Dataset(variables, coords={"time": time}, attrs=attrs)
     return quantify(dataset)
+
+
+def _varying_parameters(model: Model, compiled: CompiledOde, p_t: np.ndarray) -> dict[str, Any]:
+    """The parameters events set, over time, in their declared units."""
+    from degranulation.kinetics import internal_value
+    from degranulation.network import UnitValue, parameter_targets
+
+    found = {}
+    for name in parameter_targets(model):
+        unit = model.get_parameter(name).value.unit
+        per_unit = internal_value(model, name, UnitValue(1.0, unit))
+        attrs = {"units": unit, "units_as_written": unit, "long_name": name, "kind": "parameter"}
+        found[name] = ("time", p_t[compiled.parameters.index(name)] / per_unit, attrs)
+    return found
 
 
 def species_unit(model: Model, species: Any) -> str:

@@ -25,6 +25,7 @@ from degranulation.network import (
     Compartment,
     Estimate,
     Model,
+    ModelEvent,
     Observable,
     Parameter,
     ParameterStatus,
@@ -40,7 +41,7 @@ from degranulation.units import UnitSystem, split_quantity
 _TOP_KEYS: Final = (
     "format", "id", "title", "cell_type", "description", "references", "units",
     "compartments", "species", "parameters", "reactions", "observables", "protocols",
-    "default_protocol",
+    "default_protocol", "events",
 )  # fmt: skip
 _UNIT_KEYS: Final = ("time", "concentration", "amount")
 _COMPARTMENT_KEYS: Final = ("size", "label", "description")
@@ -51,6 +52,9 @@ _REACTION_KEYS: Final = ("id", "equation", "rate", "label", "description")
 _OBSERVABLE_KEYS: Final = ("expr", "unit", "description")
 _PROTOCOL_KEYS: Final = ("description", "steps")
 _STEP_KEYS: Final = ("at", "set", "add", "clamp", "release")
+_EVENT_TEXT: Final = ("trigger", "delay", "priority", "description")
+_EVENT_FLAGS: Final = ("persistent", "initial_value", "use_values_from_trigger_time")
+_EVENT_KEYS: Final = (*_EVENT_TEXT[:1], "assign", *_EVENT_TEXT[1:], *_EVENT_FLAGS)
 
 
 #: A protocol as public functions take it: a name, a Protocol, Step records or the file's structure.
@@ -137,6 +141,7 @@ class _Reader:
             observables=tuple(self.records(data, "observables", self.observable)),
             protocols=tuple(self.records(data, "protocols", self.protocol)),
             default_protocol=self.text(data, "default_protocol", ""),
+            events=tuple(self.records(data, "events", self.event)),
             source=self.file,
         )
 
@@ -260,6 +265,30 @@ class _Reader:
             description=self.text(raw, "description", location),
         )
 
+    def event(self, name: str, raw: Any, location: str) -> ModelEvent:
+        raw = self.mapping(raw, location)
+        self.keys(raw, _EVENT_KEYS, location)
+        assign = self.mapping(raw.get("assign", {}), f"{location}.assign")
+        if not assign:
+            self.issue(f"{location}.assign", "an event assigns at least one species", code="F004")
+        flags = {}
+        for key in _EVENT_FLAGS:
+            flags[key] = raw.get(key, True)
+            if not isinstance(flags[key], bool):
+                self.issue(
+                    f"{location}.{key}", f"expected true or false, got {_kind(flags[key])}", code="F003"
+                )
+                flags[key] = True
+        return ModelEvent(
+            name,
+            trigger=self.text(raw, "trigger", location, required=True),
+            assignments=tuple((target, self.text(assign, target, f"{location}.assign")) for target in assign),
+            delay=self.text(raw, "delay", location),
+            priority=self.text(raw, "priority", location),
+            description=self.text(raw, "description", location),
+            **flags,
+        )
+
     def steps(self, raw: Any, location: str) -> tuple[Step, ...]:
         if not isinstance(raw, list):
             self.issue(location, f"expected an array of steps, got {_kind(raw)}", code="F003")
@@ -371,7 +400,16 @@ def model_to_dict(model: Model) -> dict[str, Any]:
         }
     if model.default_protocol:
         data["default_protocol"] = model.default_protocol
+    if model.events:
+        data["events"] = {e.id: _event_dict(e) for e in model.events}
     return data
+
+
+def _event_dict(event: ModelEvent) -> dict[str, Any]:
+    entry: dict[str, Any] = {"trigger": event.trigger, "assign": dict(event.assignments)}
+    entry.update({key: getattr(event, key) for key in _EVENT_TEXT[1:] if getattr(event, key)})
+    entry.update({key: False for key in _EVENT_FLAGS if not getattr(event, key)})
+    return entry
 
 
 def _step_dict(step: Step) -> dict[str, Any]:

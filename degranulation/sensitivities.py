@@ -173,7 +173,7 @@ def integrate_sensitivities(
             break
         stop = pending[0].t if pending else float(times[-1])
         fun, jac = _augmented(compiled, p, frozen, m, param_columns[live], param_index[live], column_scale)
-        y, filled = _segment(compiled, solver, fun, jac, t, stop, y, times, out, filled, counters)
+        y, filled, *_ = _segment(compiled, solver, fun, jac, t, stop, y, times, out, filled, counters)
         x, s = y[:n].copy(), y[n:].reshape(m, n).T.copy()
         t = stop
     sens = out[n:].reshape(m, n, len(times)).transpose(1, 0, 2) / column_scale[None, :, None]
@@ -454,8 +454,10 @@ def simulate_sensitivities(
         parameter_vector,
     )
     from degranulation.solvers import solver_from
+    from degranulation.state_events import refuse_events
 
     model = as_model(model)
+    refuse_events(model, "sensitivities")
     compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
     wanted = targets(model, compiled, wrt)
     times = output_times(model, t, points)

@@ -19,7 +19,7 @@ import numpy as np
 from degranulation.errors import ConservationWarning, ModelError, ResultWarning, SimulationError, UnitError
 from degranulation.network import Model, Species, Step, UnitValue
 from degranulation.results import Trajectory
-from degranulation.solvers import COUNTERS, NOT_FINITE, SegmentFailure, Solver, solver_from
+from degranulation.solvers import COUNTERS, NOT_FINITE, EventFunction, SegmentFailure, Solver, solver_from
 from degranulation.typing import QuantityLike, TimeSpec
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from degranulation.codegen import CompiledOde
     from degranulation.protocols import Event, ProtocolLike
+    from degranulation.state_events import CompiledEvents
 
 DEFAULT_POINTS = 101
 #: Evaluations of the right-hand side in a row at one time that mean a solver is stuck (an
@@ -115,6 +116,7 @@ def simulate(
     from degranulation.library import as_model
     from degranulation.protocols import protocol_steps, resolve
     from degranulation.results import make_dataset
+    from degranulation.state_events import compile_events
 
     model = as_model(model, cache_dir=cache_dir)
     check_model(model, cache_dir=cache_dir)
@@ -126,8 +128,9 @@ def simulate(
     if atol is None and isinstance(solver, str):  # a solver object keeps its own atol
         options = solver_from(options, atol=default_atol(x0, options.rtol))
     steps = protocol_steps(model, protocol)
-    trajectory = integrate(compiled, times, x0, p, options, resolve(model, compiled, steps))
-    if not steps:  # protocol steps change totals on purpose
+    state_events = compile_events(model, compiled)
+    trajectory = integrate(compiled, times, x0, p, options, resolve(model, compiled, steps), state_events)
+    if not steps and state_events is None:  # protocol steps and events change totals on purpose
         check_conservation(compiled, trajectory, options)
     provenance = {
         "status": check_signs(model, compiled, trajectory, x0, options),
@@ -341,8 +344,10 @@ def integrate(
     p: np.ndarray,
     solver: Solver,
     events: Sequence[Event] = (),
+    state_events: CompiledEvents | None = None,
 ) -> Trajectory:
-    """Solve from t = 0 (where ``x0`` is), restarting at every event; outputs at ``times``.
+    """Solve from t = 0 (where ``x0`` is), restarting at every protocol step and at every root
+    of ``state_events``' triggers (see :mod:`degranulation.state_events`); outputs at ``times``.
 
     An output at an event's time reports the state after the event (right-continuous). Output
     times need not include 0: the state at 10 s is that of a solve from 0 either way.
@@ -353,6 +358,7 @@ def integrate(
         On solver failure or a non-finite state, with the time reached and the state there.
     """
     from degranulation.protocols import apply
+    from degranulation.state_events import EventQueue
 
     x = np.array(x0, dtype=float)
     p = np.array(p, dtype=float)
@@ -360,20 +366,39 @@ def integrate(
     out = np.empty((len(x), len(times)))
     counters = dict.fromkeys(COUNTERS, 0)
     pending = sorted((e for e in events if e.t <= times[-1]), key=lambda e: e.t)
+    queue = EventQueue(state_events, compiled.species) if state_events is not None else None
+    # parameters at each output time, where events change them (observables depend on them)
+    p_t = (
+        np.empty((len(p), len(times))) if state_events is not None and state_events.sets_parameters else None
+    )
     t = 0.0  # the model's initial time (event and output times are >= 0)
     filled = 0
+    root: int | None = None
     while True:
         apply([e for e in pending if e.t == t], x, p, frozen)
         pending = [e for e in pending if e.t > t]
+        if queue is not None:
+            queue.update(t, x, p, root)
+        begin = filled
         while filled < len(times) and times[filled] <= t:
             out[:, filled] = x
             filled += 1
+        if p_t is not None:
+            p_t[:, begin:filled] = p[:, None]
         if filled == len(times):
-            return Trajectory(times, out, p, counters)
+            return Trajectory(times, out, p, counters, p_t)
         stop = pending[0].t if pending else float(times[-1])
+        roots: list[EventFunction] = []
+        if queue is not None:
+            stop = min(stop, queue.next_time())
+            roots = queue.root_functions(t, x, p)
         fun, jac = compiled.functions(p, frozen if frozen.any() else None)
-        x, filled = _segment(compiled, solver, fun, jac, t, stop, x, times, out, filled, counters)
-        t = stop
+        begin = filled
+        x, filled, t, root = _segment(
+            compiled, solver, fun, jac, t, stop, x, times, out, filled, counters, roots
+        )
+        if p_t is not None:
+            p_t[:, begin:filled] = p[:, None]
 
 
 def _segment(
@@ -388,15 +413,18 @@ def _segment(
     out: np.ndarray,
     filled: int,
     counters: dict[str, int],
-) -> tuple[np.ndarray, int]:
-    """Integrate one smooth stretch, filling outputs strictly before ``t1``.
+    events: Sequence[EventFunction] = (),
+) -> tuple[np.ndarray, int, float, int | None]:
+    """Integrate one smooth stretch, filling outputs strictly before ``t1`` (or before the first
+    root of ``events``); return the state where it ended, the outputs filled, the time it ended
+    and the event function whose root ended it (None at ``t1``).
 
     ``x`` may extend the state (forward sensitivities follow it); failures report the species.
     """
     upto = int(np.searchsorted(times, np.nextafter(t1, -np.inf), side="right"))
     limited = _limited(fun, solver.max_evaluations - counters["nfev"])
     try:
-        segment = solver.solve_segment(limited, jac, t0, x, t1, times[filled:upto])
+        segment = solver.solve_segment(limited, jac, t0, x, t1, times[filled:upto], events)
     except WorkLimit as exc:
         raise _failure(compiled, str(exc), exc.t, exc.y) from None
     except SegmentFailure as exc:
@@ -404,10 +432,11 @@ def _segment(
         if reason != NOT_FINITE:
             reason += _undefined_rates(compiled, fun, exc.t, exc.y)
         raise _failure(compiled, reason, exc.t, exc.y, jac) from None
+    upto = filled + segment.values.shape[1]
     out[:, filled:upto] = segment.values
     for name in counters:
         counters[name] += segment.counters.get(name, 0)
-    return segment.y, upto
+    return segment.y, upto, segment.t, segment.event
 
 
 class WorkLimit(Exception):

@@ -14,6 +14,7 @@ U105  wrong unit dimension for its place    U106  observable unit does not match
 V401  value not finite                      V402  negative or zero value
 V403  negative parameter (warning)          N204  observable used in an expression
 R601  reversible mass action needs kr       R602  irreversible with kr
+U107  event trigger, assignment, delay or priority of the wrong dimension
 ====  ==========================================================================
 """
 
@@ -38,9 +39,10 @@ from degranulation.errors import (
     ValueIssue,
     settle,
 )
-from degranulation.expressions import RESERVED, TIME_NAME, ParsedExpression, parse_expression
+from degranulation.expressions import RESERVED, TIME_NAME, ParsedExpression, parse_condition, parse_expression
 from degranulation.kinetics import (
     DimensionError,
+    check_condition,
     checked_rate_law,
     dims,
     expression_dimension,
@@ -48,7 +50,16 @@ from degranulation.kinetics import (
     symbol_dimensions,
     value_issue,
 )
-from degranulation.network import NOT_ENFORCED, Compartment, Model, Observable, Parameter, Species, UnitValue
+from degranulation.network import (
+    NOT_ENFORCED,
+    Compartment,
+    Model,
+    ModelEvent,
+    Observable,
+    Parameter,
+    Species,
+    UnitValue,
+)
 from degranulation.units import case_hint, dimensionality, format_dimension
 
 _ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch: "$" matches before "\n"
@@ -120,6 +131,8 @@ class _Checker:
         for observable in self.model.observables:
             yield from self.observable(observable, table)
         yield from self.protocols()
+        for event in self.model.events:
+            yield from self.event(event, table)
 
     def unused(self) -> Iterator[ModelIssue]:
         """Unused parameters (only meaningful once every expression parsed)."""
@@ -360,11 +373,53 @@ class _Checker:
                 if step.action == "set":  # an added amount may be negative: it removes
                     yield from self._sign(step.target, step.value, f"{location}.set.{step.target}")
 
+    def event(self, event: ModelEvent, table: dict[str, Any]) -> Iterator[ModelIssue]:
+        """A trigger compares like dimensions; each assignment has its target's dimension (a
+        species or a parameter); a delay is a time and a priority a number."""
+        location = f"events.{_shown(event.id)}"
+        trigger = yield from self._parse(event.trigger, f"{location}.trigger", condition=True)
+        if trigger is not None and not set(trigger.names) - set(table):
+            try:
+                check_condition(trigger.expr, table)
+            except DimensionError as exc:
+                yield UnitMismatch(str(exc), code="U107", location=f"{location}.trigger")
+        wanted = {
+            f"{location}.assign.{_shown(target)}": (text, table.get(target))
+            for target, text in event.assignments
+        }
+        settable = [*self.model.species_ids, *(p.id for p in self.model.parameters)]
+        for target, _ in event.assignments:
+            if target not in settable:
+                yield _unknown(
+                    target, "species or parameter", settable, f"{location}.assign.{_shown(target)}"
+                )
+        if event.delay:
+            wanted[f"{location}.delay"] = (event.delay, dims(time=1))
+        if event.priority:
+            wanted[f"{location}.priority"] = (event.priority, dims())
+        for where, (text, dim) in wanted.items():
+            parsed = yield from self._parse(text, where)
+            if parsed is None or dim is None or set(parsed.names) - set(table):
+                continue
+            try:
+                found = expression_dimension(parsed.expr, table)
+            except DimensionError as exc:
+                yield UnitMismatch(str(exc), code="U107", location=where)
+                continue
+            if found != dim and parsed.expr != 0:
+                yield UnitMismatch(
+                    f"'{text}' is {format_dimension(found)}; it must be {format_dimension(dim)}",
+                    code="U107",
+                    location=where,
+                )
+
     def _parse(
-        self, text: str, location: str, *, mass_action: bool = False
+        self, text: str, location: str, *, mass_action: bool = False, condition: bool = False
     ) -> Generator[ModelIssue, None, ParsedExpression | None]:
         try:
-            parsed = parse_expression(text, allow_mass_action=mass_action)
+            parsed = (
+                parse_condition(text) if condition else parse_expression(text, allow_mass_action=mass_action)
+            )
         except ExpressionError as exc:
             yield _syntax(exc, location)
             return None

@@ -74,9 +74,11 @@ def make_problem(
     from degranulation.sensitivities import observable_derivatives, targets
     from degranulation.simulation import absolute_tolerance
     from degranulation.solvers import solver_from
+    from degranulation.state_events import refuse_events
 
     model = as_model(model)
     datasets = _datasets(data)
+    refuse_events(model, "fits")
     compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
     names = list(estimate)
     wanted = targets(model, compiled, names)

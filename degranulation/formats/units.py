@@ -275,6 +275,10 @@ class UnitInference:
         target = self._symbol(unit) if isinstance(unit, str) else _Form(unit.vector())
         self._equal(self._form(expr, where), target, where)
 
+    def compare(self, condition: sympy.Basic, where: str) -> None:
+        """The comparisons in ``condition`` (an event's trigger) compare like units."""
+        self._condition(condition, where)
+
     @property
     def names(self) -> list[str]:
         """The unknown names, by their column in a form's coefficients."""

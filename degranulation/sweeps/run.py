@@ -142,6 +142,7 @@ def sweep(
     """
     from degranulation.codegen import compile_model
     from degranulation.library import as_model
+    from degranulation.state_events import refuse_events
 
     model = as_model(model)
     if resume and output is None:
@@ -153,6 +154,7 @@ def sweep(
             hint="name the output e.g. 'dr.nc'",
         )
     check_workers(workers, scheduler)
+    refuse_events(model, "sweeps")
     compiled = compile_model(model, cache_dir=cache_dir)
     plan = _make_plan(
         model,

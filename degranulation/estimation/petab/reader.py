@@ -31,6 +31,7 @@ from degranulation.estimation.petab.problem import (
 from degranulation.estimation.priors import Prior
 from degranulation.estimation.problem import FreeParameter, Readout
 from degranulation.formats.sbml.math import names_in
+from degranulation.state_events import refuse_events
 
 if TYPE_CHECKING:
     import sympy
@@ -275,6 +276,7 @@ class Builder:
             with warnings.catch_warnings():  # parameters only initial assignments use are common
                 warnings.simplefilter("ignore", ModelWarning)
                 validate(model)
+            refuse_events(model, "fits")
             compiled = self.compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
             self.setup_model(imported)
         if self.features:

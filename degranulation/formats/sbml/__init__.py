@@ -21,6 +21,10 @@ initial assignment                        evaluated once, at load (by libsbml), 
 assignment rule (parameter or species)    ``Observable``, inlined where the name is used
 rate rule for a species                   ``Reaction`` ``"0 -> S"`` with that rate
 event at a fixed time setting constants   a step of the default protocol ``sbml_events``
+                                          (when every event of the file is one)
+other events setting species              ``ModelEvent`` (trigger, assignments, delay,
+                                          priority, persistent, initialValue,
+                                          useValuesFromTriggerTime)
 unit definition                           pint unit text (its ``name`` if pint reads it)
 math: arithmetic, ``exp ln log root``     the same in expression text (``ln`` is ``log``,
 ``abs min max floor ceiling``             ``ceiling`` is ``ceil``)
@@ -31,12 +35,13 @@ and their inverses (``arcsin`` …)         ``asin`` … ``acot``, ``asinh`` …
 ``xor implies true false``                ``True False`` (``xor``, ``implies`` expanded)
 ========================================  ==================================================
 
-Not representable, so refused: events triggered by the state (or with delays, or assigning
-expressions), algebraic rules, rate rules for parameters or compartments, assignment rules
-for compartments or stoichiometries, constraints, fast reactions, non-integer or variable
-stoichiometry, conversion factors, compartments of other than 3 dimensions, SBML packages
-other than layout and render, and math outside the expression language (a condition used
-as a number or a number as a condition, ``factorial``, ``delay``, ``rateOf`` …).
+Not representable, so refused: events that set parameters or compartments (unless every
+event is at a fixed time, setting constants), algebraic rules, rate rules for parameters or
+compartments, assignment rules for compartments or stoichiometries, constraints, fast
+reactions, non-integer or variable stoichiometry, conversion factors, compartments of other
+than 3 dimensions, SBML packages other than layout and render, and math outside the
+expression language (a condition used as a number or a number as a condition,
+``factorial``, ``delay``, ``rateOf`` …).
 
 Units: SBML math is evaluated on bare numbers, each in its declared unit. Where the file
 declares none the convention is SBML Level 2's: substance ``mol``, volume ``L``, time ``s``,
@@ -58,7 +63,8 @@ two units. ``strict_units=True`` refuses such a file instead.
 Writing gives SBML Level 3 Version 2 with every value in the model's own coherent unit system
 (so any SBML simulator computes exactly the numbers our solver does): mass-action rates
 become explicit kinetic laws, observables become assignment rules, and one protocol becomes
-initial values and events (see :func:`write_sbml`).
+initial values and events (see :func:`write_sbml`); the model's own events are written as
+they are.
 """
 
 from __future__ import annotations
@@ -139,6 +145,7 @@ def write_sbml(model: Model, path: str | Path, *, protocol: Any = None) -> Path:
     An SBML model describes one experiment, so one protocol is written: its steps at time 0
     become initial values (a clamp from time 0 on, a boundary species), later ``set`` and
     ``add`` steps become events at their times. The model's other protocols are not written.
+    The model's events (:class:`~degranulation.network.ModelEvent`) are written as they are.
 
     Parameters
     ----------

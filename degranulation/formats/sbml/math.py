@@ -48,8 +48,10 @@ def ast_to_text(
     names: Mapping[str, str],
     values: Mapping[str, str],
     number: Callable[[str, float, bool], str] | None = None,
+    *,
+    condition: bool = False,
 ) -> str:
-    """Expression text for SBML math.
+    """Expression text for SBML math (a condition, such as an event's trigger, if ``condition``).
 
     Parameters
     ----------
@@ -71,7 +73,7 @@ def ast_to_text(
     MathFeature
         Naming the first construct that cannot be translated.
     """
-    return _text(node, names, values, number)[0]
+    return _text(node, names, values, number, condition)[0]
 
 
 # Precedence of what a piece of text is, for adding only the parentheses Python needs.

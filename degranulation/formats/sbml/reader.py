@@ -10,6 +10,7 @@ import keyword
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,7 +19,15 @@ import sympy
 from sympy.printing.str import StrPrinter
 
 from degranulation.errors import ExpressionError, ModelFileError, UnsupportedFeatureError
-from degranulation.expressions import FUNCTIONS, MASS_ACTION, RESERVED, TIME_NAME, parse_expression, symbol
+from degranulation.expressions import (
+    FUNCTIONS,
+    MASS_ACTION,
+    RESERVED,
+    TIME_NAME,
+    parse_condition,
+    parse_expression,
+    symbol,
+)
 from degranulation.formats.sbml.document import SbmlImport
 from degranulation.formats.sbml.math import (
     MathFeature,
@@ -41,6 +50,7 @@ from degranulation.limits import MAX_STOICHIOMETRY
 from degranulation.network import (
     Compartment,
     Model,
+    ModelEvent,
     Observable,
     Parameter,
     Protocol,
@@ -116,11 +126,13 @@ class Importer:
         self._stoichiometries()
         rules = self._assignment_rules()
         reactions = list(self._reactions()) + list(self._rate_rules())
-        unknown = self._infer_units(reactions, rules)
+        fixed = self._at_fixed_times()
+        events = [] if fixed else list(self._event_math())
+        unknown = self._infer_units(reactions, rules, events)
         if self.unit_notes:
             unknown = self._as_written(unknown)
         self.units.update({sid: unit for sid, unit in unknown.items() if sid not in self.numbers})
-        steps = self._events()
+        steps = self._events() if fixed else []
         if self.features:
             raise UnsupportedFeatureError(
                 f"{len(self.features)} SBML construct(s) cannot be represented: " + "; ".join(self.features),
@@ -144,6 +156,7 @@ class Importer:
             observables=tuple(self._observable(sid, unknown, literal) for sid in rules),
             protocols=protocols,
             default_protocol=_EVENTS if steps else "",
+            events=tuple(event.record(literal) for event in events),
             source=self.file,
             units_enforced=not self.unit_notes,
         )
@@ -409,7 +422,9 @@ class Importer:
                 if reference.isSetId():
                     self.values[reference.getId()] = repr(float(reference.getStoichiometry()))
 
-    def _math(self, node: Any, where: str, context: str) -> tuple[str, Any] | None:
+    def _math(
+        self, node: Any, where: str, context: str, *, condition: bool = False
+    ) -> tuple[str, Any] | None:
         """Expression text and SymPy for SBML math, or None (and a feature) if it has none.
 
         Each number becomes a placeholder named after ``context`` until units are inferred:
@@ -430,8 +445,8 @@ class Importer:
             return placeholder
 
         try:
-            text = ast_to_text(node, names, self.values, number)
-            return text, parse_expression(text).expr
+            text = ast_to_text(node, names, self.values, number, condition=condition)
+            return text, (parse_condition(text) if condition else parse_expression(text)).expr
         except MathFeature as exc:
             self.features.append(f"{exc} ({where})")
         except ExpressionError as exc:
@@ -534,7 +549,9 @@ class Importer:
                 expr,
             )
 
-    def _infer_units(self, reactions: list[tuple[Reaction, Any]], rules: list[str]) -> dict[str, Unit]:
+    def _infer_units(
+        self, reactions: list[tuple[Reaction, Any]], rules: list[str], events: list[_EventMath]
+    ) -> dict[str, Unit]:
         """Units of the parameters, rule variables and numbers the file leaves without one."""
         model_ids = {new: sid for sid, new in self.ids.items()}
         known = {self.ids.get(sid, sid): unit for sid, unit in self.units.items() if sid != "time"}
@@ -546,10 +563,10 @@ class Importer:
         dimensionless = Unit(1.0, "dimensionless")
         try:
             plain = {**known, **dict.fromkeys(self.numbers, dimensionless)}
-            vectors = self._solve_units(plain, parameters, reactions, rules)
+            vectors = self._solve_units(plain, parameters, reactions, rules, events)
             vectors.update(dict.fromkeys(self.numbers, dimensionless.vector()))
         except UnitProblem:
-            inference = self._unit_equations(known, parameters + list(self.numbers), reactions, rules)
+            inference = self._unit_equations(known, parameters + list(self.numbers), reactions, rules, events)
             vectors, disagreements = inference.solve_where_possible()
             if disagreements and self.strict_units:
                 places = sorted({where for where, _, _ in disagreements})
@@ -576,8 +593,9 @@ class Importer:
         unknown: list[str],
         reactions: list[tuple[Reaction, Any]],
         rules: list[str],
+        events: list[_EventMath],
     ) -> dict[str, Any]:
-        return self._unit_equations(known, unknown, reactions, rules).solve()
+        return self._unit_equations(known, unknown, reactions, rules, events).solve()
 
     def _unit_equations(
         self,
@@ -585,6 +603,7 @@ class Importer:
         unknown: list[str],
         reactions: list[tuple[Reaction, Any]],
         rules: list[str],
+        events: list[_EventMath],
     ) -> UnitInference:
         model_ids = {new: sid for sid, new in self.ids.items()}
         inference = UnitInference(known, unknown)
@@ -592,6 +611,14 @@ class Importer:
             inference.require(expr, self.rate_unit, f"reaction '{model_ids.get(reaction.id, reaction.id)}'")
         for sid in rules:
             inference.require(self.rule_exprs[sid], self.ids[sid], f"assignment rule for '{sid}'")
+        for event in events:
+            inference.compare(event.trigger[1], f"{event.where} trigger")
+            for target, (_, expr) in event.assignments:
+                inference.require(expr, target, f"{event.where} assignment to '{model_ids[target]}'")
+            if event.delay is not None:
+                inference.require(event.delay[1], self.time, f"{event.where} delay")
+            if event.priority is not None:
+                inference.require(event.priority[1], Unit(1.0, "dimensionless"), f"{event.where} priority")
         return inference
 
     def _as_written(self, inferred: Mapping[str, Unit]) -> dict[str, Unit]:
@@ -653,6 +680,70 @@ class Importer:
         return lambda text: pattern.sub(lambda match: plain[match.group(1)], text)
 
     # -- events ------------------------------------------------------------------------------
+
+    def _at_fixed_times(self) -> bool:
+        """Whether every event is a protocol step (see :meth:`_events`): fixed-time triggers
+        and constant or increment assignments, each target changed once at a time. Such files
+        import as before, as the protocol ``sbml_events``; others' events become ModelEvents."""
+        found, self.features = self.features, []
+        try:
+            self._events()
+            return not self.features
+        finally:
+            self.features = found
+
+    def _event_math(self) -> Iterator[_EventMath]:
+        """Each event's trigger, assignments, delay and priority as expression text (numbers
+        still placeholders, see :meth:`_math`), or a feature for what a ModelEvent cannot hold."""
+        for number, event in enumerate(self.sbml.getListOfEvents()):
+            where = f"event '{event.getId() or event.getName() or '(no id)'}'"
+            eid = unused_id(_identifier(event.getId() or f"event{number + 1}"), self.taken)
+            self.taken.add(eid)
+            trigger = event.getTrigger()
+            condition = self._math(
+                trigger.getMath() if trigger is not None else None, f"{where} trigger", eid, condition=True
+            )
+            assignments = []
+            for assignment in event.getListOfEventAssignments():
+                target = assignment.getVariable()
+                if self.sbml.getSpecies(target) is None and self.sbml.getParameter(target) is None:
+                    kind = _kind(self.sbml, target)
+                    self.features.append(
+                        f"{where} assigns {kind} '{target}' "
+                        "(only species and parameters, when not at a fixed time)"
+                    )
+                    continue
+                if target in self.rules:
+                    self.features.append(f"{where} assigns '{target}', which an assignment rule sets")
+                    continue
+                math = self._math(assignment.getMath(), f"{where} assignment to '{target}'", eid)
+                if math is not None:
+                    assignments.append((self.ids[target], math))
+            delay = (
+                self._math(event.getDelay().getMath(), f"{where} delay", eid) if event.isSetDelay() else None
+            )
+            priority = (
+                self._math(event.getPriority().getMath(), f"{where} priority", eid)
+                if event.isSetPriority()
+                else None
+            )
+            if condition is None or (event.isSetDelay() and delay is None):
+                continue
+            if event.isSetPriority() and priority is None:
+                continue
+            yield _EventMath(
+                eid,
+                where,
+                condition,
+                tuple(assignments),
+                delay,
+                priority,
+                persistent=trigger.getPersistent() if trigger.isSetPersistent() else True,
+                initial_value=trigger.getInitialValue() if trigger.isSetInitialValue() else True,
+                use_trigger_values=(
+                    event.getUseValuesFromTriggerTime() if event.isSetUseValuesFromTriggerTime() else True
+                ),
+            )
 
     def _events(self) -> list[Step]:
         """Events that fire at a fixed time and set (or add to) values, as protocol steps.
@@ -717,13 +808,13 @@ class Importer:
         action: StepAction = "set"
         if value is None and node is not None:
             action, value = "add", self._increment(node, target)
-        if unit is None:
-            return None  # its unit could not be inferred, which is reported already
         if not settable or value is None:
             self.features.append(
                 f"{where} assigns '{target}' something other than a constant or an increment"
             )
             return None
+        if unit is None:
+            return None  # its unit could not be inferred, which is reported already
         time = UnitValue(at * self.time.factor, self.time.text)
         return Step(time, action, self.ids[target], UnitValue(value * unit.factor, unit.text))
 
@@ -760,6 +851,35 @@ class Importer:
         except (MathFeature, ExpressionError):
             return None
         return float(expr) if expr.is_number and expr.is_finite else None
+
+
+@dataclass(frozen=True)
+class _EventMath:
+    """An SBML event's math as ``(text, SymPy)`` pairs, until its numbers have units."""
+
+    id: str
+    where: str
+    trigger: tuple[str, Any]
+    assignments: tuple[tuple[str, tuple[str, Any]], ...]  # (model id of the species, math)
+    delay: tuple[str, Any] | None
+    priority: tuple[str, Any] | None
+    persistent: bool
+    initial_value: bool
+    use_trigger_values: bool
+
+    def record(self, literal: Callable[[str], str]) -> ModelEvent:
+        """The ModelEvent, with ``literal`` writing the numbers that carry no unit back."""
+        return ModelEvent(
+            self.id,
+            literal(self.trigger[0]),
+            tuple((target, literal(text)) for target, (text, _) in self.assignments),
+            delay=literal(self.delay[0]) if self.delay else "",
+            priority=literal(self.priority[0]) if self.priority else "",
+            persistent=self.persistent,
+            initial_value=self.initial_value,
+            use_values_from_trigger_time=self.use_trigger_values,
+            description=f"SBML {self.where}",
+        )
 
 
 def _swap_booleans(model: Any) -> None:

@@ -57,6 +57,7 @@ class Exporter:
         self._reactions()
         self._observables()
         self._events()
+        self._state_events()
 
     def _plan(self, protocol: Any) -> None:
         """Sort the protocol's steps into initial values (time 0) and events (later)."""
@@ -122,6 +123,32 @@ class Exporter:
                 assignment = event.createEventAssignment()
                 assignment.setVariable(target)
                 assignment.setMath(sympy_to_ast(expr))
+
+    def _state_events(self) -> None:
+        """The model's own events, as they are (SBML's event semantics are theirs)."""
+        from degranulation.expressions import parse_condition
+
+        ids = set(self.model.by_id) | {r.id for r in self.model.reactions}
+        ids |= {e.getId() for e in self.sbml.getListOfEvents()}
+        for record in self.model.events:
+            where = f"events.{record.id}"
+            event = self.sbml.createEvent()
+            event.setId(unused_id(record.id, ids))
+            ids.add(event.getId())
+            event.setUseValuesFromTriggerTime(record.use_values_from_trigger_time)
+            trigger = event.createTrigger()
+            trigger.setInitialValue(record.initial_value)
+            trigger.setPersistent(record.persistent)
+            trigger.setMath(self._math(parse_condition(record.trigger).expr, f"{where}.trigger"))
+            if record.delay:
+                event.createDelay().setMath(self._math(parse_expression(record.delay).expr, f"{where}.delay"))
+            if record.priority:
+                priority = parse_expression(record.priority).expr
+                event.createPriority().setMath(self._math(priority, f"{where}.priority"))
+            for target, text in record.assignments:
+                assignment = event.createEventAssignment()
+                assignment.setVariable(target)
+                assignment.setMath(self._math(parse_expression(text).expr, f"{where}.assign.{target}"))
 
     def _coherent(self, dimension: Any) -> str:
         """Unit text of a dimension in the coherent system (what internal values are in),
