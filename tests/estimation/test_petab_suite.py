@@ -283,3 +283,16 @@ def test_cli_fits_a_petab_problem(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert fitted["parameters"]["k2"]["unit"] == "1/s"  # the SBML unit
     assert main(["fit", problem, "--estimate", "k2"]) == 2
     assert "a PEtab problem brings its data" in capsys.readouterr().err
+
+
+def test_a_small_observed_species_beside_a_large_one_is_resolved(tmp_path: Path) -> None:
+    """Issue 12: one absolute tolerance scaled to the largest species (3.75e7 here) resolved a
+    species at 7e-6 only to ~4e-2, so its llh was wrong (a benchmark problem was 2 % off).
+    Case 0001 is A ⇄ B (fwd k1·A, rev k2·B); with k2 = 0, A = a0·exp(−k1·t) exactly."""
+    path = _copy_case("0001", tmp_path)
+    parameters = pd.read_csv(tmp_path / "_parameters.tsv", sep="\t", index_col=0)
+    parameters.loc[["a0", "b0", "k2"], "nominalValue"] = [7e-6, 3.75e7, 0.0]
+    parameters.to_csv(tmp_path / "_parameters.tsv", sep="\t")
+    table = dg.read_petab(path).simulate().table
+    expected = 7e-6 * np.exp(-0.8 * table["time"].to_numpy())
+    assert table["simulation"].to_numpy() == pytest.approx(expected, rel=1e-4)

@@ -427,7 +427,9 @@ class PetabProblem:
         times longer each (10, 100, … up to :data:`STEADY_STATE_TIME`) until the state no longer
         changes and the sensitivities stopped moving between windows. One solve to 1e9 instead
         lets BDF's Newton iteration stall at large times once everything has settled."""
-        tolerance = self.solver.absolute + self.solver.rtol * np.abs(x)
+        atol = np.asarray(self.solver.absolute)  # one number, or one per species
+        tolerance = atol + self.solver.rtol * np.abs(x)
+        atol_s = atol[:, None] if atol.ndim else atol  # per species, for every sensitivity column
         window, elapsed = 10.0, 0.0
         while True:
             run = self._solve(p, dp, x, dx, np.array([0.0, window]), (), False)
@@ -435,7 +437,7 @@ class PetabProblem:
             elapsed += window
             fun, _ = self.compiled.functions(p)
             settled = np.all(np.abs(fun(elapsed, x_new)) <= tolerance)
-            still = np.all(np.abs(dx_new - dx) <= self.solver.rtol * np.abs(dx_new) + self.solver.absolute)
+            still = np.all(np.abs(dx_new - dx) <= self.solver.rtol * np.abs(dx_new) + atol_s)
             x, dx = x_new, dx_new
             if (settled and still) or elapsed >= STEADY_STATE_TIME:
                 break

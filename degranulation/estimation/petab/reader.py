@@ -754,6 +754,7 @@ class Builder:
 def _with_nominal_state(problem: PetabProblem, rtol: float, atol: float | None) -> PetabProblem:
     """Fill each condition's ``p`` and ``x0`` (simulation phase, nominal parameters) and the
     default absolute tolerance, which needs them."""
+    from degranulation.simulation import default_atol
     from degranulation.solvers import solver_from
 
     theta = problem._theta(problem.nominal)
@@ -763,9 +764,8 @@ def _with_nominal_state(problem: PetabProblem, rtol: float, atol: float | None) 
         assert isinstance(condition, PetabCondition)
         p, _, x0, _ = problem._phase(condition.simulation, theta, columns, 0, None, None)
         conditions.append(dataclasses.replace(condition, p=p, x0=x0))
-    if atol is None:
-        largest = max((float(np.abs(c.x0).max(initial=0.0)) for c in conditions), default=0.0)
-        atol = 1e-3 * rtol * largest if largest > 0 else None
+    if atol is None and conditions:  # each species' own scale (one atol from the largest hid small ones)
+        atol = default_atol(np.vstack([c.x0 for c in conditions]), rtol)  # type: ignore[assignment]
     solver = solver_from(problem.solver, rtol=rtol, atol=atol)
     return dataclasses.replace(problem, conditions=tuple(conditions), solver=solver)
 
