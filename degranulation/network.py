@@ -29,8 +29,8 @@ _TERM_RE = re.compile(r"\s*(?:(?P<coef>\d+)\s*\*?\s*)?(?P<name>[A-Za-z_][A-Za-z0
 
 
 #: Mismatches a model that does not enforce units (``Model.units_enforced``) is simulated
-#: with, its numbers as written: rate laws and observables whose units do not check.
-NOT_ENFORCED = frozenset({"U101", "U106"})
+#: with, its numbers as written: rate laws, observables and event math whose units do not check.
+NOT_ENFORCED = frozenset({"U101", "U106", "U107"})
 
 
 @dataclass(frozen=True)
