@@ -563,7 +563,7 @@ class Importer:
         dimensionless = Unit(1.0, "dimensionless")
         try:
             plain = {**known, **dict.fromkeys(self.numbers, dimensionless)}
-            vectors = self._solve_units(plain, parameters, reactions, rules, events)
+            vectors = self._unit_equations(plain, parameters, reactions, rules, events).solve()
             vectors.update(dict.fromkeys(self.numbers, dimensionless.vector()))
         except UnitProblem:
             inference = self._unit_equations(known, parameters + list(self.numbers), reactions, rules, events)
@@ -586,16 +586,6 @@ class Importer:
             "[volume]": self.volume.text,
         }
         return unit_from_vector(vector, preferred)
-
-    def _solve_units(
-        self,
-        known: Mapping[str, Unit],
-        unknown: list[str],
-        reactions: list[tuple[Reaction, Any]],
-        rules: list[str],
-        events: list[_EventMath],
-    ) -> dict[str, Any]:
-        return self._unit_equations(known, unknown, reactions, rules, events).solve()
 
     def _unit_equations(
         self,
