@@ -17,16 +17,10 @@ from typing import Any
 import sympy
 
 from degranulation.dimensions import concentration, dims, species_dimension, volume
-from degranulation.dimensions import unit_description as unit_description
 from degranulation.errors import ModelIssue, UnitError, UnitMismatch
 from degranulation.expressions import TIME_NAME, parse_expression, symbol
 from degranulation.network import Model, Reaction
 from degranulation.units import dimensionality, format_dimension
-from degranulation.values import check_value as check_value
-from degranulation.values import internal_value as internal_value
-from degranulation.values import name_dimension as name_dimension
-from degranulation.values import rate_constants as rate_constants
-from degranulation.values import value_issue as value_issue
 
 
 def _extent_rate() -> Any:

@@ -84,8 +84,8 @@ def make_dataset(
 
 def _varying_parameters(model: Model, compiled: CompiledOde, p_t: np.ndarray) -> dict[str, Any]:
     """The parameters events set, over time, in their declared units."""
-    from degranulation.kinetics import internal_value
     from degranulation.network import UnitValue, parameter_targets
+    from degranulation.values import internal_value
 
     found = {}
     for name in parameter_targets(model):

@@ -16,16 +16,11 @@ import numpy as np
 import scipy.sparse
 import sympy
 
+from degranulation.dimensions import dims, species_dimension
 from degranulation.expressions import symbol
-from degranulation.kinetics import (
-    RateLaw,
-    dims,
-    internal_value,
-    rate_law,
-    species_dimension,
-    symbol_dimensions,
-)
+from degranulation.kinetics import RateLaw, rate_law, symbol_dimensions
 from degranulation.network import Model
+from degranulation.values import internal_value
 
 
 @dataclass(frozen=True, eq=False)

@@ -27,6 +27,7 @@ import re
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
+from degranulation.dimensions import dims, species_dimension
 from degranulation.errors import (
     DuplicateName,
     ExpressionError,
@@ -44,11 +45,8 @@ from degranulation.kinetics import (
     DimensionError,
     check_condition,
     checked_rate_law,
-    dims,
     expression_dimension,
-    species_dimension,
     symbol_dimensions,
-    value_issue,
 )
 from degranulation.network import (
     NOT_ENFORCED,
@@ -61,6 +59,7 @@ from degranulation.network import (
     UnitValue,
 )
 from degranulation.units import case_hint, dimensionality, format_dimension
+from degranulation.values import value_issue
 
 _ID_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch: "$" matches before "\n"
 
@@ -337,7 +336,7 @@ class _Checker:
             )
 
     def protocols(self) -> Iterator[ModelIssue]:
-        from degranulation.kinetics import internal_value
+        from degranulation.values import internal_value
 
         names = [p.id for p in self.model.protocols]
         if self.model.default_protocol and self.model.default_protocol not in names:

@@ -390,9 +390,10 @@ def _ratio(unit: str, to: str) -> float:
 
 def _readout_factor(model: Model, name: str, unit: str) -> float | tuple[str, str]:
     """Factor from ``unit`` to readout ``name``'s unit in the model, or (column, reason)."""
-    from degranulation.kinetics import internal_value, species_dimension, unit_description
+    from degranulation.dimensions import species_dimension, unit_description
     from degranulation.network import Observable, Species, UnitValue
     from degranulation.units import dimensionality
+    from degranulation.values import internal_value
 
     record = model.by_id.get(name)
     if isinstance(record, Observable):

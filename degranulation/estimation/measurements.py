@@ -134,8 +134,8 @@ def _estimate_spec(estimate: Any, name: str) -> Estimate | Mapping[str, Any] | N
 
 
 def _free_parameter(model: Model, target: Target, spec: Estimate | Mapping[str, Any] | None) -> FreeParameter:
-    from degranulation.kinetics import internal_value, name_dimension
     from degranulation.units import TIME
+    from degranulation.values import internal_value, name_dimension
 
     base = target.name.removesuffix(".initial") if target.is_initial else target.name
     record = model.by_id.get(base)
@@ -358,7 +358,7 @@ def _condition_overrides(
     model: Model, compiled: CompiledOde, data: AssayData, estimated: set[str]
 ) -> list[tuple[tuple[bool, int, float], ...]]:
     """Per row, the (is_initial, index, internal value) set by the condition columns."""
-    from degranulation.kinetics import internal_value
+    from degranulation.values import internal_value
 
     parameters = {name: k for k, name in enumerate(compiled.parameters)}
     species = {name: i for i, name in enumerate(compiled.species)}

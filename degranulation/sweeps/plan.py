@@ -199,7 +199,7 @@ def _default_solver(solver: str | Solver | None, compiled: CompiledOde) -> str |
 
 
 def _axis(model: Model, compiled: CompiledOde, name: str, values: Any, fixed: set[str]) -> _Axis:
-    from degranulation.kinetics import internal_value
+    from degranulation.values import internal_value
 
     species, parameters = list(compiled.species), list(compiled.parameters)
     if name in fixed:

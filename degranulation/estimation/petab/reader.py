@@ -377,9 +377,9 @@ class Builder:
     def setup_model(self, imported: SbmlImport) -> None:
         """Index the model's entities by SBML id, find the model value of one SBML unit of
         each, and check what the tables do to the model."""
-        from degranulation.kinetics import internal_value
         from degranulation.network import UnitValue
         from degranulation.protocols import protocol_steps, resolve
+        from degranulation.values import internal_value
 
         model, compiled, units = imported.model, self.compiled, imported.units
         self.imported = imported

@@ -61,8 +61,8 @@ class Exporter:
 
     def _plan(self, protocol: Any) -> None:
         """Sort the protocol's steps into initial values (time 0) and events (later)."""
-        from degranulation.kinetics import internal_value
         from degranulation.schema import protocol_steps
+        from degranulation.values import internal_value
 
         model = self.model
         self.initial: dict[str, float] = {}  # species and parameters, internal values
@@ -92,7 +92,7 @@ class Exporter:
             )
 
     def _initial(self, name: str) -> float:
-        from degranulation.kinetics import internal_value
+        from degranulation.values import internal_value
 
         if name in self.initial:
             return self.initial[name]
@@ -196,7 +196,7 @@ class Exporter:
 
     def _value(self, name: str, value: UnitValue) -> tuple[float, str]:
         """A value in the coherent system, and the id of its unit definition."""
-        from degranulation.kinetics import internal_value, name_dimension
+        from degranulation.values import internal_value, name_dimension
 
         return internal_value(self.model, name, value), self._units(
             self._coherent(name_dimension(self.model, name))
@@ -225,7 +225,7 @@ class Exporter:
         compartment.setConstant(True)
 
     def _species(self) -> None:
-        from degranulation.kinetics import dims, species_dimension
+        from degranulation.dimensions import dims, species_dimension
 
         for record in self.model.species:
             value = self._initial(record.id)
