@@ -61,7 +61,8 @@ class ModelBuilder:
             self._data["references"] = list(references)
 
     def compartment(self, id: str, size: Any, *, label: str = "", description: str = "") -> ModelBuilder:
-        """Add a compartment; ``size`` is a volume such as ``"1 pL"``."""
+        """Add a compartment; ``size`` is a volume such as ``"1 pL"``, an area (``"800 um**2"``)
+        or a length (``"2 um"``)."""
         self._data["compartments"][id] = _drop_empty(size=_text(size), label=label, description=description)
         return self
 

@@ -16,7 +16,15 @@ from typing import Any
 
 import sympy
 
-from degranulation.dimensions import concentration, dims, species_dimension, volume
+from degranulation.dimensions import (
+    amount,
+    compartment_dimension,
+    compartment_sizes,
+    concentration,
+    dims,
+    spatial_dimensions,
+    species_dimension,
+)
 from degranulation.errors import ModelIssue, UnitError, UnitMismatch
 from degranulation.expressions import TIME_NAME, parse_expression, symbol
 from degranulation.network import Model, Reaction
@@ -31,15 +39,19 @@ def symbol_dimensions(model: Model) -> dict[str, Any]:
     """Dimension of every name a model's expressions may use (valid records only)."""
     table: dict[str, Any] = {TIME_NAME: dims(time=1)}
     for compartment in model.compartments:
-        table[compartment.id] = volume()
+        try:
+            table[compartment.id] = compartment_dimension(compartment)
+        except UnitError:
+            continue
     for parameter in model.parameters:
         try:
             table[parameter.id] = dimensionality(parameter.value.unit)
         except UnitError:
             continue
+    sizes = compartment_sizes(model)
     for species in model.species:
         try:
-            table[species.id] = species_dimension(species)
+            table[species.id] = species_dimension(species, sizes.get(species.compartment or ""))
         except ModelIssue:
             continue
     return table
@@ -242,8 +254,9 @@ def _mass_action_term(
     dim = constant_dim * species_dim
     if dim == _extent_rate():
         return MassActionTerm(sign, constant, consumed)
-    if dim == concentration() / dims(time=1) and model.units_enforced:  # else: SBML's number as written
-        compartment = _reaction_compartment(model, consumed or produced, location)
+    size = _per_size_rate(dim)
+    if size is not None and model.units_enforced:  # else: SBML's number as written
+        compartment = _reaction_compartment(model, consumed or produced, location, size)
         return MassActionTerm(sign, constant * symbol(compartment), consumed)
     expected = concentration() / dims(time=1) / species_dim
     direction = "forward" if sign > 0 else "reverse"
@@ -262,22 +275,36 @@ def _species_list(terms: tuple[tuple[str, int], ...]) -> str:
     return " + ".join(name if order == 1 else f"{order} {name}" for name, order in terms) or "none"
 
 
-def _reaction_compartment(model: Model, terms: tuple[tuple[str, int], ...], location: str) -> str:
+def _per_size_rate(dim: Any) -> Any:
+    """The size (volume, area or length) that ``dim`` is an amount per time per, or None."""
+    size = _extent_rate() / dim
+    return size if spatial_dimensions(size) in (1, 2, 3) else None
+
+
+def _reaction_compartment(model: Model, terms: tuple[tuple[str, int], ...], location: str, size: Any) -> str:
+    """The compartment whose size turns a mass-action rate per ``size`` into an extent rate:
+    that of the species that are concentrations per ``size`` (a ligand in the medium binding
+    receptors on the membrane reacts per membrane area when the rate is per area)."""
     found = {model.get_species(name).compartment for name, _ in terms}
+    sizes = compartment_sizes(model)
     concentration_compartments = {
         model.get_species(name).compartment
         for name, _ in terms
-        if species_dimension(model.get_species(name)) == concentration()
-    } or found
+        if species_dimension(model.get_species(name)) == amount() / size
+    } or {c for c in found if c is None or sizes.get(c) == size}
     if len(concentration_compartments) == 1 and None not in concentration_compartments:
         return str(next(iter(concentration_compartments)))
+    per = _SIZE_NAMES[spatial_dimensions(size) or 3]
     raise UnitMismatch(
         "mass action gives a concentration per time but the reaction's species are in "
-        f"compartments {sorted(str(c) for c in concentration_compartments)}, so its volume is ambiguous",
+        f"compartments {sorted(str(c) for c in concentration_compartments)}, so its {per} is ambiguous",
         code="U103",
         location=location,
-        hint="write an explicit rate law that multiplies by the reaction volume",
+        hint=f"write an explicit rate law that multiplies by the reaction {per}",
     )
+
+
+_SIZE_NAMES = {3: "volume", 2: "area", 1: "length"}
 
 
 def _check_extent(expr: sympy.Expr, table: dict[str, Any], location: str, reaction: Reaction) -> None:
@@ -288,10 +315,11 @@ def _check_extent(expr: sympy.Expr, table: dict[str, Any], location: str, reacti
     if dim == _extent_rate():
         return
     hint = None
-    if dim == concentration() / dims(time=1):
+    size = _per_size_rate(dim)
+    if size is not None:
         hint = (
-            "explicit rate laws are extent rates; multiply by the compartment volume, "
-            f"e.g. 'V * ({reaction.rate})'"
+            f"explicit rate laws are extent rates; multiply by the compartment "
+            f"{_SIZE_NAMES[spatial_dimensions(size) or 3]}, e.g. 'V * ({reaction.rate})'"
         )
     raise UnitMismatch(
         f"rate law '{reaction.rate}' is {format_dimension(dim)}; expected an amount per time "

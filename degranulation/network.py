@@ -61,7 +61,8 @@ class UnitValue:
 
 @dataclass(frozen=True)
 class Compartment:
-    """A compartment (volume) in which species live; ``size`` is a volume."""
+    """A compartment in which species live; ``size`` is a volume, an area (a membrane) or a
+    length, or ``1 dimensionless`` for one without a size (see :mod:`degranulation.dimensions`)."""
 
     id: str
     size: UnitValue

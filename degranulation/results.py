@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from degranulation.dimensions import concentration, species_dimension
+from degranulation.dimensions import amount, concentration, species_dimension
 from degranulation.network import Model
 from degranulation.user_cache import version as version
 
@@ -97,10 +97,14 @@ def _varying_parameters(model: Model, compiled: CompiledOde, p_t: np.ndarray) ->
 
 
 def species_unit(model: Model, species: Any) -> str:
-    """The unit a species is reported in: the model's concentration or amount unit."""
-    if species_dimension(species) == concentration():
+    """The unit a species is reported in: the model's concentration or amount unit, or (per
+    an area or a length) that of the model's unit system."""
+    dim = species_dimension(species)
+    if dim == concentration():
         return model.units.concentration
-    return model.units.amount
+    if dim == amount():
+        return model.units.amount
+    return model.units.unit_text(dim)
 
 
 def quantify(dataset: xarray.Dataset) -> xarray.Dataset:

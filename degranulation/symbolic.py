@@ -234,8 +234,8 @@ def build_system(model: Model) -> OdeSystem:
         (np.array(data, dtype=np.int64), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
         shape=shape,
     )
-    concentration = dims(substance=1, length=-3)
-    volumes = tuple(s.compartment if species_dimension(s) == concentration else None for s in model.species)
+    amount = dims(substance=1)  # any other species is a concentration: divided by its compartment's size
+    volumes = tuple(s.compartment if species_dimension(s) != amount else None for s in model.species)
     return OdeSystem(
         model=model,
         species=model.species_ids,

@@ -259,9 +259,20 @@ class UnitSystem:
         """
         powers = dict(dimension)
         length = powers.pop(LENGTH, 0)
-        if set(powers) - {TIME, SUBSTANCE} or length % 3 or any(p != int(p) for p in powers.values()):
+        if (
+            set(powers) - {TIME, SUBSTANCE}
+            or length != int(length)
+            or any(p != int(p) for p in powers.values())
+        ):
             parts = {TIME: self.time, SUBSTANCE: self.amount, LENGTH: f"({self.volume})**(1/3)"}
             return "*".join(f"({parts.get(n, n)})**{p:g}" for n, p in dict(dimension).items())
+        if length % 3:  # an area or a length: a power of the volume unit, e.g. per area
+            whole = int(length / 3) * 3
+            rest = f"({self.volume})**({abs(int(length - whole))}/3)"
+            inner = self.unit_text(dimension * registry().Unit("m").dimensionality ** (whole - length))
+            if length > whole:
+                return rest if inner == "dimensionless" else f"{inner}*{rest}"
+            return f"{'1' if inner == 'dimensionless' else inner}/{rest}"
         powers = {name: int(power) for name, power in powers.items()}
         length = int(length)
         concentration = -length // 3  # [substance]/[length]**3 carries every length

@@ -27,7 +27,13 @@ import re
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
-from degranulation.dimensions import dims, species_dimension
+from degranulation.dimensions import (
+    compartment_dimension,
+    compartment_sizes,
+    dims,
+    spatial_dimensions,
+    species_dimension,
+)
 from degranulation.errors import (
     DuplicateName,
     ExpressionError,
@@ -201,10 +207,12 @@ class _Checker:
     def compartments(self) -> Iterator[ModelIssue]:
         for compartment in self.model.compartments:
             location = f"compartments.{compartment.id}.size"
-            yield from self._value(compartment.size, location, dims(length=3), "a volume", compartment.id)
+            yield from _size(compartment, location)
+            yield from self._value(compartment.size, location, None, "", compartment.id)
 
     def species(self) -> Iterator[ModelIssue]:
         compartments = [c.id for c in self.model.compartments]
+        sizes = compartment_sizes(self.model)
         for species in self.model.species:
             location = f"species.{species.id}"
             if species.compartment is not None and species.compartment not in compartments:
@@ -217,12 +225,12 @@ class _Checker:
                     hint=f"add compartment = '{compartments[0]}' (or another compartment id)",
                 )
             try:
-                dim = species_dimension(species)
+                dim = species_dimension(species, sizes.get(species.compartment or ""))
             except ModelIssue as issue:
                 yield issue
                 continue
             yield from self._sign(species.id, species.initial, f"{location}.initial")
-            if species.compartment is None and dim == dims(substance=1, length=-3):
+            if species.compartment is None and dim != dims(substance=1):
                 yield ModelIssue(
                     f"species '{species.id}' is a concentration but has no compartment",
                     code="N201",
@@ -436,6 +444,34 @@ class _Checker:
             elif name not in self.known:
                 yield _unknown(name, "name", sorted(self.known - {TIME_NAME}), location, column)
         return parsed
+
+
+def _size(compartment: Compartment, location: str) -> Iterator[ModelIssue]:
+    """A size is a volume, an area or a length (3, 2 or 1 spatial dimensions), or
+    ``1 dimensionless`` for a compartment without a size (0): its species are amounts, so
+    another number would scale nothing."""
+    size = compartment.size
+    try:
+        dim = compartment_dimension(compartment)
+    except UnitError:
+        return  # U104, from the value's own check
+    spatial = spatial_dimensions(dim)
+    if spatial is None:
+        yield UnitMismatch(
+            f"'{size}' is {format_dimension(dim)}; expected a volume ([length] ** 3), "
+            "an area ([length] ** 2) or a length ([length])",
+            code="U105",
+            location=location,
+            hint=case_hint(size.unit, dims(length=3)),
+        )
+    elif spatial == 0 and size.value != 1:
+        yield UnitMismatch(
+            f"'{size}' is dimensionless, which makes '{compartment.id}' a compartment without "
+            "a size (0 spatial dimensions), whose species are amounts",
+            code="U105",
+            location=location,
+            hint="write '1 dimensionless', or give a volume, an area or a length",
+        )
 
 
 def _shown(name: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from degranulation.dimensions import dims, species_dimension, volume
+from degranulation.dimensions import compartment_dimension, dims, species_dimension, volume
 from degranulation.errors import ModelError, ModelIssue, UnitError
 from degranulation.network import Compartment, Model, Parameter, Species, UnitValue
 from degranulation.units import case_hint, dimensionality, format_dimension, parse_unit, registry
@@ -141,7 +141,7 @@ def name_dimension(model: Model, name: str) -> Any:
     if isinstance(record, Species):
         return species_dimension(record)
     if isinstance(record, Compartment):
-        return volume()
+        return compartment_dimension(record)
     if isinstance(record, Parameter):
         return dimensionality(record.value.unit)
     from degranulation.expressions import TIME_NAME  # only for a name no record has

@@ -152,7 +152,7 @@ def test_every_unsupported_construct_is_listed_once(tmp_path: Path) -> None:
         parameters={"k": 1.0, "p": 0.0, "q": 0.0},
     )
     model = document.getModel()
-    model.getCompartment(0).setSpatialDimensions(2)
+    model.getCompartment(0).setSpatialDimensions(2.7)  # 0, 1, 2 and 3 are read
     rule = model.createRateRule()
     rule.setVariable("p")
     rule.setMath(libsbml.parseL3Formula("1"))
@@ -173,7 +173,7 @@ def test_every_unsupported_construct_is_listed_once(tmp_path: Path) -> None:
     features = info.value.features
     # the event (a species level setting a parameter) imports since state events exist
     assert len(features) == 3, features
-    for expected in ("2 spatial dimensions", "rate rule for parameter 'p'", "'factorial' in math"):
+    for expected in ("2.7 spatial dimensions", "rate rule for parameter 'p'", "'factorial' in math"):
         assert sum(expected in f for f in features) == 1, (expected, features)
 
 
@@ -324,6 +324,55 @@ def test_roadrunner_reproduces_our_trajectories(model_id: str, tmp_path: Path) -
         np.testing.assert_array_less(
             np.abs(x - theirs[:, k]), 1e-6 * np.abs(x) + 1e-9 * np.abs(x).max() + 1e-10, err_msg=name
         )
+
+
+def test_compartment_dimensions_survive_a_round_trip(tmp_path: Path) -> None:
+    """A membrane (an area), a fibre (a length) and a compartment without a size are written
+    with spatialDimensions 2, 1 and 0 and read back as they were. Receptors on the membrane
+    bind a ligand clamped at L0 = 10 nM: [LR] = R0 k L0 / (k L0 + k_off) (1 - exp(-(k L0 +
+    k_off) t)), and F and P decay as exp(-k t) (closed forms of the linear ODEs), in the file
+    read back too."""
+    model = (
+        dg.ModelBuilder("shapes", units={"time": "s", "concentration": "nM", "amount": "molecule"})
+        .compartment("medium", "1 uL")
+        .compartment("membrane", "1000 um**2")
+        .compartment("fibre", "2 um")
+        .compartment("point", "1 dimensionless")
+        .species("L", "10 nM", compartment="medium", boundary=True)
+        .species("R", "400 molecule/um**2", compartment="membrane")
+        .species("LR", "0 molecule/um**2", compartment="membrane")
+        .species("F", "10 molecule/um", compartment="fibre")
+        .species("P", "5 molecule", compartment="point")
+        .parameter("k_on", "1e6 1/(M*s)")
+        .parameter("k_off", "0.01 1/s")
+        .parameter("k", "0.01 1/s")
+        .reaction("L + R <-> LR", "mass_action(k_on, k_off)", id="bind")
+        .reaction("F -> 0", "mass_action(k)", id="f_decay")
+        .reaction("P -> 0", "k * P", id="p_decay")
+        .build()
+    )
+    path = dg.write_sbml(model, tmp_path / "shapes.xml")
+    written = libsbml.readSBMLFromFile(str(path)).getModel()
+    spatial = {c.getId(): c.getSpatialDimensions() for c in written.getListOfCompartments()}
+    assert spatial == {"medium": 3, "membrane": 2, "fibre": 1, "point": 0}
+    assert not written.getCompartment("point").isSetSize()
+    back = dg.read_sbml(path)
+    sizes = {c.id: quantity(c.size) for c in back.compartments}
+    assert sizes["membrane"].to("um**2").magnitude == pytest.approx(1000.0, rel=1e-12)
+    assert sizes["fibre"].to("um").magnitude == pytest.approx(2.0, rel=1e-12)
+    assert sizes["point"].to("dimensionless").magnitude == 1.0
+    t = np.linspace(0.0, 300.0, 7)
+    rate = 1e6 * 10e-9 + 0.01
+    for each in (model, back):
+        ds = dg.simulate(each, t="300 s", points=7, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            ds["LR"].pint.to("molecule/um**2").pint.magnitude,
+            400.0 * 1e6 * 10e-9 / rate * (1.0 - np.exp(-rate * t)),
+            rtol=1e-7,
+        )
+        decay = np.exp(-0.01 * t)
+        np.testing.assert_allclose(ds["F"].pint.to("molecule/um").pint.magnitude, 10 * decay, rtol=1e-7)
+        np.testing.assert_allclose(ds["P"].pint.to("molecule").pint.magnitude, 5 * decay, rtol=1e-7)
 
 
 def test_late_clamp_cannot_be_written(tmp_path: Path) -> None:

@@ -8,7 +8,10 @@ every construct the model cannot hold is listed in one
 ========================================  ==================================================
 SBML                                      Model
 ========================================  ==================================================
-compartment (3 dimensions, fixed size)    ``Compartment`` (a volume)
+compartment (3, 2 or 1 dimensions,        ``Compartment`` whose size is a volume, an area or a
+fixed size)                               length; species in it are substance per that size
+compartment of 0 dimensions, no size      ``Compartment`` of size ``1 dimensionless``; its
+                                          species are amounts
 species, ``hasOnlySubstanceUnits`` true    ``Species`` whose initial value is an amount
 species, ``hasOnlySubstanceUnits`` false   ``Species`` whose initial value is a concentration
 ``boundaryCondition`` or ``constant``      ``Species(boundary=True)``
@@ -39,14 +42,16 @@ Not representable, so refused: events that set parameters or compartments (unles
 event is at a fixed time, setting constants), algebraic rules, rate rules for parameters or
 compartments, assignment rules for compartments or stoichiometries, constraints, fast
 reactions, non-integer or variable stoichiometry, conversion factors, compartments of other
-than 3 dimensions, SBML packages other than layout and render, and math outside the
-expression language (a condition used as a number or a number as a condition,
-``factorial``, ``delay``, ``rateOf`` …).
+than 0, 1, 2 or 3 dimensions, compartments of 0 dimensions with a size (Level 3 lets one
+scale concentrations, which a compartment without a size cannot), SBML packages other than
+layout and render, and math outside the expression language (a condition used as a number
+or a number as a condition, ``factorial``, ``delay``, ``rateOf`` …).
 
 Units: SBML math is evaluated on bare numbers, each in its declared unit. Where the file
-declares none the convention is SBML Level 2's: substance ``mol``, volume ``L``, time ``s``,
-and reaction extents in the substance unit. Parameters without units get the unit that
-makes every rate law an extent per time with SBML's numbers unchanged (see
+declares none the convention is SBML Level 2's: substance ``mol``, volume ``L``, area
+``m**2``, length ``m``, time ``s``, and reaction extents in the substance unit. Parameters
+without units get the unit that makes every rate law an extent per time with SBML's
+numbers unchanged (see
 :class:`~degranulation.formats.units.UnitInference`); one the equations leave free is
 dimensionless. Where no parameter can carry a needed unit, a number does: it becomes a
 parameter named after its place (``rate_rule_S3_value1 = "0.15 mol/(L*s)"``), and a bare
@@ -64,7 +69,8 @@ Writing gives SBML Level 3 Version 2 with every value in the model's own coheren
 (so any SBML simulator computes exactly the numbers our solver does): mass-action rates
 become explicit kinetic laws, observables become assignment rules, and one protocol becomes
 initial values and events (see :func:`write_sbml`); the model's own events are written as
-they are.
+they are. A compartment's ``spatialDimensions`` follow its size's unit (3 a volume, 2 an area,
+1 a length, 0 a compartment without a size), so reading the file back keeps them.
 """
 
 from __future__ import annotations

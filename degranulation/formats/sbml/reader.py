@@ -70,6 +70,16 @@ _TAKEN: Final = frozenset(RESERVED) | set(FUNCTIONS) | {MASS_ACTION} | set(keywo
 ANNOTATION_NS: Final = "https://degranulation.readthedocs.io/sbml/units"
 #: Packages that add no math (diagrams, extended math that the math check covers): ignored.
 _GRAPHICAL_PACKAGES: Final = frozenset({"l3v2extendedmath", "layout", "render"})
+#: A compartment's size by its spatial dimensions, and the dimension vector (substance,
+#: length, time) of each kind of unit.
+_SIZES: Final[dict[float, str]] = {3: "volume", 2: "area", 1: "length"}
+_DIMENSIONS: Final = {
+    "substance": (1, 0, 0),
+    "volume": (0, 3, 0),
+    "area": (0, 2, 0),
+    "length": (0, 1, 0),
+    "time": (0, 0, 1),
+}
 #: Name of the protocol that holds an SBML file's events.
 _EVENTS: Final = "sbml_events"
 
@@ -261,9 +271,10 @@ class Importer:
         except UnitProblem as exc:
             self._disagree(f"{exc} ({what})", f"'{default}'")
             return default
-        expected = {"substance": (1, 0, 0), "volume": (0, 3, 0), "time": (0, 0, 1)}[dimension]
+        expected = _DIMENSIONS[dimension]
         if tuple(vector[1:4]) != expected or any(vector[4:]):
-            self._disagree(f"{what} in '{unit}', which is not a {dimension} unit", f"'{default}'")
+            article = "an" if dimension[0] in "aeiou" else "a"
+            self._disagree(f"{what} in '{unit}', which is not {article} {dimension} unit", f"'{default}'")
             return default
         return pint_named(unit)
 
@@ -322,20 +333,46 @@ class Importer:
         for compartment in self.sbml.getListOfCompartments():
             cid = compartment.getId()
             where = f"compartment '{cid}'"
-            dimensions = (
-                compartment.getSpatialDimensionsAsDouble() if compartment.isSetSpatialDimensions() else 3
-            )
-            if dimensions != 3:
-                self.features.append(f"{where} has {dimensions:g} spatial dimensions (only 3 are supported)")
+            dimensions = _spatial_dimensions(compartment)
+            if dimensions == 0:
+                yield self._point(compartment)
+                continue
+            if dimensions not in _SIZES:
+                self.features.append(
+                    f"{where} has {dimensions:g} spatial dimensions (only 0, 1, 2 or 3 are supported)"
+                )
             if not compartment.isSetSize():
                 self.features.append(f"{where} has no size")
-            unit = self._unit(compartment.getUnits(), self.volume, "volume", where)
+            size = _SIZES.get(dimensions, "volume")
+            unit = self._unit(compartment.getUnits(), self._size_unit(size), size, where)
             self.units[cid] = unit
             yield Compartment(
                 self.ids[cid],
                 UnitValue(compartment.getSize() * unit.factor, unit.text),
                 label=compartment.getName(),
             )
+
+    def _point(self, compartment: Any) -> Compartment:
+        """A compartment of 0 spatial dimensions has no size (SBML Level 2 forbids one; test
+        case 01809 gives one, to scale concentrations, which a size of 1 cannot): its species
+        are amounts, and its size is ``1 dimensionless`` (see :mod:`degranulation.dimensions`)."""
+        if compartment.isSetSize():
+            self.features.append(f"compartment '{compartment.getId()}' has 0 spatial dimensions and a size")
+        self.units[compartment.getId()] = Unit(1.0, "dimensionless")
+        return Compartment(
+            self.ids[compartment.getId()], UnitValue(1.0, "dimensionless"), label=compartment.getName()
+        )
+
+    def _size_unit(self, size: str) -> Unit:
+        """The model's unit of a compartment ``size`` ("volume", "area" or "length"): Level 3's
+        ``volumeUnits``, ``areaUnits``, ``lengthUnits``, Level 2's built-in units."""
+        if size == "volume":
+            return self.volume
+        model = self.sbml
+        level3 = model.getLevel() >= 3
+        reference = (model.getAreaUnits() if size == "area" else model.getLengthUnits()) if level3 else size
+        default = Unit(1.0, "m**2" if size == "area" else "m")
+        return self._unit(reference, default, size, f"model {size} units")
 
     def _species(self) -> Iterator[Species]:
         model = self.sbml
@@ -357,7 +394,8 @@ class Importer:
                     f"'{self.extent}', the extent unit",
                 )
                 substance = self.extent  # without a conversion factor SBML adds extents as they are
-            size = compartment.getSize()
+            point = _spatial_dimensions(compartment) == 0
+            size = 1.0 if point else compartment.getSize()  # without a size any number is an amount
             if species.isSetInitialAmount():
                 amount = species.getInitialAmount()
             elif species.isSetInitialConcentration():
@@ -366,7 +404,7 @@ class Importer:
                 amount = None
                 if sid not in self.rules:
                     self.features.append(f"{where} has no initial value")
-            if species.getHasOnlySubstanceUnits():
+            if species.getHasOnlySubstanceUnits() or point:  # without a size, amounts
                 unit, value = substance, amount
             else:
                 unit = Unit(
@@ -939,6 +977,11 @@ def unused_id(name: str, taken: set[str]) -> str:
     while name in taken or name in _TAKEN:
         name = f"{name}_"
     return name
+
+
+def _spatial_dimensions(compartment: Any) -> float:
+    """SBML ``spatialDimensions`` (3 where unset: Level 3's default is undefined, Level 2's 3)."""
+    return compartment.getSpatialDimensionsAsDouble() if compartment.isSetSpatialDimensions() else 3.0
 
 
 def _identifier(text: str) -> str:

@@ -203,9 +203,12 @@ class Exporter:
         )
 
     def _compartments(self) -> None:
+        from degranulation.dimensions import compartment_dimension, spatial_dimensions
+
         for record in self.model.compartments:
             size, units = self._value(record.id, record.size)
-            self._compartment(record.id, size, units, record.label)
+            spatial = spatial_dimensions(compartment_dimension(record))
+            self._compartment(record.id, size, units, record.label, 3 if spatial is None else spatial)
         if any(s.compartment is None for s in self.model.species):
             self.default_compartment = unused_id("default_compartment", set(self.model.by_id))
             self._compartment(
@@ -215,13 +218,16 @@ class Exporter:
                 "holds the species that have no compartment (amounts only)",
             )
 
-    def _compartment(self, cid: str, size: float, units: str, name: str) -> None:
+    def _compartment(self, cid: str, size: float, units: str, name: str, spatial: int = 3) -> None:
+        """A compartment of ``spatial`` dimensions; one of 0 has no size (nor units), as
+        SBML Level 2 requires and :mod:`degranulation.formats.sbml.reader` reads it."""
         compartment = self.sbml.createCompartment()
         compartment.setId(cid)
         compartment.setName(name)
-        compartment.setSpatialDimensions(3)
-        compartment.setSize(size)
-        compartment.setUnits(units)
+        compartment.setSpatialDimensions(spatial)
+        if spatial:
+            compartment.setSize(size)
+            compartment.setUnits(units)
         compartment.setConstant(True)
 
     def _species(self) -> None:
