@@ -9,7 +9,7 @@ is an amount."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from degranulation.errors import UnitError, UnitMismatch
 from degranulation.units import case_hint, dimensionality, format_dimension, registry
@@ -38,6 +38,10 @@ def concentration() -> Any:
 def volume() -> Any:
     """``[length] ** 3``."""
     return dims(length=3)
+
+
+#: What a compartment's size is, by its spatial dimensions (0: it has none).
+SIZE_NAMES: Final = {3: "volume", 2: "area", 1: "length"}
 
 
 def size_dimension(spatial: int) -> Any:
@@ -140,18 +144,22 @@ def species_dimension(species: Species, size: Any = None) -> Any:
     return dim
 
 
-#: Each compartment size by its spatial dimensions, and a unit of concentration per it (hints).
-_SIZES = {3: ("volume", "nM"), 2: ("area", "molecule/um**2"), 1: ("length", "molecule/um")}
+#: A unit of concentration per each size, for hints.
+_EXAMPLES: Final = {3: "nM", 2: "molecule/um**2", 1: "molecule/um"}
 
 
 def _fit_hint(species: Species, size: Any, dim: Any) -> str:
     """How to make a species' concentration fit its compartment (``size``), or the other way."""
-    other = _SIZES[spatial_dimensions(amount() / dim) or 3][0]
+    other = SIZE_NAMES[spatial_dimensions(amount() / dim) or 3]
     where = f"compartment '{species.compartment}'"
     if size == dims():
         return f"give it as an amount (e.g. in 'molecule'), or give {where} {_a(other)}"
-    kind, unit = _SIZES[spatial_dimensions(size) or 3]
-    return f"{where} is {_a(kind)}: give it per {kind} (e.g. in '{unit}'), or give {where} {_a(other)}"
+    spatial = spatial_dimensions(size) or 3
+    kind = SIZE_NAMES[spatial]
+    return (
+        f"{where} is {_a(kind)}: give it per {kind} (e.g. in '{_EXAMPLES[spatial]}'), "
+        f"or give {where} {_a(other)}"
+    )
 
 
 def _a(noun: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import sympy
 
 from degranulation.dimensions import (
+    SIZE_NAMES,
     amount,
     compartment_dimension,
     compartment_sizes,
@@ -294,7 +295,7 @@ def _reaction_compartment(model: Model, terms: tuple[tuple[str, int], ...], loca
     } or {c for c in found if c is None or sizes.get(c) == size}
     if len(concentration_compartments) == 1 and None not in concentration_compartments:
         return str(next(iter(concentration_compartments)))
-    per = _SIZE_NAMES[spatial_dimensions(size) or 3]
+    per = SIZE_NAMES[spatial_dimensions(size) or 3]
     raise UnitMismatch(
         "mass action gives a concentration per time but the reaction's species are in "
         f"compartments {sorted(str(c) for c in concentration_compartments)}, so its {per} is ambiguous",
@@ -302,9 +303,6 @@ def _reaction_compartment(model: Model, terms: tuple[tuple[str, int], ...], loca
         location=location,
         hint=f"write an explicit rate law that multiplies by the reaction {per}",
     )
-
-
-_SIZE_NAMES = {3: "volume", 2: "area", 1: "length"}
 
 
 def _check_extent(expr: sympy.Expr, table: dict[str, Any], location: str, reaction: Reaction) -> None:
@@ -319,7 +317,7 @@ def _check_extent(expr: sympy.Expr, table: dict[str, Any], location: str, reacti
     if size is not None:
         hint = (
             f"explicit rate laws are extent rates; multiply by the compartment "
-            f"{_SIZE_NAMES[spatial_dimensions(size) or 3]}, e.g. 'V * ({reaction.rate})'"
+            f"{SIZE_NAMES[spatial_dimensions(size) or 3]}, e.g. 'V * ({reaction.rate})'"
         )
     raise UnitMismatch(
         f"rate law '{reaction.rate}' is {format_dimension(dim)}; expected an amount per time "

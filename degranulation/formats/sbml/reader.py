@@ -18,6 +18,7 @@ import numpy as np
 import sympy
 from sympy.printing.str import StrPrinter
 
+from degranulation.dimensions import SIZE_NAMES
 from degranulation.errors import ExpressionError, ModelFileError, UnsupportedFeatureError
 from degranulation.expressions import (
     FUNCTIONS,
@@ -70,9 +71,7 @@ _TAKEN: Final = frozenset(RESERVED) | set(FUNCTIONS) | {MASS_ACTION} | set(keywo
 ANNOTATION_NS: Final = "https://degranulation.readthedocs.io/sbml/units"
 #: Packages that add no math (diagrams, extended math that the math check covers): ignored.
 _GRAPHICAL_PACKAGES: Final = frozenset({"l3v2extendedmath", "layout", "render"})
-#: A compartment's size by its spatial dimensions, and the dimension vector (substance,
-#: length, time) of each kind of unit.
-_SIZES: Final[dict[float, str]] = {3: "volume", 2: "area", 1: "length"}
+#: The dimension vector (substance, length, time) of each kind of unit.
 _DIMENSIONS: Final = {
     "substance": (1, 0, 0),
     "volume": (0, 3, 0),
@@ -337,13 +336,13 @@ class Importer:
             if dimensions == 0:
                 yield self._point(compartment)
                 continue
-            if dimensions not in _SIZES:
+            if dimensions not in SIZE_NAMES:
                 self.features.append(
                     f"{where} has {dimensions:g} spatial dimensions (only 0, 1, 2 or 3 are supported)"
                 )
             if not compartment.isSetSize():
                 self.features.append(f"{where} has no size")
-            size = _SIZES.get(dimensions, "volume")
+            size = SIZE_NAMES[int(dimensions)] if dimensions in SIZE_NAMES else "volume"
             unit = self._unit(compartment.getUnits(), self._size_unit(size), size, where)
             self.units[cid] = unit
             yield Compartment(
