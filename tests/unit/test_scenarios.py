@@ -1,0 +1,154 @@
+"""``dg.simulate_scenarios`` (issue 13): many scenarios of one model in one call give the numbers
+of separate ``dg.simulate`` runs (the reference: each scenario simulated on its own), from a
+list, a CSV or a JSON table; bad tables are refused with the file, row and column; a failing
+scenario gets NaN and its status while the others are solved; results round-trip through
+every format with their ``scenario`` dimension."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import degranulation as dg
+from degranulation.errors import DataError, ModelError, UnitError
+
+MODEL = "ige_fceri_crosslinking"
+RUN = {"t": "2 min", "points": 5}
+SCENARIOS = [
+    {"scenario": "low_dose", "L": "1e5 molecule"},
+    {"scenario": "fast_dimers", "kp2": "5e-4 1/(molecule*s)", "L": "3e6 molecule"},
+    {"scenario": "model_values"},
+]
+FAILING = "1e150 1/(molecule*s)"  # kp1 so large that the first step divides by zero
+
+
+def _separate(scenario, params=None):
+    """One scenario simulated on its own: the reference the batch must reproduce."""
+    model = dg.load_model(MODEL)
+    species = {s.id for s in model.species}
+    own = {k: v for k, v in scenario.items() if k != "scenario"}
+    return dg.simulate(
+        MODEL,
+        **RUN,
+        params={**(params or {}), **{k: v for k, v in own.items() if k not in species}},
+        initial={k: v for k, v in own.items() if k in species},
+    )
+
+
+def _assert_same(batch, name, alone):
+    for variable in alone.data_vars:
+        np.testing.assert_allclose(
+            batch[variable].sel(scenario=name).pint.magnitude,
+            alone[variable].pint.magnitude,
+            rtol=1e-8,
+            atol=0,
+        )
+        assert batch[variable].pint.units == alone[variable].pint.units
+
+
+def test_a_batch_gives_the_numbers_of_separate_runs():
+    batch = dg.simulate_scenarios(MODEL, SCENARIOS, **RUN)
+    assert dict(batch.sizes) == {"scenario": 3, "time": 5}
+    assert batch["scenario"].values.tolist() == ["low_dose", "fast_dimers", "model_values"]
+    assert batch["status"].values.tolist() == ["ok"] * 3
+    for scenario in SCENARIOS:
+        _assert_same(batch, scenario["scenario"], _separate(scenario))
+    # what each scenario ran with, in the table's units (the model's own where a row sets nothing)
+    assert batch["L_initial"].pint.magnitude.tolist() == [1e5, 3e6, 6e6]
+    assert batch["kp2"].pint.magnitude.tolist() == pytest.approx([2.5e-4, 5e-4, 2.5e-4], rel=1e-12)
+    assert len(json.loads(batch.attrs["counters"])) == 3
+
+
+def test_common_overrides_hold_where_a_scenario_sets_nothing():
+    common = {"kp2": "1e-4 1/(molecule*s)"}
+    batch = dg.simulate_scenarios(MODEL, SCENARIOS, params=common, **RUN)
+    _assert_same(batch, "low_dose", _separate(SCENARIOS[0], common))
+    _assert_same(batch, "fast_dimers", _separate(SCENARIOS[1]))  # its own kp2 wins
+
+
+def test_unnamed_scenarios_are_numbered_from_zero():
+    batch = dg.simulate_scenarios(MODEL, [{"L": "1e5 molecule"}, {"L": "1e6 molecule"}], **RUN)
+    assert batch["scenario"].values.tolist() == [0, 1]
+
+
+def test_csv_with_units_in_cells_or_headers(tmp_path):
+    path = tmp_path / "scenarios.csv"
+    path.write_text(
+        "scenario,L [molecule],kp2\nlow_dose,1e5,\nfast_dimers,3e6,5e-4/molecule/s\nmodel_values,,\n"
+    )
+    batch = dg.simulate_scenarios(MODEL, path, **RUN)
+    for scenario in SCENARIOS:
+        _assert_same(batch, scenario["scenario"], _separate(scenario))
+    assert batch.attrs["scenario_file"] == str(path)
+
+
+def test_json_as_a_list_or_under_scenarios(tmp_path):
+    for k, payload in enumerate((SCENARIOS, {"scenarios": SCENARIOS})):
+        path = tmp_path / f"scenarios{k}.json"
+        path.write_text(json.dumps(payload))
+        batch = dg.simulate_scenarios(MODEL, path, **RUN)
+        _assert_same(batch, "fast_dimers", _separate(SCENARIOS[1]))
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "where", "words"),
+    [
+        ("scenario,kp9\na,1/s\n", ModelError, "line 2, column 'kp9'", "did you mean 'kp2'"),
+        ("scenario,L\na,1e5 s\n", UnitError, "line 2, column 'L'", "needs [substance]"),
+        ("scenario,L\na,1e5\n", UnitError, "line 2, column 'L'", "'100000.0' is dimensionless"),
+        ("scenario,L\na,-1 molecule\n", ModelError, "line 2, column 'L'", "negative"),
+        ("", DataError, "", "empty"),
+        ("scenario,L\n", DataError, "", "no scenarios"),
+        ("scenario,L\na,1e5 molecule\na,1e6 molecule\n", DataError, "line 3", "used again"),
+        ("scenario,L\na,1e5 molecule,3\n", DataError, "line 2", "3 cells for 2 columns"),
+    ],
+)
+def test_bad_csv_tables_name_the_file_row_and_column(tmp_path, text, error, where, words):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(error) as caught:
+        dg.simulate_scenarios(MODEL, path, **RUN)
+    assert caught.value.file == str(path) and (caught.value.location or "") == where
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_bad_json_tables_name_the_entry(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps([{"L": "1e5 molecule"}, {"L": 3}]))
+    with pytest.raises(UnitError, match="no unit") as caught:
+        dg.simulate_scenarios(MODEL, path, **RUN)
+    assert caught.value.location == "scenarios[1].L"
+    path.write_text('{"L": "1e5 molecule"}')
+    with pytest.raises(DataError, match="list of objects"):
+        dg.simulate_scenarios(MODEL, path, **RUN)
+
+
+def test_a_failing_scenario_gets_nan_and_its_message_and_the_others_are_solved():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy's overflow in the failing scenario
+        with pytest.raises(dg.SimulationError) as alone:
+            dg.simulate(MODEL, **RUN, params={"kp1": FAILING})
+        batch = dg.simulate_scenarios(MODEL, {"bad": {"kp1": FAILING}, "good": {"L": "1e5 molecule"}}, **RUN)
+    assert batch["status"].values.tolist() == ["failed", "ok"]
+    assert batch["message"].sel(scenario="bad").item() == str(alone.value)
+    assert np.isnan(batch["RecDim"].sel(scenario="bad").pint.magnitude).all()
+    _assert_same(batch, "good", _separate({"L": "1e5 molecule"}))
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv", ".nc"])
+def test_results_round_trip_with_their_scenario_dimension(tmp_path, suffix):
+    batch = dg.simulate_scenarios(MODEL, SCENARIOS, **RUN)
+    loaded = dg.load(dg.save(batch, tmp_path / f"batch{suffix}"))
+    assert loaded["scenario"].values.tolist() == batch["scenario"].values.tolist()
+    for name in (*batch.data_vars, "L_initial", "kp2"):
+        # CSV repeats what varies by scenario only on each of its rows; the others keep dims
+        values = loaded[name].isel(time=0) if loaded[name].ndim > batch[name].ndim else loaded[name]
+        assert values.dims == batch[name].dims, name
+        if name in ("status", "message"):
+            assert values.values.tolist() == batch[name].values.tolist()
+        else:
+            assert values.pint.units == batch[name].pint.units, name
+            np.testing.assert_array_equal(values.pint.magnitude, batch[name].pint.magnitude)
