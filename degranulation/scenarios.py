@@ -22,7 +22,7 @@ import numpy as np
 
 from degranulation.errors import DegranulationError, DegranulationWarning, ModelError, SimulationError
 from degranulation.network import Model, UnitValue
-from degranulation.scenario_table import ScenariosLike, ScenarioTable, read_scenarios
+from degranulation.scenario_table import ScenarioName, ScenariosLike, ScenarioTable, read_scenarios
 from degranulation.simulation import DEFAULT_POINTS, Run, Setup
 from degranulation.typing import QuantityLike, TimeSpec
 
@@ -126,11 +126,10 @@ def simulate_scenarios(
         parameter_vector(model, setup.compiled, params or {}),
         initial_state(model, setup.compiled, initial or {}),
     )
-    for name, location in table.columns.items():  # every name, even one whose cells are all empty
+    # Every name and value is checked before anything is solved, so a bad table costs no solving.
+    for name, location in table.columns.items():  # even a name whose cells are all empty
         _target(model, setup.compiled, name, table.file, location)
-    inputs = [
-        _inputs(model, setup.compiled, row, base, table.file) for row in table.rows
-    ]  # all checked first
+    inputs = [_inputs(model, setup.compiled, row, base, table.file) for row in table.rows]
     outcomes = [
         _solve(setup, row.name, p, x0, solver=solver, rtol=rtol, atol=atol)
         for row, (p, x0) in zip(table.rows, inputs, strict=True)
@@ -186,7 +185,7 @@ def _target(
 
 def _solve(
     setup: Setup,
-    name: Any,
+    name: ScenarioName,
     p: np.ndarray,
     x0: np.ndarray,
     *,

@@ -581,7 +581,7 @@ def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: So
             f"conserved total {law} changed by {change:.3g} (from {totals[worst[0], 0]:.6g}) by "
             f"t = {trajectory.t[worst[1]]:g}, more than the tolerances allow; tighten rtol/atol",
             ConservationWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
@@ -632,7 +632,7 @@ def check_signs(
             f"species '{name}'{others} went negative, down to {lowest[i]:.3g} {unit}, beyond its absolute "
             f"tolerance {atol[i]:.3g} {unit}: check the rate laws, or tighten rtol/atol",
             ResultWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         status.append("negative")
     small = np.flatnonzero((x0[:n] != 0) & (np.abs(x0[:n]) < atol))
@@ -647,7 +647,7 @@ def check_signs(
             f"tolerance {atol[i]:.3g} {unit}, so the solver does not resolve it; give a smaller atol, "
             f"e.g. atol={abs(x0[i]) * 1e-3:.1g}",
             ResultWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         status.append("below_atol")
     return ", ".join(status) or "ok"
