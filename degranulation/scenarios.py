@@ -81,7 +81,8 @@ def simulate_scenarios(
         :func:`~degranulation.simulation.check_signs` such as ``"negative"``) and ``message``
         (why it failed, or the warnings it raised); and one coordinate along ``scenario`` per
         name any scenario sets, holding the value each scenario ran with, in the unit the table
-        first gives it (``<id>_initial`` for a species' initial value). ``attrs`` hold the
+        first gives it (named ``<id>_initial`` where the result has a variable ``<id>``: for a
+        species' initial value, or a parameter that events change). ``attrs`` hold the
         provenance as for one run, with ``solver`` and ``counters`` as JSON lists (one entry per
         scenario) and the table as given in ``scenarios``.
 
@@ -236,7 +237,7 @@ def _dataset(
     coords: dict[str, Any] = {
         "scenario": ("scenario", np.array(table.names)),
         "time": time_coordinate(model, setup.times),
-        **_set_values(model, compiled, table, inputs),
+        **_set_values(model, compiled, table, inputs, set(variables)),
     }
     given = [{"scenario": row.name, **{k: str(v) for k, v in row.values.items()}} for row in table.rows]
     runs = [outcome.run for outcome in outcomes]
@@ -269,10 +270,15 @@ def _missing(setup: Setup, p: np.ndarray) -> Any:
 
 
 def _set_values(
-    model: Model, compiled: CompiledOde, table: ScenarioTable, inputs: list[tuple[np.ndarray, np.ndarray]]
+    model: Model,
+    compiled: CompiledOde,
+    table: ScenarioTable,
+    inputs: list[tuple[np.ndarray, np.ndarray]],
+    variables: set[str],
 ) -> dict[str, Any]:
     """One coordinate along ``scenario`` per name any scenario sets: the value each ran with, in
-    the unit the table first gives it."""
+    the unit the table first gives it; named ``<id>_initial`` where ``<id>`` names one of the
+    result's ``variables`` (a species, or a parameter that events change)."""
     from degranulation.values import internal_value
 
     units: dict[str, str] = {}
@@ -290,7 +296,7 @@ def _set_values(
         ]
         label = f"initial value of {name}" if is_species else name
         attrs = {"units": unit, "units_as_written": unit, "long_name": f"{label}, as each scenario set it"}
-        coords[f"{name}_initial" if is_species else name] = ("scenario", np.array(shown), attrs)
+        coords[f"{name}_initial" if name in variables else name] = ("scenario", np.array(shown), attrs)
     return coords
 
 

@@ -152,3 +152,51 @@ def test_results_round_trip_with_their_scenario_dimension(tmp_path, suffix):
         else:
             assert values.pint.units == batch[name].pint.units, name
             np.testing.assert_array_equal(values.pint.magnitude, batch[name].pint.magnitude)
+
+
+def test_protocols_and_state_events_act_in_every_scenario_as_in_separate_runs():
+    """A washout step (the model's default protocol) and an event that doubles a rate constant
+    (reported over time as a variable): both resolved once, applied in each scenario."""
+    from degranulation.network import (
+        Model,
+        ModelEvent,
+        Parameter,
+        Protocol,
+        Reaction,
+        Species,
+        Step,
+        UnitValue,
+    )
+
+    model = Model(
+        "decay",
+        species=(Species("x", UnitValue(1.0, "molecule")), Species("y", UnitValue(1.0, "molecule"))),
+        parameters=(Parameter("k", UnitValue(0.3, "1/s")), Parameter("half", UnitValue(0.5, "molecule"))),
+        reactions=(Reaction("r", "x -> 0", "k*x"), Reaction("s", "y -> 0", "k*y")),
+        events=(ModelEvent("faster", "x < half", (("k", "2*k"),)),),
+        protocols=(Protocol("washout", (Step(UnitValue(1, "s"), "set", "y", UnitValue(0, "molecule")),)),),
+        default_protocol="washout",
+    )
+    table = {"slow": {"k": "0.3 1/s"}, "fast": {"k": "0.6 1/s", "x": "2 molecule"}}
+    batch = dg.simulate_scenarios(model, table, t="5 s", points=11, cache_dir=False)
+    for name, values in table.items():
+        alone = dg.simulate(
+            model,
+            t="5 s",
+            points=11,
+            params={"k": values["k"]},
+            initial={k: v for k, v in values.items() if k != "k"},
+            cache_dir=False,
+        )
+        _assert_same(batch, name, alone)
+    assert batch["k"].dims == ("scenario", "time")  # the parameter the event sets, over time
+    assert batch["k_initial"].pint.magnitude.tolist() == [0.3, 0.6]  # so its set value is k_initial
+    assert batch["y"].sel(time=2).pint.magnitude.tolist() == [0.0, 0.0]  # washed out at 1 s
+
+
+def test_a_scenarios_warnings_name_it_and_stay_in_its_message():
+    with pytest.warns(dg.DegranulationWarning, match="^scenario 'tiny': the initial value of 'LR'"):
+        batch = dg.simulate_scenarios(MODEL, {"tiny": {"LR": "1 molecule"}, "plain": {}}, atol=1e3, **RUN)
+    assert batch["status"].values.tolist() == ["below_atol", "ok"]
+    assert "is below the absolute tolerance" in batch["message"].sel(scenario="tiny").item()
+    assert batch["message"].sel(scenario="plain").item() == ""
