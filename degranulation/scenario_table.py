@@ -143,12 +143,13 @@ def _csv_rows(text: str, file: str) -> list[_Row]:
             file=file,
             hint="write a header row of names, then a row per scenario",
         )
-    columns = [_column(label, k, file) for k, label in enumerate(header)]
+    where = f"line {reader.line_num}"
+    columns = [_column(label, k, file, where) for k, label in enumerate(header)]
     names = [name for name, _ in columns]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise DataError(
-            f"column(s) {', '.join(map(repr, repeated))} appear more than once", file=file, location="line 1"
+            f"column(s) {', '.join(map(repr, repeated))} appear more than once", file=file, location=where
         )
     rows = []
     for cells in reader:
@@ -160,28 +161,42 @@ def _csv_rows(text: str, file: str) -> list[_Row]:
                 f"{len(cells)} cells for {len(columns)} columns", file=file, location=f"line {line}"
             )
         entry = {
-            name: cell.strip()
-            if unit is None or name == NAME or not cell.strip()
-            else f"{cell.strip()} {unit}"
+            name: _cell(cell.strip(), unit, file, f"line {line}, column '{name}'")
             for (name, unit), cell in zip(columns, cells, strict=True)
         }
         rows.append(_entry(entry, f"line {line}", file, csv_style=True))
     return rows
 
 
-def _column(label: str, k: int, file: str) -> tuple[str, str | None]:
-    """A header cell's name and the unit in its brackets (None without)."""
+def _cell(text: str, unit: str | None, file: str, location: str) -> str:
+    """A CSV cell's value as text with its unit: the cell's own, or its column's."""
+    if unit is None or not text:
+        return text
+    try:
+        float(text)
+    except ValueError:
+        raise UnitError(
+            f"'{text}' is not a number, but its column gives the unit [{unit}]",
+            file=file,
+            location=location,
+            hint="write the number alone, or move the units from the header into each cell",
+        ) from None
+    return f"{text} {unit}"
+
+
+def _column(label: str, k: int, file: str, where: str) -> tuple[str, str | None]:
+    """A header cell's name and the unit in its brackets (None without); ``where``: its line."""
     match = _HEADER.match(label)
     if match is None or not match["name"]:
         raise DataError(
             f"cannot read header cell {k + 1} {label!r}",
             file=file,
-            location="line 1",
+            location=where,
             hint="write a name, or a name and its unit in brackets: 'k_on [1/(M*s)]'",
         )
     name, unit = match["name"], match["unit"]
     if name == NAME and unit is not None:
-        raise DataError(f"the '{NAME}' column names rows; it takes no unit", file=file, location="line 1")
+        raise DataError(f"the '{NAME}' column names rows; it takes no unit", file=file, location=where)
     return name, unit
 
 

@@ -100,6 +100,13 @@ def test_json_as_a_list_or_under_scenarios(tmp_path):
         ("scenario,L\na,1e5 s\n", UnitError, "line 2, column 'L'", "needs [substance]"),
         ("scenario,L\na,1e5\n", UnitError, "line 2, column 'L'", "'100000.0' is dimensionless"),
         ("scenario,L\na,-1 molecule\n", ModelError, "line 2, column 'L'", "negative"),
+        (
+            "scenario,L [molecule]\na,1e5 molecule\n",
+            UnitError,
+            "line 2, column 'L'",
+            "its column gives the unit",
+        ),
+        ("scenario,L,L\na,1 molecule,2 molecule\n", DataError, "line 1", "'L' appear more than once"),
         ("", DataError, "", "empty"),
         ("scenario,L\n", DataError, "", "no scenarios"),
         ("scenario,L\na,1e5 molecule\na,1e6 molecule\n", DataError, "line 3", "used again"),
