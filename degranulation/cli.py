@@ -143,6 +143,12 @@ def _simulate_parser(command: Command) -> None:
         "--set does; --set applies to all), into one result with a 'scenario' dimension",
     )
     simulate.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted --scenarios run stored under -o FILE.nc (finished scenarios are "
+        "kept in FILE.nc.parts/ until the result is written)",
+    )
+    simulate.add_argument(
         "--protocol",
         help="protocol declared in the model file, or 'none' (default: the model's default protocol)",
     )
@@ -500,7 +506,15 @@ def _simulate(args: argparse.Namespace) -> int:
     _check_extras(args, kind)
     model = load_model(args.model, strict_units=args.strict_units)
     params, initial = _overrides(model, args.set)
-    run = simulate if args.scenarios is None else partial(simulate_scenarios, scenarios=args.scenarios)
+    stored = args.scenarios is not None and target is not None and kind == "nc"  # written as it goes
+    if args.resume and not stored:
+        raise UsageError(
+            "--resume needs --scenarios and -o FILE.nc: an interrupted batch is stored beside it"
+        )
+    run = simulate
+    if args.scenarios is not None:
+        output = target if stored else None
+        run = partial(simulate_scenarios, scenarios=args.scenarios, output=output, resume=args.resume)
     try:
         dataset = run(
             model,
@@ -517,7 +531,8 @@ def _simulate(args: argparse.Namespace) -> int:
         if isinstance(exc, ModelValidationError):
             raise
         raise UsageError(str(exc)) from None
-    _write(dataset, target, kind)
+    if not stored:
+        _write(dataset, target, kind)
     return EXIT_OK if args.scenarios is None else _scenarios_status(dataset, args.output)
 
 

@@ -16,11 +16,17 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from degranulation.errors import DegranulationError, DegranulationWarning, ModelError, SimulationError
+from degranulation.errors import (
+    DataError,
+    DegranulationError,
+    DegranulationWarning,
+    ModelError,
+    SimulationError,
+)
 from degranulation.network import Model, UnitValue
 from degranulation.scenario_table import ScenarioName, ScenariosLike, ScenarioTable, read_scenarios
 from degranulation.simulation import DEFAULT_POINTS, Run, Setup
@@ -33,8 +39,10 @@ if TYPE_CHECKING:
     from degranulation.protocols import ProtocolLike
     from degranulation.scenario_table import Scenario
     from degranulation.solvers import Solver
+    from degranulation.sweeps.store import SweepStore
 
 FAILED = "failed"
+CHUNKS: Final = 16  # parts a batch is stored in as it goes (at most this many files)
 
 
 def simulate_scenarios(
@@ -49,6 +57,8 @@ def simulate_scenarios(
     rtol: float | None = None,
     atol: float | str | None = None,
     points: int = DEFAULT_POINTS,
+    output: str | Path | None = None,
+    resume: bool = False,
     cache_dir: str | Path | bool | None = None,
 ) -> xarray.Dataset:
     """Simulate a model once per scenario and return the time courses as one Dataset.
@@ -70,6 +80,13 @@ def simulate_scenarios(
         own value for a name takes precedence.
     protocol : str, list or None
         Steps applied during every run, as in :func:`degranulation.simulate`.
+    output : str or Path, optional
+        A ``.nc`` file for the result. Finished scenarios are stored under ``<output>.parts/``
+        as they finish (in about 16 parts) and the folder is removed once the result is
+        written, so an interrupted batch loses at most the part it was solving.
+    resume : bool
+        Continue the interrupted batch stored under ``output`` without solving its finished
+        scenarios again (the model, table and every other argument must be the same).
 
     Returns
     -------
@@ -95,7 +112,8 @@ def simulate_scenarios(
     Raises
     ------
     DataError
-        For a scenario file that cannot be read, or scenarios that are empty or named twice.
+        For a scenario file that cannot be read, or scenarios that are empty or named twice;
+        if ``output`` holds an unfinished batch and ``resume`` is false, or a different one.
     ModelError, UnitError
         For a name the model does not have, or a value with the wrong unit or sign; the message
         names the file, the row and the column. Nothing is solved then.
@@ -131,20 +149,43 @@ def simulate_scenarios(
     for name, location in table.columns.items():  # even a name whose cells are all empty
         _target(model, setup.compiled, name, table.file, location)
     inputs = [_inputs(model, setup.compiled, row, base, table.file) for row in table.rows]
-    outcomes = [
-        _solve(setup, row.name, p, x0, solver=solver, rtol=rtol, atol=atol)
-        for row, (p, x0) in zip(table.rows, inputs, strict=True)
-    ]
-    return _dataset(setup, table, inputs, outcomes, setup.provenance(params, initial))
+    provenance = setup.provenance(params, initial)
+    size = -(-len(table.rows) // CHUNKS)
+    store = None
+    if output is not None:
+        spec = _spec(setup, table, provenance, solver=solver, rtol=rtol, atol=atol, chunk_size=size)
+        store = _store(output, spec)
+    finished = store.start(resume=resume) if store is not None else []
+    outcomes: list[_Outcome] = []
+    for chunk, first in enumerate(range(0, len(table.rows), size)):
+        if store is not None and chunk in finished:
+            outcomes += _stored_outcomes(store.read(chunk), setup, inputs[0][0])
+            continue
+        part = [
+            _solve(setup, row.name, p, x0, solver=solver, rtol=rtol, atol=atol)
+            for row, (p, x0) in zip(
+                table.rows[first : first + size], inputs[first : first + size], strict=True
+            )
+        ]
+        if store is not None:
+            store.write(chunk, _part_dataset(part))
+        outcomes += part
+    result = _dataset(setup, table, inputs, outcomes, provenance)
+    if store is not None:
+        store.finish(result)
+    return result
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    """A scenario's run (None if it failed), status and message."""
+    """A scenario's result as plain data: each variable's values over time (NaN if it failed),
+    status, message, and the solver options and counters of its run (None if it failed)."""
 
-    run: Run | None
+    values: dict[str, np.ndarray]
     status: str
     message: str
+    solver: dict[str, Any] | None
+    counters: dict[str, int] | None
 
 
 def _inputs(
@@ -196,18 +237,23 @@ def _solve(
 ) -> _Outcome:
     """Solve one scenario; its warnings are passed on, each naming the scenario, and the
     package's own are kept in its message."""
+    from degranulation.results import variables_of
+
+    run: Run | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             run = setup.run(p, x0, solver=solver, rtol=rtol, atol=atol)
         except SimulationError as exc:
-            outcome = _Outcome(None, FAILED, str(exc))
-        else:
-            outcome = _Outcome(run, run.status, "")
+            failure = str(exc)
     for warning in caught:
-        warnings.warn(f"scenario {name!r}: {warning.message}", warning.category, stacklevel=3)
+        warnings.warn(f"scenario {name!r}: {warning.message}", warning.category, stacklevel=4)
     notes = [str(w.message) for w in caught if issubclass(w.category, DegranulationWarning)]
-    return _Outcome(outcome.run, outcome.status, "; ".join(m for m in (outcome.message, *notes) if m))
+    if run is None:
+        values = {name: v for name, (v, _) in _template(setup, p).items()}
+        return _Outcome(values, FAILED, "; ".join([failure, *notes]), None, None)
+    values = {name: v for name, (v, _) in variables_of(setup.model, setup.compiled, run.trajectory).items()}
+    return _Outcome(values, run.status, "; ".join(notes), run.solver.describe(), run.trajectory.counters)
 
 
 def _dataset(
@@ -220,17 +266,12 @@ def _dataset(
     """The quantified result: every scenario's variables stacked along ``scenario``."""
     import xarray as xr
 
-    from degranulation.results import attributes, quantify, time_coordinate, variables_of
+    from degranulation.results import attributes, quantify, time_coordinate
 
     model, compiled = setup.model, setup.compiled
-    with np.errstate(all="ignore"):  # observables of a failed scenario's NaN state
-        columns = [
-            variables_of(model, compiled, outcome.run.trajectory if outcome.run else _missing(setup, p))
-            for outcome, (p, _) in zip(outcomes, inputs, strict=True)
-        ]
     variables: dict[str, Any] = {
-        name: (("scenario", "time"), np.stack([column[name][0] for column in columns]), attrs)
-        for name, (_, attrs) in columns[0].items()
+        name: (("scenario", "time"), np.stack([o.values[name] for o in outcomes]), attrs)
+        for name, (_, attrs) in _template(setup, inputs[0][0]).items()
     }
     variables["status"] = ("scenario", np.array([o.status for o in outcomes], dtype=str))
     variables["message"] = ("scenario", np.array([o.message for o in outcomes], dtype=str))
@@ -240,33 +281,105 @@ def _dataset(
         **_set_values(model, compiled, table, inputs, set(variables)),
     }
     given = [{"scenario": row.name, **{k: str(v) for k, v in row.values.items()}} for row in table.rows]
-    runs = [outcome.run for outcome in outcomes]
     attrs = attributes(
         model,
         {
             **provenance,
             "scenarios": json.dumps(given),
             **({"scenario_file": table.file} if table.file else {}),
-            "solver": json.dumps([run.solver.describe() if run else None for run in runs]),
-            "counters": json.dumps([run.trajectory.counters if run else None for run in runs]),
+            "solver": json.dumps([o.solver for o in outcomes]),
+            "counters": json.dumps([o.counters for o in outcomes]),
         },
     )
     return quantify(xr.Dataset(variables, coords=coords, attrs=attrs))
 
 
-def _missing(setup: Setup, p: np.ndarray) -> Any:
-    """A failed scenario's trajectory: NaN throughout, shaped as a solved one."""
-    from degranulation.results import Trajectory
+def _store(output: str | Path, spec: dict[str, Any]) -> SweepStore:
+    from degranulation.sweeps.store import SweepStore
+
+    path = Path(output)
+    if path.suffix.lower() != ".nc":
+        raise DataError(
+            f"a batch stored as it goes is written to NetCDF; '{path.name}' does not end in .nc",
+            hint="name the output e.g. 'batch.nc'",
+        )
+    return SweepStore(path, spec, kind="batch of scenarios")
+
+
+def _spec(
+    setup: Setup,
+    table: ScenarioTable,
+    provenance: dict[str, str],
+    *,
+    solver: str | Solver,
+    rtol: float | None,
+    atol: Any,
+    chunk_size: int,
+) -> dict[str, Any]:
+    """Plain-data identity of a batch: a resumed batch must have exactly this."""
+    return {
+        "model_hash": setup.model.content_hash,
+        "scenarios": [
+            {"scenario": row.name, **{k: str(v) for k, v in row.values.items()}} for row in table.rows
+        ],
+        "times": [repr(float(v)) for v in setup.times],
+        **provenance,
+        "solver": solver if isinstance(solver, str) else str(solver.describe()),
+        "rtol": rtol,
+        "atol": atol,
+        "chunk_size": chunk_size,
+    }
+
+
+def _part_dataset(outcomes: list[_Outcome]) -> xarray.Dataset:
+    """Finished scenarios as plain data, for their part's file."""
+    import xarray as xr
+
+    def texts(values: list[Any]) -> tuple[str, np.ndarray]:
+        return ("scenario", np.array(values, dtype=str))
+
+    variables: dict[str, Any] = {
+        name: (("scenario", "time"), np.stack([o.values[name] for o in outcomes]))
+        for name in outcomes[0].values
+    }
+    variables["scenario_status"] = texts([o.status for o in outcomes])
+    variables["scenario_message"] = texts([o.message for o in outcomes])
+    variables["scenario_solver"] = texts([json.dumps(o.solver) for o in outcomes])
+    variables["scenario_counters"] = texts([json.dumps(o.counters) for o in outcomes])
+    return xr.Dataset(variables)
+
+
+def _stored_outcomes(part: xarray.Dataset, setup: Setup, p: np.ndarray) -> list[_Outcome]:
+    """The finished scenarios of a stored part."""
+    names = list(_template(setup, p))
+    return [
+        _Outcome(
+            {name: np.asarray(part[name].values[k], dtype=float) for name in names},
+            str(part["scenario_status"].values[k]),
+            str(part["scenario_message"].values[k]),
+            json.loads(str(part["scenario_solver"].values[k])),
+            json.loads(str(part["scenario_counters"].values[k])),
+        )
+        for k in range(part.sizes["scenario"])
+    ]
+
+
+def _template(setup: Setup, p: np.ndarray) -> dict[str, tuple[np.ndarray, dict[str, str]]]:
+    """The result's variables with their attributes, NaN throughout: what a failed scenario
+    reports, shaped as a solved one."""
+    from degranulation.results import Trajectory, variables_of
 
     n_times = len(setup.times)
     sets_parameters = setup.state_events is not None and setup.state_events.sets_parameters
-    return Trajectory(
+    missing = Trajectory(
         setup.times,
         np.full((len(setup.compiled.species), n_times), np.nan),
         p,
         {},
         np.full((len(p), n_times), np.nan) if sets_parameters else None,
     )
+    with np.errstate(all="ignore"):  # observables of a NaN state
+        return variables_of(setup.model, setup.compiled, missing)
 
 
 def _set_values(

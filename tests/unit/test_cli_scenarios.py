@@ -111,3 +111,31 @@ def test_failed_scenarios_exit_0_if_some_succeeded_and_4_if_none(tmp_path, capsy
     path.write_text(json.dumps([failing]))
     assert main(["simulate", MODEL, "--scenarios", str(path), *RUN, "-o", str(tmp_path / "r.json")]) == 4
     assert "no scenario succeeded (1 failed); the first: solver failed" in capsys.readouterr().err
+
+
+def test_an_interrupted_batch_resumes_with_resume(tmp_path, scenario_file, monkeypatch, capsys):
+    from degranulation import simulation
+
+    output = tmp_path / "b.nc"
+    command = ["simulate", MODEL, "--scenarios", str(scenario_file), *RUN, "-o", str(output)]
+    assert main([*command[:-2], "-o", str(tmp_path / "whole.nc")]) == 0
+    run = simulation.Setup.run
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulation.Setup, "run", interrupted)
+    assert main(command) == 130
+    monkeypatch.setattr(simulation.Setup, "run", run)
+    assert main(command) == 2
+    assert "an unfinished batch of scenarios is stored" in capsys.readouterr().err
+    assert main([*command, "--resume"]) == 0
+    whole, resumed = dg.load(tmp_path / "whole.nc"), dg.load(output)
+    assert all(whole[n].values.tolist() == resumed[n].values.tolist() for n in whole.variables)
+
+
+@pytest.mark.parametrize("output", ["-", "b.json"])
+def test_resume_needs_scenarios_and_a_netcdf_output(tmp_path, scenario_file, capsys, output):
+    assert main(["simulate", MODEL, "--scenarios", str(scenario_file), *RUN, "-o", output, "--resume"]) == 2
+    assert main(["simulate", MODEL, *RUN, "-o", str(tmp_path / "b.nc"), "--resume"]) == 2
+    assert "--resume needs --scenarios and -o FILE.nc" in capsys.readouterr().err

@@ -207,3 +207,49 @@ def test_a_scenarios_warnings_name_it_and_stay_in_its_message():
     assert batch["status"].values.tolist() == ["below_atol", "ok"]
     assert "is below the absolute tolerance" in batch["message"].sel(scenario="tiny").item()
     assert batch["message"].sel(scenario="plain").item() == ""
+
+
+def _interrupt_after(monkeypatch, n_runs):
+    """Make the (n_runs + 1)-th solve raise KeyboardInterrupt, as Ctrl-C would; return the
+    list that counts solves."""
+    from degranulation import simulation
+
+    run, calls = simulation.Setup.run, []
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == n_runs + 1:
+            raise KeyboardInterrupt
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(simulation.Setup, "run", counted)
+    return calls
+
+
+DOSES = {f"dose{k}": {"L": f"{10 ** (k + 4)} molecule"} for k in range(5)}
+
+
+def test_an_interrupted_batch_resumes_without_solving_its_finished_scenarios(tmp_path, monkeypatch):
+    output = tmp_path / "batch.nc"
+    reference = dg.simulate_scenarios(MODEL, DOSES, **RUN)
+    _interrupt_after(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        dg.simulate_scenarios(MODEL, DOSES, **RUN, output=output)
+    stored = sorted(p.name for p in (tmp_path / "batch.nc.parts").glob("chunk-*.nc"))
+    assert stored == ["chunk-000000.nc", "chunk-000001.nc"]  # one scenario per part for 5 scenarios
+    with pytest.raises(DataError, match="an unfinished batch of scenarios is stored"):
+        dg.simulate_scenarios(MODEL, DOSES, **RUN, output=output)
+    with pytest.raises(DataError, match="differs from this one in: scenarios"):
+        dg.simulate_scenarios(MODEL, {**DOSES, "more": {}}, **RUN, output=output, resume=True)
+    calls = _interrupt_after(monkeypatch, 99)
+    resumed = dg.simulate_scenarios(MODEL, DOSES, **RUN, output=output, resume=True)
+    assert len(calls) == 3 and not (tmp_path / "batch.nc.parts").exists()
+    for result in (resumed, dg.load(output)):
+        for name in reference.variables:
+            assert result[name].values.tolist() == reference[name].values.tolist(), name
+        assert result.attrs["counters"] == reference.attrs["counters"]
+
+
+def test_a_stored_batch_is_netcdf(tmp_path):
+    with pytest.raises(DataError, match=r"does not end in \.nc"):
+        dg.simulate_scenarios(MODEL, DOSES, **RUN, output=tmp_path / "batch.csv")
