@@ -6,7 +6,9 @@ The model is checked and compiled once, and its protocol and output times resolv
 scenario is then solved exactly as :func:`degranulation.simulate` would solve it alone (same
 solver, same per-species default tolerances from its own initial state), so a batch gives the
 numbers of separate runs without paying their start-up. A scenario whose solve fails gets NaN
-values, status ``"failed"`` and the solver's message; the others are unaffected.
+values, status ``"failed"`` and the solver's message; the others are unaffected. Given an
+output file, finished scenarios are stored as they finish, in parts, by the sweeps' store
+(:class:`~degranulation.sweeps.store.SweepStore`), so an interrupted batch resumes.
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ def simulate_scenarios(
     ModelError, UnitError
         For a name the model does not have, or a value with the wrong unit or sign; the message
         names the file, the row and the column. Nothing is solved then.
+    ValueError
+        For ``resume=True`` without ``output``.
 
     See Also
     --------
@@ -155,21 +159,9 @@ def simulate_scenarios(
     if output is not None:
         spec = _spec(setup, table, provenance, solver=solver, rtol=rtol, atol=atol, chunk_size=size)
         store = _store(output, spec)
-    finished = store.start(resume=resume) if store is not None else []
-    outcomes: list[_Outcome] = []
-    for chunk, first in enumerate(range(0, len(table.rows), size)):
-        if store is not None and chunk in finished:
-            outcomes += _stored_outcomes(store.read(chunk), setup, inputs[0][0])
-            continue
-        part = [
-            _solve(setup, row.name, p, x0, solver=solver, rtol=rtol, atol=atol)
-            for row, (p, x0) in zip(
-                table.rows[first : first + size], inputs[first : first + size], strict=True
-            )
-        ]
-        if store is not None:
-            store.write(chunk, _part_dataset(part))
-        outcomes += part
+    elif resume:
+        raise ValueError("resume=True needs the output path of the interrupted batch")
+    outcomes = _solve_all(setup, table, inputs, size, store, resume, solver=solver, rtol=rtol, atol=atol)
     result = _dataset(setup, table, inputs, outcomes, provenance)
     if store is not None:
         store.finish(result)
@@ -186,6 +178,38 @@ class _Outcome:
     message: str
     solver: dict[str, Any] | None
     counters: dict[str, int] | None
+
+
+def _solve_all(
+    setup: Setup,
+    table: ScenarioTable,
+    inputs: list[tuple[np.ndarray, np.ndarray]],
+    size: int,
+    store: SweepStore | None,
+    resume: bool,
+    *,
+    solver: str | Solver,
+    rtol: float | None,
+    atol: Any,
+) -> list[_Outcome]:
+    """Every scenario's outcome, ``size`` scenarios a part: read from ``store`` where it holds the
+    part (when resuming), else solved, and stored there as each part finishes."""
+    finished = store.start(resume=resume) if store is not None else []
+    outcomes: list[_Outcome] = []
+    for chunk, first in enumerate(range(0, len(table.rows), size)):
+        if store is not None and chunk in finished:
+            outcomes += _stored_outcomes(store.read(chunk), setup, inputs[0][0])
+            continue
+        rows, values = table.rows[first : first + size], inputs[first : first + size]
+        part = []
+        # A loop, not a comprehension (a frame of its own before Python 3.12), so that the
+        # warnings _solve passes on point at the caller of simulate_scenarios.
+        for row, (p, x0) in zip(rows, values, strict=True):
+            part.append(_solve(setup, row.name, p, x0, solver=solver, rtol=rtol, atol=atol))
+        if store is not None:
+            store.write(chunk, _part_dataset(part))
+        outcomes += part
+    return outcomes
 
 
 def _inputs(

@@ -202,8 +202,9 @@ def test_protocols_and_state_events_act_in_every_scenario_as_in_separate_runs():
 
 
 def test_a_scenarios_warnings_name_it_and_stay_in_its_message():
-    with pytest.warns(dg.DegranulationWarning, match="^scenario 'tiny': the initial value of 'LR'"):
+    with pytest.warns(dg.DegranulationWarning, match="^scenario 'tiny': the initial value of 'LR'") as record:
         batch = dg.simulate_scenarios(MODEL, {"tiny": {"LR": "1 molecule"}, "plain": {}}, atol=1e3, **RUN)
+    assert {w.filename for w in record if "scenario 'tiny'" in str(w.message)} == {__file__}  # the caller
     assert batch["status"].values.tolist() == ["below_atol", "ok"]
     assert "is below the absolute tolerance" in batch["message"].sel(scenario="tiny").item()
     assert batch["message"].sel(scenario="plain").item() == ""
