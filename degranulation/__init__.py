@@ -63,6 +63,7 @@ _LAZY = {
     "load_model": "degranulation.library",
     "list_models": "degranulation.library",
     "simulate": "degranulation.simulation",
+    "simulate_scenarios": "degranulation.scenarios",
     "validate": "degranulation.library",
     "ModelBuilder": "degranulation.builder",
     "read_model": "degranulation.formats.toml",
@@ -127,6 +128,7 @@ if TYPE_CHECKING:
     from degranulation.plotting import plot_dose_response as plot_dose_response
     from degranulation.plotting import plot_fit as plot_fit
     from degranulation.plotting import plot_profiles as plot_profiles
+    from degranulation.scenarios import simulate_scenarios as simulate_scenarios
     from degranulation.sensitivities import simulate_sensitivities as simulate_sensitivities
     from degranulation.simulation import simulate as simulate
     from degranulation.solvers import BDF as BDF

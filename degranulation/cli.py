@@ -2,7 +2,8 @@
 
 Holds no modelling logic: it parses arguments, calls the Python API and turns exceptions into
 one-line messages on stderr. Exit codes: 0 ok, 1 invalid model or data, 2 usage (including a
-missing optional extra), 3 solver or fit failure, 4 a sweep in which no point succeeded.
+missing optional extra), 3 solver or fit failure, 4 a sweep or a batch of scenarios in which
+nothing succeeded.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED, EXIT_NO_POINT = 0, 1, 2, 3, 4
 EPILOG = """\
 exit codes: 0 ok; 1 invalid model or data; 2 usage (bad arguments, or a missing optional
 extra: the message names the 'pip install' to run); 3 solver or fit failure; 4 a sweep in
-which no point succeeded (a sweep with some failed points exits 0 and says how many failed).
+which no point succeeded, or 'simulate --scenarios' in which no scenario did (with some
+failures either exits 0 and says how many failed).
 '-o -' writes CSV (default) or JSON (--format json) to stdout. Python warnings are shown only
 with -v; the package's own warnings always, one line each."""
 
@@ -133,6 +135,18 @@ def _simulate_parser(command: Command) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="set a parameter, compartment size or initial value, e.g. k_on=2e6/M/s",
+    )
+    simulate.add_argument(
+        "--scenarios",
+        metavar="FILE",
+        help="simulate every scenario of a .csv or .json file in one run (each row sets names as "
+        "--set does; --set applies to all), into one result with a 'scenario' dimension",
+    )
+    simulate.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted --scenarios run stored under -o FILE.nc (finished scenarios are "
+        "kept in FILE.nc.parts/ until the result is written)",
     )
     simulate.add_argument(
         "--protocol",
@@ -482,15 +496,27 @@ def _as_issue(exc: ModelError, path: str) -> Any:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from functools import partial
+
     from degranulation.library import load_model
+    from degranulation.scenarios import simulate_scenarios
     from degranulation.simulation import simulate
 
     target, kind = _destination(args.output, args.format)
     _check_extras(args, kind)
     model = load_model(args.model, strict_units=args.strict_units)
     params, initial = _overrides(model, args.set)
+    stored = args.scenarios is not None and target is not None and kind == "nc"  # written as it goes
+    if args.resume and not stored:
+        raise UsageError(
+            "--resume needs --scenarios and -o FILE.nc: an interrupted batch is stored beside it"
+        )
+    run = simulate
+    if args.scenarios is not None:
+        output = target if stored else None
+        run = partial(simulate_scenarios, scenarios=args.scenarios, output=output, resume=args.resume)
     try:
-        dataset = simulate(
+        dataset = run(
             model,
             t=args.t_end,
             params=params,
@@ -501,9 +527,27 @@ def _simulate(args: argparse.Namespace) -> int:
             atol=args.atol,
             points=args.points,
         )
-    except (UnitError, ValueError) as exc:  # the model was valid: the arguments are not
+    except (UnitError, ValueError) as exc:  # the model was valid: the arguments (or scenarios) are not
+        if isinstance(exc, ModelValidationError):
+            raise
         raise UsageError(str(exc)) from None
-    _write(dataset, target, kind)
+    if not stored:
+        _write(dataset, target, kind)
+    return EXIT_OK if args.scenarios is None else _scenarios_status(dataset, args.output)
+
+
+def _scenarios_status(dataset: Any, output: str | None) -> int:
+    """Exit 4 if every scenario failed (naming the first reason); say how many failed if some did."""
+    status = dataset["status"].values
+    failed, total = int((status == "failed").sum()), status.size
+    if failed == total:
+        first = f"; the first: {dataset['message'].values[0]}"
+        return _fail(f"no scenario succeeded ({total} failed){first}", EXIT_NO_POINT)
+    if failed:
+        where = "stdout" if output in (None, "-") else output
+        note(
+            f"warning: {failed} of {total} scenario(s) failed; see the status and message variables ({where})"
+        )
     return EXIT_OK
 
 

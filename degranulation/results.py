@@ -39,9 +39,22 @@ def make_dataset(
     """Build the quantified Dataset of a simulation (see :func:`degranulation.simulate`)."""
     import xarray as xr
 
-    from degranulation.formats.toml import dumps_model
+    variables = {
+        name: ("time", values, attrs)
+        for name, (values, attrs) in variables_of(model, compiled, trajectory).items()
+    }
+    dataset = xr.Dataset(
+        variables, coords={"time": time_coordinate(model, trajectory.t)}, attrs=attributes(model, provenance)
+    )
+    return quantify(dataset)
 
-    variables: dict[str, Any] = {}
+
+def variables_of(
+    model: Model, compiled: CompiledOde, trajectory: Trajectory
+) -> dict[str, tuple[np.ndarray, dict[str, str]]]:
+    """Each species' and observable's values over time (and the parameters events set), with
+    their CF attributes: the variables of a result."""
+    variables: dict[str, tuple[np.ndarray, dict[str, str]]] = {}
     for i, species in enumerate(model.species):
         unit = species_unit(model, species)
         attrs = {
@@ -50,7 +63,7 @@ def make_dataset(
             "long_name": species.label or species.id,
             "kind": "species",
         }
-        variables[species.id] = ("time", trajectory.x[i], attrs)
+        variables[species.id] = (trajectory.x[i], attrs)
     p = trajectory.p if trajectory.p_t is None else trajectory.p_t
     observed = compiled.observe(trajectory.x, p, trajectory.t)
     for k, observable in enumerate(model.observables):
@@ -60,14 +73,25 @@ def make_dataset(
             "long_name": observable.description or observable.id,
             "kind": "observable",
         }
-        variables[observable.id] = ("time", observed[k], attrs)
+        variables[observable.id] = (observed[k], attrs)
     if trajectory.p_t is not None:
         variables.update(_varying_parameters(model, compiled, trajectory.p_t))
-    time_unit = model.units.time
-    time = xr.Variable(
-        "time", np.asarray(trajectory.t, dtype=float), {"units": time_unit, "units_as_written": time_unit}
-    )
-    attrs = {
+    return variables
+
+
+def time_coordinate(model: Model, t: np.ndarray) -> xarray.Variable:
+    """The ``time`` coordinate of a result, in the model's time unit."""
+    import xarray as xr
+
+    unit = model.units.time
+    return xr.Variable("time", np.asarray(t, dtype=float), {"units": unit, "units_as_written": unit})
+
+
+def attributes(model: Model, provenance: dict[str, str]) -> dict[str, str]:
+    """A result's attributes: the model's id, title, hash and text, ``provenance``, the version."""
+    from degranulation.formats.toml import dumps_model
+
+    return {
         "model_id": model.id,
         "model_title": model.title,
         "model_hash": model.content_hash,
@@ -78,11 +102,11 @@ def make_dataset(
         **provenance,
         "degranulation_version": version(),
     }
-    dataset = xr.Dataset(variables, coords={"time": time}, attrs=attrs)
-    return quantify(dataset)
 
 
-def _varying_parameters(model: Model, compiled: CompiledOde, p_t: np.ndarray) -> dict[str, Any]:
+def _varying_parameters(
+    model: Model, compiled: CompiledOde, p_t: np.ndarray
+) -> dict[str, tuple[np.ndarray, dict[str, str]]]:
     """The parameters events set, over time, in their declared units."""
     from degranulation.network import UnitValue, parameter_targets
     from degranulation.values import internal_value
@@ -92,7 +116,7 @@ def _varying_parameters(model: Model, compiled: CompiledOde, p_t: np.ndarray) ->
         unit = model.get_parameter(name).value.unit
         per_unit = internal_value(model, name, UnitValue(1.0, unit))
         attrs = {"units": unit, "units_as_written": unit, "long_name": name, "kind": "parameter"}
-        found[name] = ("time", p_t[compiled.parameters.index(name)] / per_unit, attrs)
+        found[name] = (p_t[compiled.parameters.index(name)] / per_unit, attrs)
     return found
 
 

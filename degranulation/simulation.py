@@ -11,6 +11,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,35 +113,97 @@ def simulate(
     >>> round(float(ds["RecDim"].pint.magnitude[-1]))   # receptors in dimers per cell
     338825
     """
-    from degranulation.codegen import compile_model
     from degranulation.library import as_model
-    from degranulation.protocols import protocol_steps, resolve
     from degranulation.results import make_dataset
-    from degranulation.state_events import compile_events
 
     model = as_model(model, cache_dir=cache_dir)
+    setup = prepare(model, t, protocol=protocol, points=points, cache_dir=cache_dir)
+    p = parameter_vector(model, setup.compiled, params or {})
+    x0 = initial_state(model, setup.compiled, initial or {})
+    run = setup.run(p, x0, solver=solver, rtol=rtol, atol=atol)
+    provenance = {
+        "status": run.status,
+        **setup.provenance(params, initial),
+        "solver": json.dumps(run.solver.describe()),
+        "counters": json.dumps(run.trajectory.counters),
+    }
+    return make_dataset(model, setup.compiled, run.trajectory, provenance)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One solved run: its trajectory, the solver options it was solved with, and its status
+    (see :func:`check_signs`)."""
+
+    trajectory: Trajectory
+    solver: Solver
+    status: str
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every run of one model with one protocol and output times shares, so that many
+    runs (:func:`degranulation.simulate_scenarios`) check and compile the model once and are
+    solved exactly as :func:`simulate` solves one."""
+
+    model: Model
+    compiled: CompiledOde
+    times: np.ndarray
+    steps: tuple[Step, ...]
+    events: tuple[Event, ...]
+    state_events: CompiledEvents | None
+
+    def run(
+        self, p: np.ndarray, x0: np.ndarray, *, solver: str | Solver, rtol: float | None, atol: Any
+    ) -> Run:
+        """Solve from ``x0`` with parameters ``p`` (arguments as for :func:`simulate`).
+
+        Raises
+        ------
+        SimulationError
+            If the solver fails.
+        """
+        model, compiled = self.model, self.compiled
+        options = solver_from(solver, rtol=rtol, atol=absolute_tolerance(model, compiled, atol, p))
+        if atol is None and isinstance(solver, str):  # a solver object keeps its own atol
+            options = solver_from(options, atol=default_atol(x0, options.rtol))
+        trajectory = integrate(compiled, self.times, x0, p, options, self.events, self.state_events)
+        if not self.steps and self.state_events is None:  # steps and events change totals on purpose
+            check_conservation(compiled, trajectory, options)
+        return Run(trajectory, options, check_signs(model, compiled, trajectory, x0, options))
+
+    def provenance(
+        self, params: Mapping[str, Any] | None, initial: Mapping[str, Any] | None
+    ) -> dict[str, str]:
+        """The protocol, parameters and initial values of a result, as JSON text attributes."""
+        return {
+            "protocol": json.dumps([_step_text(step) for step in self.steps]),
+            "parameters": json.dumps(_given(self.model, params), sort_keys=True),
+            "initial": json.dumps(_given(self.model, initial, species=True), sort_keys=True),
+        }
+
+
+def prepare(
+    model: Model, t: TimeSpec, *, protocol: ProtocolLike, points: int, cache_dir: str | Path | bool | None
+) -> Setup:
+    """Check and compile ``model`` and resolve its output times, protocol and events
+    (arguments as for :func:`simulate`)."""
+    from degranulation.codegen import compile_model
+    from degranulation.protocols import protocol_steps, resolve
+    from degranulation.state_events import compile_events
+
     check_model(model, cache_dir=cache_dir)
     compiled = compile_model(model, cache_dir=cache_dir)
     times = output_times(model, t, points)
-    p = parameter_vector(model, compiled, params or {})
-    options = solver_from(solver, rtol=rtol, atol=absolute_tolerance(model, compiled, atol, p))
-    x0 = initial_state(model, compiled, initial or {})
-    if atol is None and isinstance(solver, str):  # a solver object keeps its own atol
-        options = solver_from(options, atol=default_atol(x0, options.rtol))
-    steps = protocol_steps(model, protocol)
-    state_events = compile_events(model, compiled)
-    trajectory = integrate(compiled, times, x0, p, options, resolve(model, compiled, steps), state_events)
-    if not steps and state_events is None:  # protocol steps and events change totals on purpose
-        check_conservation(compiled, trajectory, options)
-    provenance = {
-        "status": check_signs(model, compiled, trajectory, x0, options),
-        "protocol": json.dumps([_step_text(step) for step in steps]),
-        "parameters": json.dumps(_given(model, params), sort_keys=True),
-        "initial": json.dumps(_given(model, initial, species=True), sort_keys=True),
-        "solver": json.dumps(options.describe()),
-        "counters": json.dumps(trajectory.counters),
-    }
-    return make_dataset(model, compiled, trajectory, provenance)
+    steps = tuple(protocol_steps(model, protocol))
+    return Setup(
+        model=model,
+        compiled=compiled,
+        times=times,
+        steps=steps,
+        events=resolve(model, compiled, steps),
+        state_events=compile_events(model, compiled),
+    )
 
 
 def output_times(model: Model, t: Any, points: int = DEFAULT_POINTS) -> np.ndarray:
@@ -278,7 +341,7 @@ def parameter_vector(model: Model, compiled: CompiledOde, params: Mapping[str, A
     for name, value in params.items():
         if name not in position:
             raise _unknown(model, name, "parameter or compartment", position, "params")
-        p[position[name]] = _override(model, name, value, f"params.{name}")
+        p[position[name]] = override_value(model, name, value, f"params.{name}")
     return p
 
 
@@ -289,11 +352,19 @@ def initial_state(model: Model, compiled: CompiledOde, initial: Mapping[str, Any
     for name, value in initial.items():
         if name not in position:
             raise _unknown(model, name, "species", position, "initial")
-        x0[position[name]] = _override(model, name, value, f"initial.{name}")
+        x0[position[name]] = override_value(model, name, value, f"initial.{name}")
     return x0
 
 
-def _override(model: Model, name: str, value: Any, location: str) -> float:
+def override_value(model: Model, name: str, value: Any, location: str) -> float:
+    """``value`` given for ``name`` (a species, parameter or compartment) in the model's units,
+    its unit and sign checked; errors name ``location``.
+
+    Raises
+    ------
+    UnitError, ModelIssue
+        For a value without a fitting unit, not finite, or of a sign ``name`` cannot take.
+    """
     from degranulation.values import check_value, internal_value
 
     try:
@@ -510,7 +581,7 @@ def check_conservation(compiled: CompiledOde, trajectory: Trajectory, solver: So
             f"conserved total {law} changed by {change:.3g} (from {totals[worst[0], 0]:.6g}) by "
             f"t = {trajectory.t[worst[1]]:g}, more than the tolerances allow; tighten rtol/atol",
             ConservationWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
@@ -561,7 +632,7 @@ def check_signs(
             f"species '{name}'{others} went negative, down to {lowest[i]:.3g} {unit}, beyond its absolute "
             f"tolerance {atol[i]:.3g} {unit}: check the rate laws, or tighten rtol/atol",
             ResultWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         status.append("negative")
     small = np.flatnonzero((x0[:n] != 0) & (np.abs(x0[:n]) < atol))
@@ -576,7 +647,7 @@ def check_signs(
             f"tolerance {atol[i]:.3g} {unit}, so the solver does not resolve it; give a smaller atol, "
             f"e.g. atol={abs(x0[i]) * 1e-3:.1g}",
             ResultWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         status.append("below_atol")
     return ", ".join(status) or "ok"

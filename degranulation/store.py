@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import importlib
 import io
+import itertools
 import json
 import math
 import re
@@ -78,8 +79,8 @@ def save(dataset: xarray.Dataset, path: str | Path) -> Path:
     Raises
     ------
     DataError
-        For another suffix (naming the supported ones), a CSV of more than one dimension, or a
-        file that cannot be written (naming it).
+        For another suffix (naming the supported ones), a CSV of a dataset without dimensions,
+        or a file that cannot be written (naming it).
 
     Examples
     --------
@@ -171,26 +172,39 @@ def _text(value: Any) -> str:
 
 
 def to_csv(dataset: xarray.Dataset) -> str:
-    """One table: a row per point of the dataset's one dimension (``time`` for a time course,
-    the varied name for a dose–response); headers carry units in brackets (``time [s]``,
-    ``R [molecule]``). The dimension's coordinate comes first, then the other coordinates and
-    the variables; a zero-dimensional coordinate (a dose–response's readout time) is repeated
-    on every row. Attributes are not kept: write ``.nc`` or ``.json`` for the provenance.
+    """One table: a row per point of the dataset's dimensions (``time`` for a time course, the
+    varied name for a dose–response, ``scenario`` and ``time`` for scenarios, the first varying
+    slowest); headers carry units in brackets (``time [s]``, ``R [molecule]``). The dimensions'
+    coordinates come first, then the other coordinates and the variables; a coordinate or
+    variable with fewer dimensions (a dose–response's readout time, a scenario's status) is
+    repeated on every row it covers. Attributes are not kept: write ``.nc`` or ``.json`` for
+    the provenance.
 
     Raises
     ------
     DataError
-        For a dataset with more than one dimension.
+        For a dataset without dimensions.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"y": (("scenario", "time"), [[1.0, 2.0], [3.0, 4.0]])},
+    ...                 coords={"scenario": ["a", "b"], "time": ("time", [0.0, 1.0], {"units": "s"})})
+    >>> print(to_csv(ds), end="")
+    scenario,time [s],y
+    a,0.0,1.0
+    a,1.0,2.0
+    b,0.0,3.0
+    b,1.0,4.0
     """
-    if len(dataset.dims) != 1:
+    dims = _table_dims(dataset)
+    if not dims:
         raise DataError(
-            f"a CSV file holds one table, but this result has dimensions {', '.join(map(str, dataset.dims))}",
-            hint="write .nc or .json",
+            "a CSV file holds a table, but this result has no dimension", hint="write .nc or .json"
         )
-    (dim,) = dataset.dims
-    size = dataset.sizes[dim]
-    names = [dim, *(n for n in dataset.coords if n != dim), *dataset.data_vars]
-    columns = [np.broadcast_to(dataset[n].values, (size,)) for n in names]
+    sizes = {d: dataset.sizes[d] for d in dims}
+    names = [*dims, *(n for n in dataset.coords if n not in dims), *dataset.data_vars]
+    columns = [dataset[n].variable.set_dims(sizes).transpose(*dims).values.ravel() for n in names]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([_label(str(n), dataset[n].attrs) for n in names])
@@ -198,9 +212,19 @@ def to_csv(dataset: xarray.Dataset) -> str:
     return out.getvalue()
 
 
+def _table_dims(dataset: xarray.Dataset) -> list[str]:
+    """A table's dimensions in order: those of the variable with the most, then any others."""
+    variables = [*dataset.data_vars.values(), *dataset.coords.values()]
+    widest = max(variables, key=lambda v: v.ndim, default=None)
+    dims = [str(d) for d in (widest.dims if widest is not None else ())]
+    return dims + [str(d) for d in dataset.dims if d not in dims]
+
+
 def from_csv(text: str) -> xarray.Dataset:
-    """A table written by :func:`to_csv` as a Dataset along its first column, with ``units``
-    attributes from the headers (not yet quantified)."""
+    """A table written by :func:`to_csv` as a Dataset with ``units`` attributes from the headers
+    (not yet quantified). Its dimensions are the fewest leading columns whose values tell the rows
+    apart and whose rows form a full grid, first varying slowest (just the first column for a
+    time course); every column is read along all of them."""
     import xarray as xr
 
     header, *rows = list(csv.reader(io.StringIO(text)))
@@ -209,17 +233,46 @@ def from_csv(text: str) -> xarray.Dataset:
     parsed = [_HEADER_RE.match(label) for label in header]
     if any(match is None for match in parsed):
         raise DataError(f"cannot read the CSV header {header}", hint="write headers as 'name [unit]'")
-    dim = parsed[0]["name"]  # type: ignore[index]
+    columns = [_typed([row[k] for row in rows]) for k in range(len(header))]
+    axes = _grid(columns)
+    dims = tuple(match["name"] for match in parsed[: len(axes)])  # type: ignore[index]
+    shape = tuple(len(axis) for axis in axes)
     variables = {}
     for k, match in enumerate(parsed):
         name, unit = match["name"], match["unit"]  # type: ignore[index]
-        cells = [row[k] for row in rows]
+        values = axes[k] if k < len(axes) else columns[k].reshape(shape)
+        variables[name] = xr.Variable(
+            (name,) if k < len(axes) else dims, values, {"units": unit} if unit else {}
+        )
+    return xr.Dataset(
+        {n: v for n, v in variables.items() if n not in dims}, coords={d: variables[d] for d in dims}
+    )
+
+
+def _typed(cells: list[str]) -> np.ndarray:
+    """A column's cells as integers, floats, or else text."""
+    for kind in (int, float):
         try:
-            values: np.ndarray = np.array([float(c) for c in cells])
+            return np.array([kind(c) for c in cells])
         except ValueError:
-            values = np.array(cells, dtype=str)
-        variables[name] = xr.Variable((dim,), values, {"units": unit} if unit else {})
-    return xr.Dataset({n: v for n, v in variables.items() if n != dim}, coords={dim: variables[dim]})
+            continue
+    return np.array(cells, dtype=str)
+
+
+def _grid(columns: list[np.ndarray]) -> list[np.ndarray]:
+    """The coordinates of a table's dimensions: for the fewest leading columns whose values tell
+    the rows apart, each one's values in order of appearance, if the rows are every combination
+    of them, first varying slowest; else the first column alone, as it is."""
+    n_rows = len(columns[0])
+    for k in range(1, len(columns) + 1):
+        keys = list(zip(*(c.tolist() for c in columns[:k]), strict=True))
+        if len(set(keys)) < n_rows:
+            continue
+        axes = [list(dict.fromkeys(c.tolist())) for c in columns[:k]]
+        if math.prod(len(a) for a in axes) == n_rows and keys == list(itertools.product(*axes)):
+            return [np.array(a, dtype=c.dtype) for a, c in zip(axes, columns, strict=False)]
+        break
+    return [columns[0]]
 
 
 def to_json(dataset: xarray.Dataset) -> dict[str, Any]:

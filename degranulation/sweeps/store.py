@@ -37,6 +37,9 @@ class SweepStore:
         Where the complete result goes (``.nc``).
     spec : dict
         Plain-data description of the sweep; a resumed sweep must match it exactly.
+    kind : str
+        What is stored, for messages (``"sweep"``; ``"batch of scenarios"`` for
+        :func:`degranulation.simulate_scenarios`).
 
     Examples
     --------
@@ -50,9 +53,10 @@ class SweepStore:
     [0]
     """
 
-    def __init__(self, output: str | Path, spec: dict[str, Any]) -> None:
+    def __init__(self, output: str | Path, spec: dict[str, Any], *, kind: str = "sweep") -> None:
         self.output = Path(output)
         self.spec = spec
+        self.kind = kind
         self.folder = self.output.with_name(f"{self.output.name}.parts")
 
     def start(self, *, resume: bool) -> list[int]:
@@ -68,7 +72,7 @@ class SweepStore:
         if spec_path.exists():
             if not resume:
                 raise DataError(
-                    f"an unfinished sweep is stored in '{self.folder}'",
+                    f"an unfinished {self.kind} is stored in '{self.folder}'",
                     hint="pass resume=True (--resume) to continue it, or delete the folder to start over",
                 )
             try:
@@ -82,7 +86,7 @@ class SweepStore:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DataError(f"cannot write the sweep folder '{self.folder}': {exc.strerror}") from None
+            raise DataError(f"cannot write the {self.kind} folder '{self.folder}': {exc.strerror}") from None
         write_text(spec_path, json.dumps(self.spec, sort_keys=True))
         return []
 
@@ -90,7 +94,7 @@ class SweepStore:
         differing = sorted(k for k in set(stored) | set(self.spec) if stored.get(k) != self.spec.get(k))
         if differing:
             raise DataError(
-                f"the sweep stored in '{self.folder}' differs from this one in: {', '.join(differing)}",
+                f"the {self.kind} stored in '{self.folder}' differs from this one in: {', '.join(differing)}",
                 hint="resume with exactly the same model and arguments, or delete the folder to start over",
             )
 
@@ -107,7 +111,7 @@ class SweepStore:
             match = CHUNK_NAME.fullmatch(path.name)
             if match is None:
                 raise DataError(
-                    f"'{path}' is not a chunk file of this sweep (expected chunk-NNNNNN.nc)",
+                    f"'{path}' is not a chunk file of this {self.kind} (expected chunk-NNNNNN.nc)",
                     hint="move it out of the folder and resume again",
                 )
             chunks.append(int(match[1]))
@@ -150,7 +154,7 @@ class SweepStore:
             found = f"chunk {int(attrs['chunk'])}" if "chunk" in attrs else "no chunk number"
             raise DataError(f"'{path}' holds {found}, not chunk {chunk} (copied or renamed?)", hint=hint)
         if attrs.get("sweep") != self._digest():
-            raise DataError(f"'{path}' belongs to another sweep", hint=hint)
+            raise DataError(f"'{path}' belongs to another {self.kind}", hint=hint)
         if attrs.get("checksum") != checksum(part):
             raise DataError(f"'{path}' does not match its checksum: it was altered or damaged", hint=hint)
         return part

@@ -1,5 +1,6 @@
-"""The top-level namespace: the plotting helpers are public names of ``degranulation``, loaded
-lazily like the rest, and ``dir()`` lists them (so tab completion and the API reference see them)."""
+"""The top-level namespace: the plotting helpers and ``simulate_scenarios`` are public names of
+``degranulation``, loaded lazily like the rest, and ``dir()`` lists them (so tab completion and the
+API reference see them)."""
 
 from __future__ import annotations
 
@@ -16,3 +17,10 @@ def test_plotting_helpers_are_exported_at_top_level():
 
 def test_dir_lists_the_plotting_helpers():
     assert set(PLOTTING) <= set(dir(dg))
+
+
+def test_simulate_scenarios_is_exported_at_top_level():
+    from degranulation import scenarios
+
+    assert dg.simulate_scenarios is scenarios.simulate_scenarios
+    assert "simulate_scenarios" in dir(dg)

@@ -115,12 +115,46 @@ def test_csv_of_a_sweep_is_a_table_along_its_dimension(tmp_path):
     np.testing.assert_array_equal(loaded["time"].pint.magnitude, [600.0] * 3)  # repeated per row
 
 
-def test_csv_refuses_two_dimensions(tmp_path):
+def test_csv_of_two_dimensions_is_a_long_table_read_back_along_both(tmp_path):
+    """Issue 13 (scenarios): a row per (L, time) point, L varying slowest; a variable along L
+    only is repeated on its rows and read back along both dimensions."""
     import xarray as xr
 
-    two = xr.Dataset({"y": (("L", "time"), np.zeros((2, 3)))})
-    with pytest.raises(DataError, match="one table") as caught:
-        dg.save(two, tmp_path / "two.csv")
+    from degranulation.results import quantify
+
+    two = quantify(
+        xr.Dataset(
+            {
+                "y": (("L", "time"), np.arange(6.0).reshape(2, 3), {"units": "nM"}),
+                "status": ("L", ["ok", "failed"]),
+            },
+            coords={
+                "L": ("L", [1.0, 2.0], {"units": "nM"}),
+                "time": ("time", [0.0, 1.0, 2.0], {"units": "s"}),
+            },
+        )
+    )
+    path = dg.save(two, tmp_path / "two.csv")
+    assert path.read_text().splitlines()[:3] == [
+        "L [nanomolar],time [second],y [nanomolar],status",
+        "1.0,0.0,0.0,ok",
+        "1.0,1.0,1.0,ok",
+    ]
+    loaded = dg.load(path)
+    assert loaded["y"].dims == ("L", "time") and str(loaded["y"].pint.units) == "nanomolar"
+    np.testing.assert_array_equal(loaded["y"].pint.magnitude, two["y"].pint.magnitude)
+    np.testing.assert_array_equal(loaded["time"].pint.magnitude, [0.0, 1.0, 2.0])
+    assert loaded["status"].dims == ("L", "time") and loaded["status"].values[:, 0].tolist() == [
+        "ok",
+        "failed",
+    ]
+
+
+def test_csv_refuses_a_dataset_without_dimensions(tmp_path):
+    import xarray as xr
+
+    with pytest.raises(DataError, match="no dimension") as caught:
+        dg.save(xr.Dataset({"y": ((), 1.0)}), tmp_path / "none.csv")
     assert ".nc or .json" in caught.value.hint
 
 
