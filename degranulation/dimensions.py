@@ -36,7 +36,8 @@ def volume() -> Any:
 
 
 def species_dimension(species: Species) -> Any:
-    """``[substance]`` for an amount species, ``[substance]/[length]**3`` for a concentration.
+    """``[substance]`` for an amount species, ``[substance]/[length]**3`` for a concentration;
+    a model variable (``Species.variable``) has its initial value's dimension, whatever it is.
 
     Raises
     ------
@@ -48,6 +49,8 @@ def species_dimension(species: Species) -> Any:
         dim = dimensionality(species.initial.unit)
     except UnitError as exc:
         raise UnitMismatch(exc.message, code="U104", location=location, hint=exc.hint) from None
+    if species.variable:
+        return dim
     mass = dims(mass=1)
     if species.molar_mass is not None and dim in (mass, mass / volume()):
         return amount() if dim == mass else concentration()

@@ -97,7 +97,10 @@ def _varying_parameters(model: Model, compiled: CompiledOde, p_t: np.ndarray) ->
 
 
 def species_unit(model: Model, species: Any) -> str:
-    """The unit a species is reported in: the model's concentration or amount unit."""
+    """The unit a species is reported in: the model's concentration or amount unit (a model
+    variable: the model's unit of its dimension, which its internal values are in)."""
+    if species.variable:
+        return model.units.unit_text(species_dimension(species))
     if species_dimension(species) == concentration():
         return model.units.concentration
     return model.units.amount

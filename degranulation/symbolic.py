@@ -235,7 +235,10 @@ def build_system(model: Model) -> OdeSystem:
         shape=shape,
     )
     concentration = dims(substance=1, length=-3)
-    volumes = tuple(s.compartment if species_dimension(s) == concentration else None for s in model.species)
+    volumes = tuple(
+        s.compartment if species_dimension(s) == concentration and not s.variable else None
+        for s in model.species
+    )
     return OdeSystem(
         model=model,
         species=model.species_ids,

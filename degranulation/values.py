@@ -69,7 +69,7 @@ def value_issue(model: Model, name: str, number: float, shown: str, location: st
         )
     if number >= 0:
         return None
-    if isinstance(record, Species):
+    if isinstance(record, Species) and not record.variable:  # a variable's sign is a parameter's
         return ValueIssue(
             f"initial value '{shown}' is negative",
             code="V402",
