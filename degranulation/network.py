@@ -133,7 +133,8 @@ class Parameter:
 class Reaction:
     """A reaction: an equation such as ``"L + R <-> LR"`` and a rate law.
 
-    The rate is ``mass_action(kf[, kr])`` or an explicit extent rate (amount per time).
+    The rate is ``mass_action(kf[, kr])`` or an explicit extent rate (amount per time); a
+    model variable's reaction ``0 -> x`` has ``dx/dt`` as its rate (see ``Species.variable``).
     """
 
     id: str

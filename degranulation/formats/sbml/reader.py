@@ -245,8 +245,12 @@ class Importer:
     def _unsupported_constructs(self) -> Iterator[str]:
         model = self.sbml
         species_ids = {s.getId() for s in model.getListOfSpecies()}
+        ruled: set[str] = set()
         for rule in model.getListOfRules():
             variable = rule.getVariable()
+            if variable and variable in ruled:
+                yield f"more than one rule for '{variable}' (which SBML does not allow)"
+            ruled.add(variable)
             if rule.isAlgebraic():
                 yield "algebraic rule"
             elif rule.isRate() and variable not in species_ids and model.getParameter(variable) is None:
