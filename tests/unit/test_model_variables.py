@@ -179,3 +179,18 @@ def test_describe_lists_variables_with_their_rate() -> None:
     assert "species (0; 1 reactions):" in text
     assert "model variables (initial value, d/dt):" in text
     assert "dp/dt = -k*p" in text
+
+
+def test_a_variable_of_another_base_dimension_is_reported_in_si() -> None:
+    """A temperature heated at 0.5 K/s in a model timed in minutes: T = 300 K + 0.5 K/s · t,
+    reported in kelvin (the unit every unit system keeps temperatures in)."""
+    model = (
+        dg.ModelBuilder("heating", units={"time": "min"})
+        .species("T", "300 K", variable=True)
+        .parameter("r", "0.5 K/s")
+        .reaction("0 -> T", "r")
+        .build()
+    )
+    dataset = dg.simulate(model, t=registry().Quantity(TIMES, "s"))
+    assert dataset["T"].attrs["units_as_written"] == "K"
+    np.testing.assert_allclose(values(dataset, "T", "K"), 300.0 + 0.5 * TIMES, rtol=1e-9)
