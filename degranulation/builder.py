@@ -76,8 +76,14 @@ class ModelBuilder:
         description: str = "",
         molar_mass: QuantityLike | None = None,
         boundary: bool = False,
+        variable: bool = False,
     ) -> ModelBuilder:
-        """Add a species; ``initial`` is an amount (``"400 molecule"``) or a concentration."""
+        """Add a species; ``initial`` is an amount (``"400 molecule"``) or a concentration.
+
+        ``variable=True`` makes it a model variable instead (any unit, no compartment), changed
+        by a reaction ``("0 -> id", "<d id/dt>")`` in its unit per time, e.g.
+        ``.species("signal", "0 dimensionless", variable=True).reaction("0 -> signal", "k*L")``.
+        """
         self._data["species"][id] = _drop_empty(
             initial=_text(initial),
             compartment=compartment,
@@ -85,6 +91,7 @@ class ModelBuilder:
             description=description,
             molar_mass=None if molar_mass is None else _text(molar_mass),
             boundary=boundary or None,
+            variable=variable or None,
         )
         return self
 

@@ -418,9 +418,11 @@ def describe(model: Any) -> str:
     width = max((len(r.id) for r in (*model.species, *model.parameters, *model.observables)), default=8)
     lines = [f"{model.id}: {model.title}", f"cell type: {model.cell_type}"]
     lines += [model.description.strip(), ""] if model.description.strip() else [""]
-    lines.append(f"species ({len(model.species)}; {len(model.reactions)} reactions):")
-    for s in model.species:
+    chemicals = [s for s in model.species if not s.variable]
+    lines.append(f"species ({len(chemicals)}; {len(model.reactions)} reactions):")
+    for s in chemicals:
         lines.append(f"  {s.id:{width}s} {s.initial!s:24s} {s.compartment or '':10s} {s.label}")
+    lines += _variable_lines(model, width)
     lines.append("parameters (value, [status], description; source):")
     for p in model.parameters:
         status = f"[{p.status}] " if p.status else ""
@@ -441,6 +443,19 @@ def describe(model: Any) -> str:
     lines.append("references:")
     lines += [f"  {r}" for r in model.references]
     return "\n".join(lines)
+
+
+def _variable_lines(model: Any, width: int) -> list[str]:
+    """The model variables of :func:`describe`: initial value and rate of change."""
+    variables = [s for s in model.species if s.variable]
+    if not variables:
+        return []
+    lines = ["model variables (initial value, d/dt):"]
+    for s in variables:
+        rates = [r.rate for r in model.reactions if r.products == ((s.id, 1),)]
+        change = " + ".join(f"({rate})" if len(rates) > 1 else rate for rate in rates) or "0"
+        lines.append(f"  {s.id:{width}s} {s.initial!s:24s} d{s.id}/dt = {change}")
+    return lines
 
 
 def _convert(args: argparse.Namespace) -> int:

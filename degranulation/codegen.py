@@ -195,7 +195,7 @@ class CompiledOde(GeneratedCode):
 
     def scales(self, p: np.ndarray) -> np.ndarray:
         """``1/V`` for concentration species, 1 for amounts, 0 for boundary species."""
-        volumes = np.where(self.volume_index >= 0, p[np.maximum(self.volume_index, 0)], 1.0)
+        volumes = _sizes(self.volume_index, p)
         return np.where(self.boundary, 0.0, 1.0 / volumes)
 
     def coefficients(self, p: np.ndarray) -> np.ndarray:
@@ -272,8 +272,16 @@ class CompiledOde(GeneratedCode):
 
     def amounts(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
         """Amounts (state times compartment size) of states ``x`` (species × times)."""
-        sizes = np.where(self.amount_factors >= 0, p[np.maximum(self.amount_factors, 0)], 1.0)
+        sizes = _sizes(self.amount_factors, p)
         return x * sizes[:, None]
+
+
+def _sizes(index: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``p[index]`` where ``index >= 0``, else 1 (``p`` may be empty: a model of amounts and
+    model variables, with no parameter or compartment)."""
+    if not (index >= 0).any():
+        return np.ones(len(index))
+    return np.where(index >= 0, p[np.maximum(index, 0)], 1.0)
 
 
 def compile_model(

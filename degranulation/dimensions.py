@@ -90,7 +90,8 @@ def compartment_sizes(model: Model) -> dict[str, Any]:
 def species_dimension(species: Species, size: Any = None) -> Any:
     """``[substance]`` for an amount species; for a concentration, substance per the size of
     its compartment: ``[substance]/[length]**3`` in a volume, ``**2`` on an area, ``**1`` on a
-    line (a 0-dimensional compartment's species are amounts).
+    line (a 0-dimensional compartment's species are amounts). A model variable
+    (``Species.variable``) has its initial value's dimension, whatever it is.
 
     Parameters
     ----------
@@ -119,6 +120,8 @@ def species_dimension(species: Species, size: Any = None) -> Any:
         dim = dimensionality(species.initial.unit)
     except UnitError as exc:
         raise UnitMismatch(exc.message, code="U104", location=location, hint=exc.hint) from None
+    if species.variable:
+        return dim
     mass = dims(mass=1)
     if species.molar_mass is not None and dim in (mass, mass / volume()):
         dim = amount() if dim == mass else concentration()

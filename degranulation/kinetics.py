@@ -27,7 +27,7 @@ from degranulation.dimensions import (
     species_dimension,
 )
 from degranulation.errors import ModelIssue, UnitError, UnitMismatch
-from degranulation.expressions import TIME_NAME, parse_expression, symbol
+from degranulation.expressions import TIME_NAME, ParsedExpression, parse_expression, symbol
 from degranulation.network import Model, Reaction
 from degranulation.units import dimensionality, format_dimension
 
@@ -185,7 +185,7 @@ def rate_law(model: Model, index: int, table: dict[str, Any]) -> RateLaw:
     terms = [MassActionTerm(1, kf, reaction.reactants)]
     if kr is not None:
         terms.append(MassActionTerm(-1, kr, reaction.products))
-    return RateLaw(None, tuple(terms))
+    return _mass_action_law(model, tuple(terms))
 
 
 def checked_rate_law(model: Model, index: int, table: dict[str, Any]) -> RateLaw:
@@ -201,6 +201,8 @@ def checked_rate_law(model: Model, index: int, table: dict[str, Any]) -> RateLaw
     reaction = model.reactions[index]
     location = f"reactions[{index}].rate"
     parsed = parse_expression(reaction.rate, allow_mass_action=True)
+    if any(model.get_species(name).variable for name, _ in (*reaction.reactants, *reaction.products)):
+        return _variable_rate_law(model, reaction, parsed, table, location)
     if parsed.mass_action is None:
         _check_extent(parsed.expr, table, location, reaction)
         return RateLaw(parsed.expr, None)
@@ -226,7 +228,58 @@ def checked_rate_law(model: Model, index: int, table: dict[str, Any]) -> RateLaw
         terms.append(
             _mass_action_term(model, reaction, -1, kr, reaction.products, reaction.reactants, table, location)
         )
-    return RateLaw(None, tuple(terms))
+    return _mass_action_law(model, tuple(terms))
+
+
+def _mass_action_law(model: Model, terms: tuple[MassActionTerm, ...]) -> RateLaw:
+    """A mass-action law, evaluated as one (constants from the parameters alone) unless a
+    constant uses a state or time (``mass_action(k*x)`` with ``x`` a species or a model
+    variable): then as the explicit rate it expands to."""
+    states = {symbol(name) for name in model.species_ids} | {symbol(TIME_NAME)}
+    if any(term.coefficient.free_symbols & states for term in terms):
+        return RateLaw(sympy.Add(*(term_expr(t) for t in terms)), None)
+    return RateLaw(None, terms)
+
+
+def _variable_rate_law(
+    model: Model, reaction: Reaction, parsed: ParsedExpression, table: dict[str, Any], location: str
+) -> RateLaw:
+    """The rate of a model variable's reaction ``0 -> x``: ``dx/dt`` itself, in ``x``'s unit
+    per time (a variable is no chemical: it takes part in no other reaction, and has no mass
+    action).
+
+    Raises
+    ------
+    ModelIssue
+        R603 for another reaction or mass action; U101 for a rate of another dimension.
+    """
+    products = reaction.products
+    name = products[0][0] if len(products) == 1 else ""
+    if reaction.reactants or products != ((name, 1),) or parsed.mass_action is not None:
+        variables = [n for n, _ in (*reaction.reactants, *products) if model.get_species(n).variable]
+        in_equation = reaction.reactants or products != ((name, 1),)
+        raise ModelIssue(
+            f"reaction '{reaction.equation}' changes the model variable '{variables[0]}' other than "
+            "as '0 -> x' with an explicit rate",
+            code="R603",
+            location=location.removesuffix(".rate") + ".equation" if in_equation else location,
+            hint=f"write the variable's rate of change as its own reaction, "
+            f"equation = '0 -> {variables[0]}' and rate = its d{variables[0]}/dt",
+        )
+    expected = table[name] / dims(time=1)
+    try:
+        dim = expression_dimension(parsed.expr, table)
+    except DimensionError as exc:
+        raise UnitMismatch(str(exc), code="U101", location=location) from None
+    if dim != expected and parsed.expr != 0:
+        raise UnitMismatch(
+            f"rate '{reaction.rate}' of the model variable '{name}' is {format_dimension(dim)}; "
+            f"expected {format_dimension(expected)}, its unit per time",
+            code="U101",
+            location=location,
+            hint=f"give d{name}/dt in {model.units.unit_text(expected)}",
+        )
+    return RateLaw(parsed.expr, None)
 
 
 def term_expr(term: MassActionTerm) -> sympy.Expr:

@@ -70,6 +70,11 @@ class Compartment:
     description: str = ""
 
 
+#: Field metadata of a field added after models were first hashed: left out of
+#: ``Model.content_hash`` while it has its default, so older models keep their hash.
+_HASHED_WHEN_SET: Final = {"hashed_when_set": True}
+
+
 @dataclass(frozen=True)
 class Species:
     """A species; its initial value's unit decides whether it is an amount or a concentration.
@@ -80,6 +85,19 @@ class Species:
         Reactions do not change it (a clamped input, SBML ``boundaryCondition``).
     molar_mass : UnitValue or None
         Lets mass concentrations (``"10 ng/mL"``) be given for this species.
+    variable : bool
+        A model variable, not a chemical: a state in any unit (dimensionless, ``1/s``, ``nM``
+        …), in no compartment, changed only by reactions ``0 -> x`` whose explicit rate is
+        ``dx/dt`` in its unit per time (SBML's rate rule for a parameter). It is a species
+        record so that it is solved, set by events and protocols, and reported like every
+        state; it is checked as written (its initial value may be negative) and is in no
+        conservation law with chemicals.
+
+    Examples
+    --------
+    >>> from degranulation.network import Species, UnitValue
+    >>> Species("signal", UnitValue(0.0, "dimensionless"), variable=True).variable
+    True
     """
 
     id: str
@@ -89,6 +107,7 @@ class Species:
     description: str = ""
     molar_mass: UnitValue | None = None
     boundary: bool = False
+    variable: bool = field(default=False, metadata=_HASHED_WHEN_SET)
 
 
 @dataclass(frozen=True)
@@ -115,7 +134,8 @@ class Parameter:
 class Reaction:
     """A reaction: an equation such as ``"L + R <-> LR"`` and a rate law.
 
-    The rate is ``mass_action(kf[, kr])`` or an explicit extent rate (amount per time).
+    The rate is ``mass_action(kf[, kr])`` or an explicit extent rate (amount per time); a
+    model variable's reaction ``0 -> x`` has ``dx/dt`` as its rate (see ``Species.variable``).
     """
 
     id: str
@@ -323,7 +343,11 @@ def parameter_targets(model: Model) -> tuple[str, ...]:
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get("hashed_when_set") and getattr(value, f.name) == f.default)
+        }
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, tuple | list):

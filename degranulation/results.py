@@ -122,8 +122,11 @@ def _varying_parameters(
 
 def species_unit(model: Model, species: Any) -> str:
     """The unit a species is reported in: the model's concentration or amount unit, or (per
-    an area or a length) that of the model's unit system."""
+    an area or a length, or a model variable) the model's unit of its dimension, which its
+    internal values are in."""
     dim = species_dimension(species)
+    if species.variable:
+        return model.units.unit_text(dim)
     if dim == concentration():
         return model.units.concentration
     if dim == amount():

@@ -45,7 +45,15 @@ _TOP_KEYS: Final = (
 )  # fmt: skip
 _UNIT_KEYS: Final = ("time", "concentration", "amount")
 _COMPARTMENT_KEYS: Final = ("size", "label", "description")
-_SPECIES_KEYS: Final = ("initial", "compartment", "label", "description", "molar_mass", "boundary")
+_SPECIES_KEYS: Final = (
+    "initial",
+    "compartment",
+    "label",
+    "description",
+    "molar_mass",
+    "boundary",
+    "variable",
+)
 _PARAMETER_KEYS: Final = ("value", "description", "source", "status", "estimate")
 _ESTIMATE_KEYS: Final = ("bounds", "scale")
 _REACTION_KEYS: Final = ("id", "equation", "rate", "label", "description")
@@ -175,9 +183,7 @@ class _Reader:
         self.keys(raw, _SPECIES_KEYS, location)
         if "initial" not in raw:
             self.issue(f"{location}.initial", "missing required key 'initial'", code="F004")
-        boundary = raw.get("boundary", False)
-        if not isinstance(boundary, bool):
-            self.issue(f"{location}.boundary", f"expected true or false, got {_kind(boundary)}", code="F003")
+        boundary, variable = (self.false_unless_set(raw, key, location) for key in ("boundary", "variable"))
         molar_mass = raw.get("molar_mass")
         return Species(
             name,
@@ -186,8 +192,16 @@ class _Reader:
             label=self.text(raw, "label", location),
             description=self.text(raw, "description", location),
             molar_mass=None if molar_mass is None else self.value(molar_mass, f"{location}.molar_mass"),
-            boundary=bool(boundary),
+            boundary=boundary,
+            variable=variable,
         )
+
+    def false_unless_set(self, raw: Mapping[str, Any], key: str, location: str) -> bool:
+        """An optional true/false key, False when absent (or not a boolean, reported)."""
+        value = raw.get(key, False)
+        if not isinstance(value, bool):
+            self.issue(f"{location}.{key}", f"expected true or false, got {_kind(value)}", code="F003")
+        return value is True
 
     def parameter(self, name: str, raw: Any, location: str) -> Parameter:
         if not isinstance(raw, Mapping):
@@ -388,6 +402,7 @@ def model_to_dict(model: Model) -> dict[str, Any]:
             compartment=s.compartment,
             molar_mass=None if s.molar_mass is None else str(s.molar_mass),
             boundary=s.boundary or None,
+            variable=s.variable or None,
         )
         for s in model.species
     }

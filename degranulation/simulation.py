@@ -294,6 +294,7 @@ def absolute_tolerance(
     >>> [f"{v:.3g}" for v in absolute_tolerance(model, ode, "1 pM", ode.default_parameters)]
     ['0.843', '0.843', '0.843', '0.843']
     """
+    from degranulation.dimensions import species_dimension
     from degranulation.units import dimensionality, format_dimension
 
     if atol is None or (isinstance(atol, int | float) and not isinstance(atol, bool)):
@@ -317,13 +318,20 @@ def absolute_tolerance(
     position = {name: k for k, name in enumerate(compiled.parameters)}
     tolerances = []
     for name, size_index in zip(compiled.species, compiled.amount_factors, strict=True):
+        record = model.get_species(name)
+        if record.variable and species_dimension(record) != dimensionality(given.unit):
+            raise UnitError(
+                f"'{atol}' is {format_dimension(dimensionality(given.unit))}, but the model variable "
+                f"'{name}' is {format_dimension(species_dimension(record))}",
+                location="atol",
+                hint="give atol as a number: each state's tolerance in its model unit",
+            )
         if size_index >= 0:  # a concentration state, in the compartment of size p[size_index]
             tolerances.append(value / p[size_index] if is_amount else value)
-        elif is_amount:
+        elif is_amount or record.variable:
             tolerances.append(value)
         else:  # an amount state: the concentration's amount in its compartment
-            record = model.by_id[name]
-            compartment = record.compartment if isinstance(record, Species) else None
+            compartment = record.compartment
             if compartment is None:
                 raise UnitError(
                     f"'{atol}' is a concentration, but species '{name}' has no compartment",
@@ -622,7 +630,8 @@ def check_signs(
     atol = np.full(n, float(given)) if given.ndim == 0 else given[:n]
     lowest = trajectory.x[:n].min(axis=1, initial=0.0)
     status = []
-    negative = np.flatnonzero(lowest < -atol)
+    chemical = np.array([not model.get_species(name).variable for name in compiled.species], dtype=bool)
+    negative = np.flatnonzero((lowest < -atol) & chemical)  # a model variable may be negative
     if len(negative):
         i = negative[np.argmin(lowest[negative] / atol[negative])]
         name = compiled.species[i]

@@ -234,8 +234,11 @@ def build_system(model: Model) -> OdeSystem:
         (np.array(data, dtype=np.int64), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
         shape=shape,
     )
-    amount = dims(substance=1)  # any other species is a concentration: divided by its compartment's size
-    volumes = tuple(s.compartment if species_dimension(s) != amount else None for s in model.species)
+    # A chemical species that is not an amount is a concentration: divided by its compartment's size.
+    amount = dims(substance=1)
+    volumes = tuple(
+        s.compartment if species_dimension(s) != amount and not s.variable else None for s in model.species
+    )
     return OdeSystem(
         model=model,
         species=model.species_ids,

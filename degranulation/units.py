@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 TIME: Final = "[time]"
 SUBSTANCE: Final = "[substance]"
 LENGTH: Final = "[length]"
+#: The other base dimensions, which every unit system keeps in SI units (scale 1).
+_SI_OTHER: Final = {"[mass]": "kg", "[current]": "A", "[temperature]": "K", "[luminosity]": "cd"}
 
 _NUMBER = r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|inf|nan)"
 _QUANTITY_RE = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>.*?)\s*$", re.IGNORECASE)
@@ -256,15 +258,17 @@ class UnitSystem:
         '1/(nM*s)'
         >>> UnitSystem().unit_text(dimensionality("1/(molecule*min)"))
         '1/(molecule*s)'
+        >>> UnitSystem().unit_text(dimensionality("degC/min"))
+        'K/s'
         """
         powers = dict(dimension)
         length = powers.pop(LENGTH, 0)
         if (
-            set(powers) - {TIME, SUBSTANCE}
+            set(powers) - {TIME, SUBSTANCE, *_SI_OTHER}
             or length != int(length)
             or any(p != int(p) for p in powers.values())
         ):
-            parts = {TIME: self.time, SUBSTANCE: self.amount, LENGTH: f"({self.volume})**(1/3)"}
+            parts = {TIME: self.time, SUBSTANCE: self.amount, LENGTH: f"({self.volume})**(1/3)", **_SI_OTHER}
             return "*".join(f"({parts.get(n, n)})**{p:g}" for n, p in dict(dimension).items())
         if length % 3:  # an area or a length: a power of the volume unit, e.g. per area
             whole = int(length / 3) * 3
@@ -280,6 +284,7 @@ class UnitSystem:
             self.concentration: concentration,
             self.amount: powers.get(SUBSTANCE, 0) - concentration,
             self.time: powers.get(TIME, 0),
+            **{text: powers.get(name, 0) for name, text in _SI_OTHER.items()},
         }
         up: list[str] = []
         down: list[str] = []

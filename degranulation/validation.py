@@ -14,6 +14,8 @@ U105  wrong unit dimension for its place    U106  observable unit does not match
 V401  value not finite                      V402  negative or zero value
 V403  negative parameter (warning)          N204  observable used in an expression
 R601  reversible mass action needs kr       R602  irreversible with kr
+R603  model variable changed other than by '0 -> x' with an explicit rate, or declared
+      with a compartment, a molar mass or as a boundary species
 U107  event trigger, assignment, delay or priority of the wrong dimension
 ====  ==========================================================================
 """
@@ -215,6 +217,9 @@ class _Checker:
         sizes = compartment_sizes(self.model)
         for species in self.model.species:
             location = f"species.{species.id}"
+            if species.variable:
+                yield from self.variable(species, location)
+                continue
             if species.compartment is not None and species.compartment not in compartments:
                 yield _unknown(species.compartment, "compartment", compartments, f"{location}.compartment")
             if species.compartment is None and self.model.compartments:
@@ -245,6 +250,23 @@ class _Checker:
                         code="V402",
                         location=f"{location}.molar_mass",
                     )
+
+    def variable(self, species: Species, location: str) -> Iterator[ModelIssue]:
+        """A model variable has a unit of any dimension, and none of a chemical's attributes."""
+        yield from self._value(species.initial, f"{location}.initial", None, "", species.id)
+        chemical = {
+            "compartment": species.compartment is not None,
+            "molar_mass": species.molar_mass is not None,
+            "boundary": species.boundary,
+        }
+        for key in (k for k, given in chemical.items() if given):
+            yield ModelIssue(
+                f"model variable '{species.id}' has a {key.replace('_', ' ')}, which only chemical "
+                "species have",
+                code="R603",
+                location=f"{location}.{key}",
+                hint="remove it, or make it a chemical species (variable = false)",
+            )
 
     def parameters(self) -> Iterator[ModelIssue]:
         for parameter in self.model.parameters:

@@ -69,7 +69,7 @@ def value_issue(model: Model, name: str, number: float, shown: str, location: st
         )
     if number >= 0:
         return None
-    if isinstance(record, Species):
+    if isinstance(record, Species) and not record.variable:  # a variable's sign is a parameter's
         return ValueIssue(
             f"initial value '{shown}' is negative",
             code="V402",
@@ -84,8 +84,9 @@ def value_issue(model: Model, name: str, number: float, shown: str, location: st
             hint="mass-action rate constants are >= 0; for a reaction that runs the other way, "
             "swap the sides of its equation",
         )
+    kind = "model variable" if isinstance(record, Species) else "parameter"
     return ValueIssue(
-        f"parameter '{name}' = '{shown}' is negative",
+        f"{kind} '{name}' = '{shown}' is negative",
         code="V403",
         severity="warning",
         location=location,

@@ -11,6 +11,7 @@ and synthetic data from known parameters, and the errors for bad and unsupported
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import pytest
 from data_files import DATA
 
 import degranulation as dg
+from degranulation.errors import UnitWarning
 
 try:
     import petab.v1 as petab
@@ -28,9 +30,11 @@ except ImportError:  # every test here is skipped (requires_petab)
 
 SUITE = DATA / "petab_test_suite"
 CASES = sorted(p.name for p in SUITE.iterdir() if p.is_dir())
-#: Case 0018 has a rate rule for a parameter and rate laws whose units disagree, which
-#: degranulation.read_sbml refuses; every other case passes.
-UNSUPPORTED = {"0018"}
+#: Cases degranulation refuses: none (0018, a rate rule for a parameter, is a model variable).
+UNSUPPORTED: set[str] = set()
+#: Cases whose SBML units disagree, simulated as written with one UnitWarning: 0018 declares
+#: the parameter B in 1/s, but its rate rule and A's make it a concentration.
+UNITS_DISAGREE = frozenset({"0018"})
 _outcomes: dict[str, str] = {}
 # petab's own use of deprecated pandas options, when the tests call petab directly.
 pytestmark = [
@@ -49,13 +53,16 @@ def _copy_case(case: str, folder: Path) -> Path:
 def test_case(case: str) -> None:
     solution = yaml.safe_load((SUITE / case / f"_{case}_solution.yaml").read_text())
     try:
-        result = dg.read_petab(SUITE / case / f"_{case}.yaml").simulate()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnitWarning)
+            result = dg.read_petab(SUITE / case / f"_{case}.yaml").simulate()
     except dg.UnsupportedFeatureError as exc:
         _outcomes[case] = "unsupported"
         assert exc.features, "an unsupported case must say which constructs"
         assert case in UNSUPPORTED, f"unexpectedly unsupported: {exc}"
         return
     _outcomes[case] = "fail"
+    assert len([w for w in caught if issubclass(w.category, UnitWarning)]) == (case in UNITS_DISAGREE)
     expected = pd.read_csv(SUITE / case / solution["simulation_files"][0], sep="\t")
     # The suite's measure (petabtests.evaluate): mean absolute difference of the simulations.
     key = ["observableId", "simulationConditionId", "time"]
@@ -70,7 +77,7 @@ def test_case(case: str) -> None:
 
 
 def test_suite_counts() -> None:
-    """Runs after the cases (file order): 17 pass, 0018 is refused, none fail."""
+    """Runs after the cases (file order): all 18 pass, none is refused or fails."""
     if len(_outcomes) < len(CASES):
         pytest.skip("run the whole file to count the outcomes")
     counts = {k: sum(v == k for v in _outcomes.values()) for k in ("pass", "unsupported", "fail")}

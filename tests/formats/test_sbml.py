@@ -153,10 +153,10 @@ def test_every_unsupported_construct_is_listed_once(tmp_path: Path) -> None:
     )
     model = document.getModel()
     model.getCompartment(0).setSpatialDimensions(2.7)  # 0, 1, 2 and 3 are read
-    rule = model.createRateRule()
-    rule.setVariable("p")
+    rule = model.createRateRule()  # a variable volume (a parameter's rate rule imports)
+    rule.setVariable("c")
     rule.setMath(libsbml.parseL3Formula("1"))
-    model.getParameter("p").setConstant(False)
+    model.getCompartment("c").setConstant(False)
     event = model.createEvent()
     event.setId("low_A")
     event.setUseValuesFromTriggerTime(True)
@@ -173,7 +173,7 @@ def test_every_unsupported_construct_is_listed_once(tmp_path: Path) -> None:
     features = info.value.features
     # the event (a species level setting a parameter) imports since state events exist
     assert len(features) == 3, features
-    for expected in ("2.7 spatial dimensions", "rate rule for parameter 'p'", "'factorial' in math"):
+    for expected in ("2.7 spatial dimensions", "rate rule for compartment 'c'", "'factorial' in math"):
         assert sum(expected in f for f in features) == 1, (expected, features)
 
 

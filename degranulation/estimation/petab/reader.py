@@ -410,7 +410,7 @@ class Builder:
         for assignment in self.sbml.getListOfInitialAssignments():
             target = assignment.getSymbol()
             used = sorted(names_in(assignment.getMath()) & changed)
-            if used and self.sbml.getSpecies(target) is None:
+            if used and target not in self.species_index:  # a state's is evaluated per condition
                 self.features.append(
                     f"initial assignment of '{target}' depends on {used}, which the PEtab tables set"
                 )
@@ -456,7 +456,8 @@ class Builder:
     def species_initial_values(self) -> list[float | Formula]:
         """Each species' initial value in SBML numbers: a number, or a formula of parameters
         and other species (an initial assignment, or an amount/concentration to convert with
-        the compartment size), in dependency order of evaluation."""
+        the compartment size), in dependency order of evaluation. A model variable (an SBML
+        parameter with a rate rule) starts at its initial assignment or its value."""
         from degranulation.errors import ExpressionError
         from degranulation.expressions import TIME_NAME, parse_expression
         from degranulation.formats.sbml.math import MathFeature, ast_to_text
@@ -466,7 +467,7 @@ class Builder:
         for mid in self.compiled.species:
             sid = self.sbml_id.get(mid, mid)
             species = self.sbml.getSpecies(sid)
-            compartment = names[species.getCompartment()]
+            compartment = "" if species is None else names[species.getCompartment()]
             assignment = self.sbml.getInitialAssignment(sid)
             if assignment is not None:
                 try:
@@ -476,6 +477,9 @@ class Builder:
                     self.features.append(f"initial assignment of '{sid}': {exc}")
                     found.append(math.nan)
                     continue
+            elif species is None:
+                found.append(float(self.sbml.getParameter(sid).getValue()))
+                continue
             elif species.getHasOnlySubstanceUnits() and species.isSetInitialConcentration():
                 text = f"{species.getInitialConcentration()!r}*{compartment}"
                 expr = parse_expression(text).expr

@@ -23,6 +23,9 @@ function definition                       inlined into the expressions that call
 initial assignment                        evaluated once, at load (by libsbml), into the value
 assignment rule (parameter or species)    ``Observable``, inlined where the name is used
 rate rule for a species                   ``Reaction`` ``"0 -> S"`` with that rate
+rate rule for a parameter                 ``Species(variable=True)``, a model variable in the
+                                          parameter's unit, and ``Reaction`` ``"0 -> p"``
+                                          whose rate is the rule (named by the rule's id)
 event at a fixed time setting constants   a step of the default protocol ``sbml_events``
                                           (when every event of the file is one)
 other events setting species              ``ModelEvent`` (trigger, assignments, delay,
@@ -39,8 +42,8 @@ and their inverses (``arcsin`` …)         ``asin`` … ``acot``, ``asinh`` …
 ========================================  ==================================================
 
 Not representable, so refused: events that set parameters or compartments (unless every
-event is at a fixed time, setting constants), algebraic rules, rate rules for parameters or
-compartments, assignment rules for compartments or stoichiometries, constraints, fast
+event is at a fixed time, setting constants), algebraic rules, rate rules for compartments
+(variable volumes), assignment rules for compartments or stoichiometries, constraints, fast
 reactions, non-integer or variable stoichiometry, conversion factors, compartments of other
 than 0, 1, 2 or 3 dimensions, compartments of 0 dimensions with a size (Level 3 lets one
 scale concentrations, which a compartment without a size cannot), SBML packages other than
@@ -67,7 +70,8 @@ two units. ``strict_units=True`` refuses such a file instead.
 
 Writing gives SBML Level 3 Version 2 with every value in the model's own coherent unit system
 (so any SBML simulator computes exactly the numbers our solver does): mass-action rates
-become explicit kinetic laws, observables become assignment rules, and one protocol becomes
+become explicit kinetic laws, observables become assignment rules, model variables become
+parameters with a rate rule (the sum of their reactions' rates), and one protocol becomes
 initial values and events (see :func:`write_sbml`); the model's own events are written as
 they are. A compartment's ``spatialDimensions`` follow its size's unit (3 a volume, 2 an area,
 1 a length, 0 a compartment without a size), so reading the file back keeps them.

@@ -111,8 +111,10 @@ class Importer:
         self.rate_rules = {
             r.getVariable(): r
             for r in self.sbml.getListOfRules()
-            if r.isRate() and self.sbml.getSpecies(r.getVariable()) is not None
+            if r.isRate()
+            and (self.sbml.getSpecies(r.getVariable()) or self.sbml.getParameter(r.getVariable()))
         }
+        self.variable_rates: dict[str, str] = {}  # reaction id -> the parameter its rate rule sets
         # what SBML math may name (reaction ids are rates in SBML, which expressions lack)
         self.names = {sid: new for sid, new in self.ids.items() if self.sbml.getReaction(sid) is None}
         self.rule_exprs: dict[str, Any] = {}
@@ -150,6 +152,8 @@ class Importer:
             )
         literal = self._numbers(unknown)
         protocols = (Protocol(_EVENTS, tuple(steps), "the SBML file's events"),) if steps else ()
+        species += [self._variable(p, unknown) for p in parameters if p.getId() in self.rate_rules]
+        states = {s.id for s in species}
         model = Model(
             id=_identifier(self.sbml.getId() or Path(self.file).stem),
             title=self.sbml.getName(),
@@ -157,9 +161,17 @@ class Importer:
             units=system,
             compartments=tuple(compartments),
             species=tuple(species),
-            parameters=tuple(self._parameter(p, unknown) for p in parameters) + tuple(self.constants),
+            parameters=tuple(
+                self._parameter(p, unknown) for p in parameters if p.getId() not in self.rate_rules
+            )
+            + tuple(self.constants),
             reactions=tuple(
-                dataclasses.replace(r, rate=_mass_action(r, literal(r.rate), {s.id for s in species}))
+                dataclasses.replace(
+                    r,
+                    rate=literal(r.rate)
+                    if r.id in self.variable_rates
+                    else _mass_action(r, literal(r.rate), states),
+                )
                 for r, _ in reactions
             ),
             observables=tuple(self._observable(sid, unknown, literal) for sid in rules),
@@ -242,11 +254,15 @@ class Importer:
     def _unsupported_constructs(self) -> Iterator[str]:
         model = self.sbml
         species_ids = {s.getId() for s in model.getListOfSpecies()}
+        ruled: set[str] = set()
         for rule in model.getListOfRules():
             variable = rule.getVariable()
+            if variable and variable in ruled:
+                yield f"more than one rule for '{variable}' (which SBML does not allow)"
+            ruled.add(variable)
             if rule.isAlgebraic():
                 yield "algebraic rule"
-            elif rule.isRate() and variable not in species_ids:
+            elif rule.isRate() and variable not in species_ids and model.getParameter(variable) is None:
                 yield f"rate rule for {_kind(model, variable)} '{variable}'"
             elif rule.isAssignment() and variable not in species_ids and model.getParameter(variable) is None:
                 yield f"assignment rule for {_kind(model, variable)} '{variable}'"
@@ -453,6 +469,11 @@ class Importer:
             description=name if name != pid else "",
         )
 
+    def _variable(self, parameter: Any, unknown: Mapping[str, Unit]) -> Species:
+        """A parameter that a rate rule changes: a model variable (see ``Species.variable``)."""
+        record = self._parameter(parameter, unknown)
+        return Species(record.id, record.value, label=parameter.getName(), variable=True)
+
     def _stoichiometries(self) -> None:
         for reaction in self.sbml.getListOfReactions():
             for reference in (*reaction.getListOfReactants(), *reaction.getListOfProducts()):
@@ -567,21 +588,26 @@ class Importer:
 
     def _rate_rules(self) -> Iterator[tuple[Reaction, Any]]:
         """A species' rate rule as a reaction ``0 -> S`` whose extent rate is the rule times
-        the compartment size (concentration species) or the rule itself (amounts)."""
+        the compartment size (concentration species) or the rule itself (amounts); a
+        parameter's as the reaction ``0 -> p`` of a model variable, whose rate is the rule.
+        The reaction takes the rule's id where it has one (SBML Level 3 Version 2)."""
         for sid, rule in self.rate_rules.items():
             species = self.sbml.getSpecies(sid)
-            rid = unused_id(f"rate_rule_{self.ids[sid]}", self.taken)
+            rid = unused_id(rule.getIdAttribute() or f"rate_rule_{self.ids[sid]}", self.taken)
             self.taken.add(rid)
             math = self._math(rule.getMath(), f"rate rule for '{sid}'", rid)
             if math is None:
                 continue
             text, expr = math
-            if not species.getHasOnlySubstanceUnits():
+            if species is None:
+                self.variable_rates[rid] = sid
+            elif not species.getHasOnlySubstanceUnits():
                 text = f"{self.ids[species.getCompartment()]}*({text})"
                 expr = parse_expression(text).expr
+            kind = "parameter" if species is None else "species"
             yield (
                 Reaction(
-                    rid, f"0 -> {self.ids[sid]}", text, description=f"SBML rate rule for species '{sid}'"
+                    rid, f"0 -> {self.ids[sid]}", text, description=f"SBML rate rule for {kind} '{sid}'"
                 ),
                 expr,
             )
@@ -635,6 +661,12 @@ class Importer:
         model_ids = {new: sid for sid, new in self.ids.items()}
         inference = UnitInference(known, unknown)
         for reaction, expr in reactions:
+            if reaction.id in self.variable_rates:  # d(parameter)/dt: the parameter's unit per time
+                parameter = self.variable_rates[reaction.id]
+                inference.require(
+                    expr * symbol(TIME_NAME), self.ids[parameter], f"rate rule for '{parameter}'"
+                )
+                continue
             inference.require(expr, self.rate_unit, f"reaction '{model_ids.get(reaction.id, reaction.id)}'")
         for sid in rules:
             inference.require(self.rule_exprs[sid], self.ids[sid], f"assignment rule for '{sid}'")
@@ -871,7 +903,7 @@ class Importer:
         names = {}
         for record in (*model.getListOfParameters(), *model.getListOfCompartments()):
             sid = record.getId()
-            if sid not in self.rules and sid not in self.event_targets:
+            if sid not in self.rules and sid not in self.event_targets and sid not in self.rate_rules:
                 names[sid] = repr(record.getValue() if model.getParameter(sid) else record.getSize())
         try:
             expr = parse_expression(ast_to_text(node, names, self.values)).expr

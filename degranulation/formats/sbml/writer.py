@@ -55,6 +55,7 @@ class Exporter:
         self._species()
         self._parameters()
         self._reactions()
+        self._rate_rules()
         self._observables()
         self._events()
         self._state_events()
@@ -209,7 +210,7 @@ class Exporter:
             size, units = self._value(record.id, record.size)
             spatial = spatial_dimensions(compartment_dimension(record))
             self._compartment(record.id, size, units, record.label, 3 if spatial is None else spatial)
-        if any(s.compartment is None for s in self.model.species):
+        if any(s.compartment is None and not s.variable for s in self.model.species):
             self.default_compartment = unused_id("default_compartment", set(self.model.by_id))
             self._compartment(
                 self.default_compartment,
@@ -234,6 +235,8 @@ class Exporter:
         from degranulation.dimensions import dims, species_dimension
 
         for record in self.model.species:
+            if record.variable:
+                continue  # a parameter with a rate rule (see _parameters)
             value = self._initial(record.id)
             species = self.sbml.createSpecies()
             species.setId(record.id)
@@ -251,19 +254,27 @@ class Exporter:
 
     def _parameters(self) -> None:
         for record in self.model.parameters:
-            _, units = self._value(record.id, record.value)
-            parameter = self.sbml.createParameter()
-            parameter.setId(record.id)
-            parameter.setValue(self._initial(record.id))
-            parameter.setUnits(units)
-            parameter.setConstant(True)
+            self._parameter(record.id, record.value, constant=True)
+        for variable in (s for s in self.model.species if s.variable):
+            self._parameter(variable.id, variable.initial, constant=False).setName(variable.label)
+
+    def _parameter(self, name: str, value: UnitValue, *, constant: bool) -> Any:
+        _, units = self._value(name, value)
+        parameter = self.sbml.createParameter()
+        parameter.setId(name)
+        parameter.setValue(self._initial(name))
+        parameter.setUnits(units)
+        parameter.setConstant(constant)
+        return parameter
 
     def _reactions(self) -> None:
         from degranulation.kinetics import rate_law, symbol_dimensions
 
         table = symbol_dimensions(self.model)
-        species = set(self.model.species_ids)
+        species = {s.id for s in self.model.species if not s.variable}
         for index, record in enumerate(self.model.reactions):
+            if {name for name, _ in record.products} - species:
+                continue  # a model variable's rate: written as its rate rule
             expr = rate_law(self.model, index, table).expr
             reaction = self.sbml.createReaction()
             reaction.setId(record.id)
@@ -277,6 +288,24 @@ class Exporter:
             for name in sorted({s.name for s in expr.free_symbols} & species - listed):
                 reaction.createModifier().setSpecies(name)
             reaction.createKineticLaw().setMath(self._math(expr, f"reactions[{index}].rate"))
+
+    def _rate_rules(self) -> None:
+        """Each model variable's rate (the sum of its reactions ``0 -> x``) as its rate rule,
+        which takes the reaction's id when there is one; a variable clamped at the start has
+        none (it stays at its value)."""
+        from degranulation.kinetics import rate_law, symbol_dimensions
+
+        table = symbol_dimensions(self.model)
+        for variable in (s for s in self.model.species if s.variable and s.id not in self.clamped):
+            indices = [j for j, r in enumerate(self.model.reactions) if r.products == ((variable.id, 1),)]
+            if not indices:
+                continue
+            rule = self.sbml.createRateRule()
+            rule.setVariable(variable.id)
+            if len(indices) == 1:
+                rule.setIdAttribute(self.model.reactions[indices[0]].id)
+            expr = sympy.Add(*(rate_law(self.model, j, table).expr for j in indices))
+            rule.setMath(self._math(expr, f"reactions[{indices[0]}].rate"))
 
     def _observables(self) -> None:
         from degranulation.kinetics import expression_dimension, symbol_dimensions
