@@ -13,7 +13,6 @@ replaced.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import warnings
@@ -33,7 +32,7 @@ from degranulation.errors import (
     settle,
 )
 from degranulation.network import NOT_ENFORCED, Model
-from degranulation.user_cache import cache_folder, read_trusted, version, write_private
+from degranulation.user_cache import cache_folder, read_trusted, source_digest, version, write_private
 
 _KINDS: Final = {
     kind.__name__: kind
@@ -71,7 +70,7 @@ def validate(model: Model, *, cache_dir: str | Path | bool | None = None) -> lis
 def find_issues(model: Model, *, cache_dir: str | Path | bool | None = None) -> list[ModelIssue]:
     """:func:`degranulation.validation.find_issues`, from the cache when this model's content
     was found free of errors before (by this version of the package)."""
-    key = hashlib.sha256(f"{model.content_hash}:{version()}:{_source_digest()}".encode()).hexdigest()
+    key = hashlib.sha256(f"{model.content_hash}:{version()}:{source_digest()}".encode()).hexdigest()
     folder = cache_folder(cache_dir)
     records = _MEMORY.get(key)
     if records is None and folder is not None:
@@ -84,15 +83,6 @@ def find_issues(model: Model, *, cache_dir: str | Path | bool | None = None) -> 
             _write(folder / f"{key}.json", key, records)
     _MEMORY[key] = records
     return [_issue(record, model.source) for record in records]
-
-
-@functools.cache
-def _source_digest() -> str:
-    """SHA-256 of the package's top-level modules (the checks and everything they use)."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def _read(path: Path, key: str) -> list[dict[str, Any]] | None:

@@ -10,6 +10,7 @@ read or written costs only speed, never a failure.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import tempfile
 import warnings
@@ -109,3 +110,15 @@ def version() -> str:
         return metadata_version("degranulation")
     except PackageNotFoundError:
         return "unknown"
+
+
+@functools.cache
+def source_digest() -> str:
+    """SHA-256 of the package's top-level modules (the checks, the code generator and
+    everything they use), which cache keys include: an entry made by other code, such as an
+    editable install's earlier state or a development build under the same version, is not
+    used."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

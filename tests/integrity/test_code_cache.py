@@ -116,3 +116,11 @@ def test_an_entry_of_another_user_is_ignored(entry, tmp_path, monkeypatch):
     with pytest.warns(CacheWarning, match="owned by another user"):
         _compile_and_run(entry.parent)
     assert built  # rebuilt, not loaded
+
+
+def test_code_generated_by_other_package_source_is_not_reused(entry, monkeypatch):
+    """An editable install changed since the entry was made (same version, other code) misses:
+    the entry's key no longer matches, so the model is built again, not run from stale code."""
+    assert _is_reused(entry, monkeypatch)
+    monkeypatch.setattr(codegen, "source_digest", lambda: "edited code generator")
+    assert not _is_reused(entry, monkeypatch)

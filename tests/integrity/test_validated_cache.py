@@ -109,7 +109,7 @@ def test_warnings_are_reported_again_from_the_cache(model_file, tmp_path, runs):
 def test_a_change_to_the_package_is_a_miss(model_file, tmp_path, runs, monkeypatch):
     cache = tmp_path / "cache"
     load_fresh(model_file, cache)
-    monkeypatch.setattr(checked, "_source_digest", lambda: "edited checks")
+    monkeypatch.setattr(checked, "source_digest", lambda: "edited checks")
     load_fresh(model_file, cache)
     assert len(runs) == 2
 
