@@ -116,15 +116,38 @@ class OdeSystem:
     @functools.cached_property
     def dfdp(self) -> dict[tuple[int, int], sympy.Expr]:
         """Sparse ``∂(dx_i/dt)/∂p_k`` as ``{(i, k): expr}`` (compartment sizes included)."""
-        derivatives = self._chain(self.rate_derivatives(self.parameter_symbols))
+        position = {name: k for k, name in enumerate(self.parameters)}
         # Concentration species also depend on their compartment's size through 1/V.
-        for i, volume in enumerate(self.volumes):
-            if volume is None or self.boundary[i] or self.rhs[i] == 0:
-                continue
-            k = self.parameters.index(volume)
-            extra = -self.rhs[i] / symbol(volume)
-            derivatives[(i, k)] = sympy.simplify(derivatives.get((i, k), 0) + extra)
+        divided = [
+            (i, position[volume])
+            for i, volume in enumerate(self.volumes)
+            if volume is not None and not self.boundary[i]
+        ]
+        through_rates = self.rate_derivatives(self.parameter_symbols)
+        derivatives = self._chain(through_rates)
+        derivatives.update(self._volume_derivatives(divided, through_rates))
         return {key: value for key, value in derivatives.items() if value != 0}
+
+    def _volume_derivatives(
+        self, divided: list[tuple[int, int]], through_rates: dict[tuple[int, int], sympy.Expr]
+    ) -> dict[tuple[int, int], sympy.Expr]:
+        """``∂(dx_i/dt)/∂V`` for concentration species ``i`` in compartment ``V``.
+
+        ``dx_i/dt = (1/V)·Σ_j N_ij·v_j``, so the derivative is ``(1/V)·Σ_j N_ij·(∂v_j/∂V − v_j/V)``.
+        Taken per reaction, a rate proportional to ``V`` (an SBML rate in amount per time)
+        cancels exactly as SymPy builds the difference, without simplifying whole sums.
+        """
+        n = self.effective_stoichiometry.tocsr()
+        found: dict[tuple[int, int], sympy.Expr] = {}
+        for i, k in divided:
+            volume = self.parameter_symbols[k]
+            terms = []
+            for pointer in range(n.indptr[i], n.indptr[i + 1]):
+                j = int(n.indices[pointer])
+                rate = self.laws[j].expr
+                terms.append(int(n.data[pointer]) * (through_rates.get((j, k), 0) - rate / volume))
+            found[(i, k)] = sympy.Add(*terms) / volume
+        return found
 
     @functools.cached_property
     def conservation_laws(self) -> tuple[tuple[int, ...], ...]:
