@@ -139,14 +139,19 @@ class OdeSystem:
         difference, without simplifying whole sums.
         """
         n = self.effective_stoichiometry.tocsr()
+        differences: dict[tuple[int, int], sympy.Expr] = {}  # each reaction's, for every species it changes
         found: dict[tuple[int, int], sympy.Expr] = {}
         for i, k in divided:
             volume = self.parameter_symbols[k]
             terms = []
             for pointer in range(n.indptr[i], n.indptr[i + 1]):
                 j = int(n.indices[pointer])
-                per_volume = sympy.Add(*(term / volume for term in sympy.Add.make_args(self.laws[j].expr)))
-                terms.append(int(n.data[pointer]) * (through_rates.get((j, k), 0) - per_volume))
+                if (j, k) not in differences:
+                    per_volume = sympy.Add(
+                        *(term / volume for term in sympy.Add.make_args(self.laws[j].expr))
+                    )
+                    differences[(j, k)] = through_rates.get((j, k), 0) - per_volume
+                terms.append(int(n.data[pointer]) * differences[(j, k)])
             found[(i, k)] = sympy.Add(*terms) / volume
         return found
 
