@@ -586,6 +586,7 @@ def _observable_factors(system: OdeSystem, exprs: Sequence[sympy.Expr]) -> np.nd
 def _printer_class() -> type:
     """SymPy's NumPy printer writing model names as ``x[i]``, ``p[k]`` and time as ``t``
     (made on first use, so that loading a compiled model does not import SymPy)."""
+    from sympy import Basic
     from sympy.printing.numpy import NumPyPrinter
 
     class _Printer(NumPyPrinter):  # type: ignore[misc]
@@ -593,9 +594,25 @@ def _printer_class() -> type:
             options = {"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False}
             super().__init__(options)
             self._names = {s.name: text for s, text in names.items()}
+            self._printed: dict[Basic, str] = {}
 
         def _print_Symbol(self, expr: sympy.Symbol) -> str:
             return self._names.get(expr.name, expr.name)
+
+        def _print(self, expr: Any, **kwargs: Any) -> str:
+            # The derivatives of a large model repeat the same subexpressions (a piecewise
+            # input in every entry of dfdp): each is printed once. Atoms are not kept (a
+            # float's text depends on its depth), nor text whose printing noted an
+            # unsupported construct or a number constant, which each doprint must see.
+            if kwargs or not isinstance(expr, Basic) or expr.is_Atom:
+                return super()._print(expr, **kwargs)
+            text = self._printed.get(expr)
+            if text is None:
+                noted = len(self._not_supported) + len(self._number_symbols)
+                text = super()._print(expr)
+                if len(self._not_supported) + len(self._number_symbols) == noted:
+                    self._printed[expr] = text
+            return text
 
     return _Printer
 

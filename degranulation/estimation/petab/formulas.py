@@ -3,6 +3,7 @@ NumPy code :mod:`degranulation.estimation.petab.reader` compiles them to."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -16,9 +17,13 @@ if TYPE_CHECKING:
 MAX_NESTING: Final = 100
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_formula(text: Any, file: str, where: str) -> sympy.Expr:
     """A formula cell as SymPy through PEtab's grammar (never evaluated as text), refused with
-    a located DataError unless it is a finite number-valued expression that compiles."""
+    a located DataError unless it is a finite number-valued expression that compiles.
+
+    Kept for repeated calls: the reader checks each cell before petab's lint and reads it
+    after, and a large model's observables sum hundreds of species."""
     import sympy
     from petab.v1.math import sympify_petab
 
@@ -67,6 +72,12 @@ def parse_formula(text: Any, file: str, where: str) -> sympy.Expr:
 def compiled_text(expr: sympy.Expr, names: Sequence[sympy.Symbol]) -> tuple[str, str, set[str]]:
     """NumPy code for ``expr`` and its partial derivatives over ``names`` (as ``v[j]``), and the
     modules it imports. The derivative of ``sign`` is taken as 0 (true away from 0)."""
+    value, gradient, modules = _compiled_text(expr, tuple(names))
+    return value, gradient, set(modules)
+
+
+@functools.lru_cache(maxsize=1024)  # parse_formula's check compiles what the reader compiles again
+def _compiled_text(expr: sympy.Expr, names: tuple[sympy.Symbol, ...]) -> tuple[str, str, frozenset[str]]:
     import sympy
 
     from degranulation.codegen import _Printer
@@ -76,4 +87,4 @@ def compiled_text(expr: sympy.Expr, names: Sequence[sympy.Symbol]) -> tuple[str,
     partials = [derivative_of(expr, s).replace(sympy.DiracDelta, lambda *_: sympy.S.Zero) for s in names]
     value = printer.doprint(expr)
     gradient = ", ".join(printer.doprint(d) for d in partials)
-    return value, gradient, set(printer.module_imports)
+    return value, gradient, frozenset(printer.module_imports)

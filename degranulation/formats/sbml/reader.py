@@ -965,18 +965,23 @@ def _mass_action(reaction: Reaction, rate: str, species: set[str]) -> str:
     ``kr·Π products`` for a reversible reaction) with ``kf`` and ``kr`` free of ``species``
     and time, so it is evaluated as mass action (the same expression, on the vectorised
     path); otherwise the rate as it is."""
-    terms = sympy.Add.make_args(sympy.expand_mul(parse_expression(rate).expr))
+    expr = parse_expression(rate).expr
+    # Only sums, products and powers of names and numbers can be mass action; expanding a
+    # rate with piecewise inputs first took most of a 500-species model's import.
+    if not all(
+        isinstance(a, sympy.Symbol | sympy.Number | sympy.Add | sympy.Mul | sympy.Pow)
+        for a in sympy.preorder_traversal(expr)
+    ):
+        return rate
+    terms = sympy.Add.make_args(sympy.expand_mul(expr))
     sides = [reaction.reactants, reaction.products][: len(terms)]
     if len(terms) != (2 if reaction.reversible else 1):
         return rate
     constants: list[Any] = []
     for sign, side in zip((1, -1), sides, strict=False):
         product = sympy.Mul(*(symbol(name) ** n for name, n in side))
-        matched = [
-            sign * term / product
-            for term in terms
-            if not ({s.name for s in (sign * term / product).free_symbols} & (species | {TIME_NAME}))
-        ]
+        ratios = [sign * term / product for term in terms]
+        matched = [r for r in ratios if not ({s.name for s in r.free_symbols} & (species | {TIME_NAME}))]
         if len(matched) != 1 or not all(
             isinstance(a, sympy.Symbol | sympy.Number | sympy.Mul | sympy.Pow)
             for a in sympy.preorder_traversal(matched[0])
