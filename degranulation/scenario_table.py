@@ -60,6 +60,12 @@ class ScenarioTable:
         return [row.name for row in self.rows]
 
     @property
+    def as_given(self) -> list[dict[str, Any]]:
+        """The table as plain data: one mapping per scenario, its name and its values as text
+        (for a result's provenance and a stored batch's identity)."""
+        return [{"scenario": row.name, **{k: str(v) for k, v in row.values.items()}} for row in self.rows]
+
+    @property
     def columns(self) -> dict[str, str]:
         """Every name the table mentions (set or left empty), with where it first appears."""
         found: dict[str, str] = {}

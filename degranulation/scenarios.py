@@ -233,19 +233,17 @@ def _target(
     model: Model, compiled: CompiledOde, name: str, file: str | None, location: str
 ) -> tuple[bool, int]:
     """Whether ``name`` is a species, and its index in the state or the parameter vector."""
-    import difflib
+    from degranulation.simulation import name_hint
 
     if name in compiled.species:
         return True, compiled.species.index(name)
     if name in compiled.parameters:
         return False, compiled.parameters.index(name)
-    settable = [*compiled.species, *compiled.parameters]
-    close = difflib.get_close_matches(name, settable, n=1)
     raise ModelError(
         f"model '{model.id}' has no parameter, compartment or species '{name}'",
         file=file,
         location=location,
-        hint=f"did you mean '{close[0]}'?" if close else f"known: {', '.join(settable[:12])}",
+        hint=name_hint(name, [*compiled.species, *compiled.parameters]),
     )
 
 
@@ -304,12 +302,11 @@ def _dataset(
         "time": time_coordinate(model, setup.times),
         **_set_values(model, compiled, table, inputs, set(variables)),
     }
-    given = [{"scenario": row.name, **{k: str(v) for k, v in row.values.items()}} for row in table.rows]
     attrs = attributes(
         model,
         {
             **provenance,
-            "scenarios": json.dumps(given),
+            "scenarios": json.dumps(table.as_given),
             **({"scenario_file": table.file} if table.file else {}),
             "solver": json.dumps([o.solver for o in outcomes]),
             "counters": json.dumps([o.counters for o in outcomes]),
@@ -343,9 +340,7 @@ def _spec(
     """Plain-data identity of a batch: a resumed batch must have exactly this."""
     return {
         "model_hash": setup.model.content_hash,
-        "scenarios": [
-            {"scenario": row.name, **{k: str(v) for k, v in row.values.items()}} for row in table.rows
-        ],
+        "scenarios": table.as_given,
         "times": [repr(float(v)) for v in setup.times],
         **provenance,
         "solver": solver if isinstance(solver, str) else str(solver.describe()),

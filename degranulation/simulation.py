@@ -386,11 +386,24 @@ def override_value(model: Model, name: str, value: Any, location: str) -> float:
     return number
 
 
-def _unknown(model: Model, name: str, kind: str, choices: Mapping[str, int], where: str) -> ModelError:
+def name_hint(name: str, choices: Sequence[str] | Mapping[str, Any]) -> str:
+    """The hint for a name that is not among ``choices``: the closest one, else the first few.
+
+    Examples
+    --------
+    >>> from degranulation.simulation import name_hint
+    >>> name_hint("kp", ["kp1", "km1"]), name_hint("zz", ["kp1", "km1"])
+    ("did you mean 'kp1'?", 'known: kp1, km1')
+    """
     import difflib
 
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(list(choices)[:12])}"
+    known = list(choices)
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known[:12])}"
+
+
+def _unknown(model: Model, name: str, kind: str, choices: Mapping[str, int], where: str) -> ModelError:
+    hint = name_hint(name, choices)
     record = model.by_id.get(name)
     if isinstance(record, Species) and where == "params":
         hint = f"'{name}' is a species: pass it in initial={{...}}"
