@@ -28,7 +28,7 @@ from degranulation.dimensions import (
 )
 from degranulation.errors import ModelIssue, UnitError, UnitMismatch
 from degranulation.expressions import TIME_NAME, ParsedExpression, parse_expression, symbol
-from degranulation.network import Model, Reaction
+from degranulation.network import Model, Reaction, Side, exact
 from degranulation.units import dimensionality, format_dimension
 
 
@@ -136,11 +136,12 @@ def check_condition(condition: sympy.Basic, table: dict[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class MassActionTerm:
-    """One direction of a mass-action reaction: ``sign · coefficient · Π x_i**order_i``."""
+    """One direction of a mass-action reaction: ``sign · coefficient · Π x_i**order_i``
+    (an order is the species' stoichiometric coefficient, ``int`` or ``float``)."""
 
     sign: int
     coefficient: sympy.Expr
-    orders: tuple[tuple[str, int], ...]
+    orders: Side
 
 
 @dataclass(frozen=True)
@@ -234,9 +235,11 @@ def checked_rate_law(model: Model, index: int, table: dict[str, Any]) -> RateLaw
 def _mass_action_law(model: Model, terms: tuple[MassActionTerm, ...]) -> RateLaw:
     """A mass-action law, evaluated as one (constants from the parameters alone) unless a
     constant uses a state or time (``mass_action(k*x)`` with ``x`` a species or a model
-    variable): then as the explicit rate it expands to."""
+    variable), or an order is not a whole number (``0.5 A -> B``: ``k*A**0.5``): then as the
+    explicit rate it expands to."""
     states = {symbol(name) for name in model.species_ids} | {symbol(TIME_NAME)}
-    if any(term.coefficient.free_symbols & states for term in terms):
+    fractional = any(isinstance(order, float) for term in terms for _, order in term.orders)
+    if fractional or any(term.coefficient.free_symbols & states for term in terms):
         return RateLaw(sympy.Add(*(term_expr(t) for t in terms)), None)
     return RateLaw(None, terms)
 
@@ -283,8 +286,8 @@ def _variable_rate_law(
 
 
 def term_expr(term: MassActionTerm) -> sympy.Expr:
-    """The SymPy expression of one mass-action term."""
-    product = sympy.Mul(*(symbol(name) ** order for name, order in term.orders))
+    """The SymPy expression of one mass-action term (a fractional order as an exact rational)."""
+    product = sympy.Mul(*(symbol(name) ** sympy.Rational(exact(order)) for name, order in term.orders))
     return term.sign * term.coefficient * product
 
 
@@ -293,8 +296,8 @@ def _mass_action_term(
     reaction: Reaction,
     sign: int,
     constant: sympy.Expr,
-    consumed: tuple[tuple[str, int], ...],
-    produced: tuple[tuple[str, int], ...],
+    consumed: Side,
+    produced: Side,
     table: dict[str, Any],
     location: str,
 ) -> MassActionTerm:
@@ -325,7 +328,7 @@ def _mass_action_term(
     )
 
 
-def _species_list(terms: tuple[tuple[str, int], ...]) -> str:
+def _species_list(terms: Side) -> str:
     return " + ".join(name if order == 1 else f"{order} {name}" for name, order in terms) or "none"
 
 
@@ -335,7 +338,7 @@ def _per_size_rate(dim: Any) -> Any:
     return size if spatial_dimensions(size) in (1, 2, 3) else None
 
 
-def _reaction_compartment(model: Model, terms: tuple[tuple[str, int], ...], location: str, size: Any) -> str:
+def _reaction_compartment(model: Model, terms: Side, location: str, size: Any) -> str:
     """The compartment whose size turns a mass-action rate per ``size`` into an extent rate:
     that of the species that are concentrations per ``size`` (a ligand in the medium binding
     receptors on the membrane reacts per membrane area when the rate is per area)."""

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Final, Literal
 
 from degranulation.errors import ExpressionError
@@ -25,7 +26,14 @@ FORMAT: Final = "degranulation-model/1"
 ParameterStatus = Literal["", "measured", "fitted", "assumed", "derived"]
 Scale = Literal["lin", "log10"]
 _ARROWS: Final = ("<->", "<=>", "->", "=>")
-_TERM_RE = re.compile(r"\s*(?:(?P<coef>\d+)\s*\*?\s*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*")
+_TERM_RE = re.compile(
+    r"\s*(?:(?P<coef>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*\*?\s*)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*"
+)
+
+#: A stoichiometric coefficient: an ``int`` when it is a whole number, else a ``float``.
+Coefficient = int | float
+#: ``(species id, coefficient)`` pairs of one side of an equation.
+Side = tuple[tuple[str, Coefficient], ...]
 
 
 #: Mismatches a model that does not enforce units (``Model.units_enforced``) is simulated
@@ -145,18 +153,19 @@ class Reaction:
     description: str = ""
 
     @functools.cached_property
-    def parsed(self) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], bool]:
+    def parsed(self) -> tuple[Side, Side, bool]:
         """``(reactants, products, reversible)``; raises ExpressionError if malformed."""
         return parse_equation(self.equation)
 
     @property
-    def reactants(self) -> tuple[tuple[str, int], ...]:
-        """``(species id, stoichiometric coefficient)`` pairs on the left."""
+    def reactants(self) -> Side:
+        """``(species id, stoichiometric coefficient)`` pairs on the left; a coefficient is an
+        ``int`` when it is a whole number (``2``, ``2.0``), else a ``float`` (``0.5``)."""
         return self.parsed[0]
 
     @property
-    def products(self) -> tuple[tuple[str, int], ...]:
-        """``(species id, stoichiometric coefficient)`` pairs on the right."""
+    def products(self) -> Side:
+        """``(species id, stoichiometric coefficient)`` pairs on the right (as ``reactants``)."""
         return self.parsed[1]
 
     @property
@@ -357,10 +366,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def parse_equation(text: str) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], bool]:
+def parse_equation(text: str) -> tuple[Side, Side, bool]:
     """Parse ``"2 A + B <-> C"`` into reactants, products and reversibility.
 
-    ``0`` or nothing stands for an empty side (synthesis, degradation).
+    ``0`` or nothing stands for an empty side (synthesis, degradation). A coefficient is a
+    positive decimal number up to :data:`~degranulation.limits.MAX_STOICHIOMETRY` (``2``,
+    ``0.5``, ``8.5*C``, ``2.5e-3 P``), read as a float64 number; whole numbers are ``int``.
 
     Raises
     ------
@@ -372,6 +383,8 @@ def parse_equation(text: str) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[
     >>> from degranulation.network import parse_equation
     >>> parse_equation("L + R <-> LR")
     ((('L', 1), ('R', 1)), (('LR', 1),), True)
+    >>> parse_equation("0.5 A + 2*B -> 8.5 C")
+    ((('A', 0.5), ('B', 2)), (('C', 8.5),), False)
     """
     if not isinstance(text, str):
         raise ExpressionError(f"expected equation text, got {text!r}")
@@ -394,10 +407,10 @@ def parse_equation(text: str) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[
     return reactants, products, arrow in ("<->", "<=>")
 
 
-def _parse_side(text: str, offset: int) -> tuple[tuple[str, int], ...]:
+def _parse_side(text: str, offset: int) -> Side:
     if text.strip() in ("", "0", "∅"):
         return ()
-    terms: dict[str, int] = {}
+    terms: dict[str, Fraction] = {}
     column = offset
     for part in text.split("+"):
         match = _TERM_RE.fullmatch(part)
@@ -405,21 +418,51 @@ def _parse_side(text: str, offset: int) -> tuple[tuple[str, int], ...]:
             raise ExpressionError(
                 f"'{part.strip()}' is not a species term",
                 column=column + len(part) - len(part.lstrip()) + 1,
-                hint="terms look like 'R', '2 R' or '2*R'",
+                hint="terms look like 'R', '2 R', '2*R' or '0.5 R' (a positive number, then the species)",
             )
-        if len(match["coef"] or "") > len(str(int(MAX_STOICHIOMETRY))):  # before int() of 10**6 digits
-            raise ExpressionError(
-                f"coefficient in '{part.strip()[:40]}' is larger than {MAX_STOICHIOMETRY:g}",
-                column=column + 1,
-            )
-        coefficient = int(match["coef"] or 1)
-        if coefficient == 0:
-            raise ExpressionError(f"zero coefficient in '{part.strip()}'", column=column + 1)
-        if coefficient > MAX_STOICHIOMETRY:
-            raise ExpressionError(
-                f"coefficient {coefficient} in '{part.strip()}' is larger than {MAX_STOICHIOMETRY:g}",
-                column=column + 1,
-            )
-        terms[match["name"]] = terms.get(match["name"], 0) + coefficient
+        coefficient = _coefficient(match["coef"] or "1", part.strip(), column + 1)
+        terms[match["name"]] = terms.get(match["name"], Fraction(0)) + coefficient
         column += len(part) + 1
-    return tuple(terms.items())
+    return tuple((name, coefficient_number(value)) for name, value in terms.items())
+
+
+def _coefficient(text: str, term: str, column: int) -> Fraction:
+    """The exact value of a coefficient's text, as the float64 number it reads as."""
+    value = float(text)  # overflows to inf instead of building a huge exact number
+    if value > MAX_STOICHIOMETRY:
+        raise ExpressionError(
+            f"coefficient in '{term[:40]}' is larger than {MAX_STOICHIOMETRY:g}", column=column
+        )
+    if value == 0:
+        mantissa = text.lower().partition("e")[0]
+        what = "coefficient too small for a float64 number" if mantissa.strip("0.") else "zero coefficient"
+        raise ExpressionError(f"{what} in '{term[:40]}'", column=column)
+    return exact(value)
+
+
+def exact(coefficient: Coefficient) -> Fraction:
+    """A coefficient's exact value: a float as the decimal it is written as (``0.1`` is 1/10).
+
+    The shortest decimal that reads back as the float, so the coefficients of an equation
+    (``0.1 A + 0.2 A``) add up, and conservation laws come out, as their decimal text does.
+
+    Examples
+    --------
+    >>> from degranulation.network import exact
+    >>> exact(0.1), exact(3)
+    (Fraction(1, 10), Fraction(3, 1))
+    """
+    return Fraction(coefficient) if isinstance(coefficient, int) else Fraction(repr(float(coefficient)))
+
+
+def coefficient_number(value: Fraction) -> Coefficient:
+    """A coefficient as stored: ``int`` when whole, else the nearest ``float``.
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> from degranulation.network import coefficient_number
+    >>> coefficient_number(Fraction(4, 2)), coefficient_number(Fraction(3, 10))
+    (2, 0.3)
+    """
+    return int(value) if value.denominator == 1 else float(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import scipy.sparse
@@ -19,7 +20,7 @@ import sympy
 from degranulation.dimensions import dims, species_dimension
 from degranulation.expressions import symbol
 from degranulation.kinetics import RateLaw, rate_law, symbol_dimensions
-from degranulation.network import Model
+from degranulation.network import Model, exact
 from degranulation.values import internal_value
 
 
@@ -37,7 +38,8 @@ class OdeSystem:
     laws : tuple of RateLaw
         Extent rate of each reaction (with mass-action terms where declared so).
     stoichiometry : scipy.sparse.csr_array
-        ``N`` (species × reactions), integers; boundary species' rows included.
+        ``N`` (species × reactions), int64, or float64 where a coefficient is not a whole
+        number (``0.5 A -> B``); boundary species' rows included.
     volumes : tuple of str or None
         For each species, the compartment whose size divides its rate (concentrations).
     boundary : numpy.ndarray of bool
@@ -85,7 +87,7 @@ class OdeSystem:
         n = self.stoichiometry.tocoo()
         sums: list[list[sympy.Expr]] = [[] for _ in self.species]
         for i, j, coefficient in zip(n.row, n.col, n.data, strict=True):
-            sums[i].append(int(coefficient) * self.laws[j].expr)
+            sums[i].append(_number(coefficient) * self.laws[j].expr)
         return tuple(self._scale(i) * sympy.Add(*terms) for i, terms in enumerate(sums))
 
     def rate_derivatives(self, wrt: tuple[sympy.Symbol, ...]) -> dict[tuple[int, int], sympy.Expr]:
@@ -105,7 +107,7 @@ class OdeSystem:
         for (j, k), derivative in derivatives.items():
             for pointer in range(n.indptr[j], n.indptr[j + 1]):
                 i = int(n.indices[pointer])
-                entries.setdefault((i, k), []).append(int(n.data[pointer]) * derivative)
+                entries.setdefault((i, k), []).append(_number(n.data[pointer]) * derivative)
         return {key: self._scale(key[0]) * sympy.Add(*terms) for key, terms in entries.items()}
 
     @functools.cached_property
@@ -266,26 +268,7 @@ def build_system(model: Model) -> OdeSystem:
     """
     table = symbol_dimensions(model)
     laws = tuple(rate_law(model, j, table) for j in range(len(model.reactions)))
-    index = {name: i for i, name in enumerate(model.species_ids)}
-    rows: list[int] = []
-    cols: list[int] = []
-    data: list[int] = []
-    for j, reaction in enumerate(model.reactions):
-        change: dict[int, int] = {}
-        for name, coefficient in reaction.reactants:
-            change[index[name]] = change.get(index[name], 0) - coefficient
-        for name, coefficient in reaction.products:
-            change[index[name]] = change.get(index[name], 0) + coefficient
-        for i, value in change.items():
-            if value:
-                rows.append(i)
-                cols.append(j)
-                data.append(value)
-    shape = (len(model.species), len(model.reactions))
-    stoichiometry = scipy.sparse.csr_array(
-        (np.array(data, dtype=np.int64), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
-        shape=shape,
-    )
+    stoichiometry = _stoichiometry(model)
     # A chemical species that is not an amount is a concentration: divided by its compartment's size.
     amount = dims(substance=1)
     volumes = tuple(
@@ -302,8 +285,44 @@ def build_system(model: Model) -> OdeSystem:
     )
 
 
+def _stoichiometry(model: Model) -> scipy.sparse.csr_array:
+    """``N``: int64 when every coefficient is a whole number, else float64 (net changes
+    summed exactly, so ``0.1 A -> 0.3 A`` changes ``A`` by 0.2)."""
+    index = {name: i for i, name in enumerate(model.species_ids)}
+    rows: list[int] = []
+    cols: list[int] = []
+    data: list[Fraction] = []
+    for j, reaction in enumerate(model.reactions):
+        change: dict[int, Fraction] = {}
+        for sign, side in ((-1, reaction.reactants), (1, reaction.products)):
+            for name, coefficient in side:
+                change[index[name]] = change.get(index[name], Fraction(0)) + sign * exact(coefficient)
+        for i, value in change.items():
+            if value:
+                rows.append(i)
+                cols.append(j)
+                data.append(value)
+    whole = all(value.denominator == 1 for value in data)
+    values = np.array([int(v) if whole else float(v) for v in data], dtype=np.int64 if whole else float)
+    return scipy.sparse.csr_array(
+        (values, (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
+        shape=(len(model.species), len(model.reactions)),
+    )
+
+
+def _entry(value: float) -> Fraction:
+    """An entry of ``N`` exactly (a float as the decimal it is written as)."""
+    return exact(int(value) if float(value).is_integer() else float(value))
+
+
+def _number(value: float) -> sympy.Rational:
+    entry = _entry(value)
+    return sympy.Rational(entry.numerator, entry.denominator)
+
+
 def conservation_laws(stoichiometry: scipy.sparse.sparray) -> tuple[tuple[int, ...], ...]:
-    """Exact integer basis of the left null space of a stoichiometry matrix.
+    """Exact integer basis of the left null space of a stoichiometry matrix (integers, or
+    floats taken as the decimals they are written as).
 
     Examples
     --------
@@ -312,6 +331,8 @@ def conservation_laws(stoichiometry: scipy.sparse.sparray) -> tuple[tuple[int, .
     >>> n = scipy.sparse.csr_array([[-1], [-1], [1]])   # A + B -> C
     >>> conservation_laws(n)
     ((1, 0, 1), (0, 1, 1))
+    >>> conservation_laws(scipy.sparse.csr_array([[-1.0], [0.5]]))   # A -> 0.5 B: A + 2 B
+    ((1, 2),)
     """
     from sympy.polys.domains import QQ
     from sympy.polys.matrices import DomainMatrix
@@ -332,7 +353,10 @@ def conservation_laws(stoichiometry: scipy.sparse.sparray) -> tuple[tuple[int, .
     # variables are the simple species and the basis vectors come out non-negative
     # (receptor and ligand totals) in the usual case.
     last = n_species - 1
-    rows = {r: {last - i: QQ(int(v)) for i, v in column} for r, column in enumerate(sorted(columns))}
+    rows = {
+        r: {last - i: QQ(*_entry(v).as_integer_ratio()) for i, v in column}
+        for r, column in enumerate(sorted(columns))
+    }
     matrix = DomainMatrix(rows, (len(rows), n_species), QQ)
     basis = matrix.nullspace().to_Matrix()
     laws = []

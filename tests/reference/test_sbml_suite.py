@@ -37,7 +37,8 @@ DOCUMENTED = re.compile(
     r"|compartment '.*' has 0 spatial dimensions and a size"
     r"|compartment '.*' in .*, which is not a volume unit"
     r"|compartment '.*' has no size|rate rule for compartment '.*'"
-    r"|assignment rule for (compartment|stoichiometry) '.*'|stoichiometry .* \(only positive integers.*"
+    r"|assignment rule for (compartment|stoichiometry) '.*'"
+    r"|stoichiometry .* \(only positive numbers up to .*\)"
     r"|'.*' in math \(.*\)|'.*' used as a (value|number|condition) in math \(.*\)|a number with units.*"
     r"|reaction '.*' changes no species outside rules|.* has no math|parameter '.*' has the value .*"
     r"|units that do not agree in .*|initial assignment to '.*' that cannot be evaluated at load"
@@ -45,7 +46,7 @@ DOCUMENTED = re.compile(
     r"|species '.*' is in '.*' but reaction extents are in '.*' \(SBML would need a conversion factor\)"
 )
 #: Cases passing when this count was last raised (443 of 513); fewer means something broke.
-PASSING_AT_LEAST = 443
+PASSING_AT_LEAST = 445
 _outcomes: dict[str, str] = {}
 #: Cases whose units disagree, simulated as written with a UnitWarning: 01564 (rate laws such
 #: as 1*sin(0), a number times zero, read as dimensionless where SBML needs substance per

@@ -19,6 +19,8 @@ parameter                                 ``Parameter``
 local parameter                           ``Parameter`` named ``<reaction id>_<id>``
 reaction with kinetic law                 ``Reaction``: ``mass_action(kf[, kr])`` when the law
                                           is exactly that, else the law (an extent rate)
+species reference's stoichiometry         its coefficient in the equation: any positive
+(positive, up to 1e6)                     number (``0.25 A -> 8.5 B``), whole numbers as ints
 function definition                       inlined into the expressions that call it
 initial assignment                        evaluated once, at load (by libsbml), into the value
 assignment rule (parameter or species)    ``Observable``, inlined where the name is used
@@ -44,8 +46,9 @@ and their inverses (``arcsin`` …)         ``asin`` … ``acot``, ``asinh`` …
 Not representable, so refused: events that set parameters or compartments (unless every
 event is at a fixed time, setting constants), algebraic rules, rate rules for compartments
 (variable volumes), assignment rules for compartments or stoichiometries, constraints, fast
-reactions, non-integer or variable stoichiometry, conversion factors, compartments of other
-than 0, 1, 2 or 3 dimensions, compartments of 0 dimensions with a size (Level 3 lets one
+reactions, variable stoichiometry or one that is not a positive number up to 1e6 (zero,
+negative, NaN, infinite), conversion factors, compartments of other than 0, 1, 2 or 3
+dimensions, compartments of 0 dimensions with a size (Level 3 lets one
 scale concentrations, which a compartment without a size cannot), SBML packages other than
 layout and render, and math outside the expression language (a condition used as a number
 or a number as a condition, ``factorial``, ``delay``, ``rateOf`` …).
@@ -74,7 +77,8 @@ become explicit kinetic laws, observables become assignment rules, model variabl
 parameters with a rate rule (the sum of their reactions' rates), and one protocol becomes
 initial values and events (see :func:`write_sbml`); the model's own events are written as
 they are. A compartment's ``spatialDimensions`` follow its size's unit (3 a volume, 2 an area,
-1 a length, 0 a compartment without a size), so reading the file back keeps them.
+1 a length, 0 a compartment without a size), so reading the file back keeps them; so are
+stoichiometries, whole or not.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
@@ -60,6 +61,8 @@ from degranulation.network import (
     Step,
     StepAction,
     UnitValue,
+    coefficient_number,
+    exact,
 )
 from degranulation.units import UnitSystem
 
@@ -562,14 +565,14 @@ class Importer:
     def _equation(self, reaction: Any) -> tuple[str, str] | None:
         sides = []
         for references in (reaction.getListOfReactants(), reaction.getListOfProducts()):
-            terms: dict[str, int] = {}
+            terms: dict[str, Fraction] = {}
             for reference in references:
                 sid = reference.getSpecies()
                 stoichiometry = reference.getStoichiometry()
-                if not 0 < stoichiometry <= MAX_STOICHIOMETRY or stoichiometry != int(stoichiometry):
+                if not 0 < stoichiometry <= MAX_STOICHIOMETRY:
                     self.features.append(
                         f"stoichiometry {stoichiometry:g} of '{sid}' in reaction '{reaction.getId()}' "
-                        f"(only positive integers up to {MAX_STOICHIOMETRY:g} are supported)"
+                        f"(only positive numbers up to {MAX_STOICHIOMETRY:g} are supported)"
                     )
                     return None
                 if sid in self.rules or sid in self.rate_rules:
@@ -577,9 +580,12 @@ class Importer:
                     if not (species.getBoundaryCondition() or species.getConstant()):
                         self.features.append(f"species '{sid}' is set by a rule and changed by reactions")
                     continue  # a boundary species set by a rule: reactions do not change it
-                terms[sid] = terms.get(sid, 0) + int(stoichiometry)
+                terms[sid] = terms.get(sid, Fraction(0)) + exact(float(stoichiometry))
             sides.append(
-                " + ".join(self.ids[s] if n == 1 else f"{n} {self.ids[s]}" for s, n in terms.items())
+                " + ".join(
+                    self.ids[s] if n == 1 else f"{coefficient_number(n)!r} {self.ids[s]}"
+                    for s, n in terms.items()
+                )
             )
         if not any(sides):
             self.features.append(f"reaction '{reaction.getId()}' changes no species outside rules")

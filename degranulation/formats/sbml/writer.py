@@ -332,7 +332,7 @@ class Exporter:
 _SI_TEXT: Final = {"[mass]": "kg", "[current]": "A", "[temperature]": "K", "[luminosity]": "cd"}
 
 
-def _reference(reference: Any, species: str, coefficient: int) -> None:
+def _reference(reference: Any, species: str, coefficient: float) -> None:
     reference.setSpecies(species)
     reference.setStoichiometry(coefficient)
     reference.setConstant(True)
