@@ -34,6 +34,8 @@ other events setting species              ``ModelEvent`` (trigger, assignments, 
                                           priority, persistent, initialValue,
                                           useValuesFromTriggerTime)
 unit definition                           pint unit text (its ``name`` if pint reads it)
+hierarchical model (``comp`` package)     the flat model libsbml's flattening converter
+                                          makes (``sub1__A`` for ``A`` in submodel ``sub1``)
 math: arithmetic, ``exp ln log root``     the same in expression text (``ln`` is ``log``,
 ``abs min max floor ceiling``             ``ceiling`` is ``ceil``)
 trigonometric and hyperbolic functions    ``sin cos tan sec csc cot``, ``sinh`` … ``coth``,
@@ -50,8 +52,8 @@ reactions, variable stoichiometry or one that is not a positive number up to 1e6
 negative, NaN, infinite), conversion factors, compartments of other than 0, 1, 2 or 3
 dimensions, compartments of 0 dimensions with a size (Level 3 lets one
 scale concentrations, which a compartment without a size cannot), SBML packages other than
-layout and render, and math outside the expression language (a condition used as a number
-or a number as a condition, ``factorial``, ``delay``, ``rateOf`` …).
+comp (when libsbml can flatten it), layout and render, and math outside the expression
+language (a condition used as a number or a number as a condition, ``factorial``, ``delay``, ``rateOf`` …).
 
 Units: SBML math is evaluated on bare numbers, each in its declared unit. Where the file
 declares none the convention is SBML Level 2's: substance ``mol``, volume ``L``, area

@@ -97,7 +97,7 @@ class Importer:
         self.strict_units = strict_units
         # units that disagree, when not strict: the model takes SBML's numbers as written
         self.unit_notes: list[str] = []
-        self.features += list(self._packages())
+        self.features += list(self._packages(self._flatten()))
         self.initial_assignments = [a.getSymbol() for a in document.getModel().getListOfInitialAssignments()]
         check_math(document.getModel(), file)  # before libsbml inlines function definitions
         self._convert()
@@ -191,12 +191,29 @@ class Importer:
 
     # -- structure ---------------------------------------------------------------------------
 
-    def _packages(self) -> Iterator[str]:
+    def _flatten(self) -> str:
+        """A hierarchical model (the 'comp' package) becomes the one flat model it stands for,
+        by libsbml's flattening converter; returns why it could not ("" when it could)."""
+        if self.document.getPlugin("comp") is None:
+            return ""
+        properties = self.lib.ConversionProperties()
+        properties.addOption("flatten comp", True)
+        if self.document.convert(properties) == self.lib.LIBSBML_OPERATION_SUCCESS:
+            return ""
+        errors = self.document.getErrorLog()
+        reasons = {
+            " ".join(error.getShortMessage().split())
+            for error in (errors.getError(i) for i in range(errors.getNumErrors()))
+            if error.getSeverity() >= self.lib.LIBSBML_SEV_ERROR
+        }
+        return "; ".join(sorted(reasons)) or "libsbml could not flatten it"
+
+    def _packages(self, unflattened: str) -> Iterator[str]:
         document = self.document
         for i in range(document.getNumPlugins()):
             name = document.getPlugin(i).getPackageName()
             if name not in _GRAPHICAL_PACKAGES:
-                yield f"SBML package '{name}'"
+                yield f"SBML package '{name}'" + (f" ({unflattened})" if name == "comp" else "")
         for i in range(document.getNumUnknownPackages()):
             yield f"SBML package '{document.getUnknownPackagePrefix(i)}'"
 
