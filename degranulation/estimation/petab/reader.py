@@ -410,7 +410,8 @@ class Builder:
         for assignment in self.sbml.getListOfInitialAssignments():
             target = assignment.getSymbol()
             used = sorted(names_in(assignment.getMath()) & changed)
-            if used and target not in self.species_index:  # a state's is evaluated per condition
+            # a state's is evaluated per condition; a constant's from constants is a rule
+            if used and target not in self.species_index and target not in self.observable_index:
                 self.features.append(
                     f"initial assignment of '{target}' depends on {used}, which the PEtab tables set"
                 )
@@ -472,7 +473,7 @@ class Builder:
             if assignment is not None:
                 try:
                     text = ast_to_text(assignment.getMath(), names, {})
-                    expr = parse_expression(text).expr
+                    expr = self.inline_rules(parse_expression(text).expr)
                 except (MathFeature, ExpressionError) as exc:
                     self.features.append(f"initial assignment of '{sid}': {exc}")
                     found.append(math.nan)
@@ -513,6 +514,19 @@ class Builder:
             formula = self.formula(expr, resolve, f"{sid} = {text}")
             found.append(math.nan if formula is None else formula)
         return found
+
+    def inline_rules(self, expr: sympy.Expr) -> sympy.Expr:
+        """``expr`` with each assignment-rule variable (an observable of the import) replaced by
+        its math, which is its value at t0 where an initial assignment uses it."""
+        from degranulation.expressions import parse_expression
+
+        rules = {o.id: o.expr for o in self.imported.model.observables}
+        for _ in range(len(rules) + 1):  # a cycle is refused by the model's validation
+            used = {s for s in expr.free_symbols if s.name in rules}
+            if not used:
+                break
+            expr = expr.xreplace({s: parse_expression(rules[s.name]).expr for s in used})
+        return expr
 
     def initial_order(self) -> list[int]:
         """Species with initial formulas, each after the species its formula uses."""

@@ -235,10 +235,19 @@ class Importer:
                 self.features.append(f"libsbml could not apply '{option}'")
         model = self.document.getModel()
         _swap_booleans(model)
+        constant = _constant_assignments(self.lib, model)
         # What the 'expandInitialAssignments' converter does, without its full (and, for
         # large networks, slow) consistency check: the file was read without errors.
         if model.getNumInitialAssignments():
             self.lib.SBMLTransforms.expandInitialAssignments(model)
+        for target, formula in constant.items():
+            # A constant parameter assigned from constants at t0 equals that math at all times:
+            # kept as a rule, it follows a value set later (by a user or a PEtab condition),
+            # as SBML's initial assignment does, where a number taken at load would not.
+            rule = model.createAssignmentRule()
+            rule.setVariable(target)
+            rule.setMath(formula)
+            model.getParameter(target).setConstant(False)
         for target in self.initial_assignments:
             if model.getInitialAssignment(target) is not None:
                 self.features.append(f"initial assignment to '{target}' that cannot be evaluated at load")
@@ -962,6 +971,47 @@ class _EventMath:
             use_values_from_trigger_time=self.use_trigger_values,
             description=f"SBML {self.where}",
         )
+
+
+def _constant_assignments(libsbml: Any, model: Any) -> dict[str, Any]:
+    """Initial assignments (target → a copy of the math) to constant parameters that no rule
+    or event sets, whose math names constant parameters and compartments (or other such
+    targets), at least one, and neither time, ``delay`` nor ``rateOf``."""
+    changed = {r.getVariable() for r in model.getListOfRules()} | {
+        a.getVariable() for e in model.getListOfEvents() for a in e.getListOfEventAssignments()
+    }
+    constants = {
+        record.getId()
+        for record in (*model.getListOfParameters(), *model.getListOfCompartments())
+        if record.getConstant() and record.getId() not in changed
+    }
+    candidates = {
+        a.getSymbol(): a.getMath()
+        for a in model.getListOfInitialAssignments()
+        if a.getSymbol() in constants and model.getParameter(a.getSymbol()) is not None and a.isSetMath()
+    }
+    timed = (libsbml.AST_NAME_TIME, libsbml.AST_FUNCTION_DELAY, libsbml.AST_FUNCTION_RATE_OF)
+    found: dict[str, Any] = {}
+    while True:  # a target's math may name another target: add those whose names are settled
+        settled = constants - set(candidates) | set(found)
+        new = {
+            target: math
+            for target, math in candidates.items()
+            if target not in found
+            and names_in(math)
+            and names_in(math) <= settled
+            and not _has_node(math, timed)
+        }
+        if not new:
+            return {target: math.deepCopy() for target, math in found.items()}
+        found.update(new)
+
+
+def _has_node(node: Any, types: tuple[int, ...]) -> bool:
+    """Whether libsbml math ``node`` has a node of one of ``types``."""
+    return node.getType() in types or any(
+        _has_node(node.getChild(i), types) for i in range(node.getNumChildren())
+    )
 
 
 def _swap_booleans(model: Any) -> None:
