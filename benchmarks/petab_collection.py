@@ -98,12 +98,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every record here")
     args = parser.parse_args(argv)
     known = references(args.root)
-    problems = sorted(p for p in (args.root / "Benchmark-Models").iterdir() if (p / f"{p.name}.yaml").is_file())
+    problems = sorted(
+        p for p in (args.root / "Benchmark-Models").iterdir() if (p / f"{p.name}.yaml").is_file()
+    )
     if args.only:
         problems = [p for p in problems if p.name in args.only]
     records = {}
     for folder in problems:
-        record = run_problem(folder / f"{folder.name}.yaml", known.get(folder.name), args.limit, args.import_limit)
+        record = run_problem(
+            folder / f"{folder.name}.yaml", known.get(folder.name), args.limit, args.import_limit
+        )
         records[folder.name] = record
         detail = record.get("message") or "; ".join(record.get("features", []))[:200]
         numbers = f"llh {record['llh']:.6g} vs {record['reference']:.6g}" if "delta" in record else ""

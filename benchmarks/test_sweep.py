@@ -113,7 +113,8 @@ def test_earm_dose_sweep_per_dose_time(benchmark):
         )
     )
     benchmark.pedantic(lambda: None, rounds=1)
-    # tests/data/pysb_earm/README.md: CPARP_total = 999383 at t_end for L_0 = 3000; nearby doses end there too.
+    # tests/data/pysb_earm/README.md: CPARP_total = 999383 at t_end for L_0 = 3000;
+    # nearby doses end there too.
     assert float(one["CPARP_total"].pint.magnitude[-1]) == pytest.approx(
         float(serial["CPARP_total"].pint.magnitude[n // 2, -1]), rel=1e-5
     )

@@ -71,7 +71,8 @@ def test_a_model_read_again_is_not_validated_again(model_file, tmp_path, runs):
 def test_a_changed_model_file_is_validated_again(model_file, tmp_path, runs):
     cache = tmp_path / "cache"
     load_fresh(model_file, cache)
-    model_file.write_text(BUNDLED.replace('value = "2.5e-4 1/(molecule*s)"', 'value = "-2.5e-4 1/(molecule*s)"'))
+    negative = BUNDLED.replace('value = "2.5e-4 1/(molecule*s)"', 'value = "-2.5e-4 1/(molecule*s)"')
+    model_file.write_text(negative)
     for _ in range(2):  # errors are never stored: checked each time
         with pytest.raises(ModelValidationError) as caught:
             load_fresh(model_file, cache)
