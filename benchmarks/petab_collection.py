@@ -6,8 +6,11 @@ this script takes its location::
 
     python benchmarks/petab_collection.py PATH/TO/petab-benchmark [--only NAME ...] [--json out.json]
 
-``PATH`` holds ``Benchmark-Models/<problem>/<problem>.yaml`` and
-``references/amici_benchmark_models.yaml`` / ``references/llh_amici_1.0.1.json``. Each problem
+``PATH`` holds ``Benchmark-Models/<problem>/<problem>.yaml`` (or ``problem.yaml``) and
+``references/amici_benchmark_models.yaml`` / ``references/llh_amici_1.0.1.json``. A problem
+with no AMICI reference is compared with PEtab's log-likelihood of the simulated-data table its
+folder ships (its authors' simulation at the nominal parameters), where PEtab can evaluate it
+(``reference_source: simulated data`` in the record). Each problem
 runs in a fresh process (so one that hangs or crashes cannot take the others with it) with a
 time limit: ``--import-limit`` seconds to import (the target is 60 s) and ``--limit`` seconds in
 all. Outcomes:
@@ -35,6 +38,24 @@ warnings.simplefilter("ignore")
 t0 = time.perf_counter()
 import degranulation as dg
 out = {}
+
+
+def simulated_llh(yaml_file):
+    # PEtab's llh of the problem's own simulated-data table (its authors' simulation at the
+    # nominal parameters), where the folder has one and PEtab can evaluate it; else None.
+    from pathlib import Path
+    import petab.v1 as petab
+    folder = Path(yaml_file).parent
+    tables = sorted(folder.glob("simulatedData_*.tsv")) + sorted(folder.glob("simulations.tsv"))
+    if not tables:
+        return None
+    try:
+        given = petab.Problem.from_yaml(yaml_file)
+        simulated = petab.get_simulation_df(str(tables[0]))
+        return float(petab.calculate_llh(
+            given.measurement_df, simulated, given.observable_df, given.parameter_df))
+    except Exception:  # PEtab cannot evaluate noise formulas that use model states
+        return None
 try:
     problem = dg.read_petab(sys.argv[1])
     out["import_s"] = time.perf_counter() - t0
@@ -42,6 +63,7 @@ try:
     t1 = time.perf_counter()
     result = problem.simulate()
     out.update(llh=result.llh, simulate_s=time.perf_counter() - t1)
+    out["simulated_llh"] = simulated_llh(sys.argv[1])
 except dg.UnsupportedFeatureError as exc:
     out.update(outcome="refused", features=list(exc.features))
 except Exception as exc:
@@ -58,6 +80,14 @@ def references(root: Path) -> dict[str, float]:
     listed = yaml.safe_load((root / "references" / "amici_benchmark_models.yaml").read_text())
     found.update({name: entry["llh"] for name, entry in listed.items() if "llh" in entry})
     return found
+
+
+def problem_file(folder: Path) -> Path | None:
+    """A problem's YAML file: ``<folder name>.yaml``, or ``problem.yaml`` (the newer layout)."""
+    for candidate in (folder / f"{folder.name}.yaml", folder / "problem.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def run_problem(yaml_file: Path, reference: float | None, limit: float, import_limit: float) -> dict:
@@ -79,6 +109,9 @@ def run_problem(yaml_file: Path, reference: float | None, limit: float, import_l
     record.pop("stage")
     if "outcome" in record:
         return record
+    if reference is None and record.get("simulated_llh") is not None:
+        reference = record["simulated_llh"]
+        record["reference_source"] = "simulated data"
     if reference is None:
         return {**record, "outcome": "no reference"}
     delta = abs(record["llh"] - reference)
@@ -98,21 +131,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every record here")
     args = parser.parse_args(argv)
     known = references(args.root)
-    problems = sorted(
-        p for p in (args.root / "Benchmark-Models").iterdir() if (p / f"{p.name}.yaml").is_file()
-    )
-    if args.only:
-        problems = [p for p in problems if p.name in args.only]
+    problems = {
+        folder.name: found
+        for folder in sorted((args.root / "Benchmark-Models").iterdir())
+        if (found := problem_file(folder)) is not None and (not args.only or folder.name in args.only)
+    }
     records = {}
-    for folder in problems:
-        record = run_problem(
-            folder / f"{folder.name}.yaml", known.get(folder.name), args.limit, args.import_limit
-        )
-        records[folder.name] = record
+    for name, yaml_file in problems.items():
+        record = run_problem(yaml_file, known.get(name), args.limit, args.import_limit)
+        records[name] = record
         detail = record.get("message") or "; ".join(record.get("features", []))[:200]
-        numbers = f"llh {record['llh']:.6g} vs {record['reference']:.6g}" if "delta" in record else ""
+        source = " (simulated data)" if "reference_source" in record else ""
+        numbers = f"llh {record['llh']:.6g} vs {record['reference']:.6g}{source}" if "delta" in record else ""
         timing = f"import {record['import_s']:.1f} s" if "import_s" in record else ""
-        print(f"{folder.name:40s} {record['outcome']:10s} {timing:16s} {numbers} {detail}", flush=True)
+        print(f"{name:40s} {record['outcome']:10s} {timing:16s} {numbers} {detail}", flush=True)
         if args.json:
             args.json.write_text(json.dumps(records, indent=1))
     tally = Counter(r["outcome"] for r in records.values())
