@@ -98,6 +98,7 @@ class Importer:
         # units that disagree, when not strict: the model takes SBML's numbers as written
         self.unit_notes: list[str] = []
         self.features += list(self._packages(self._flatten()))
+        _drop_missing_math(document.getModel())
         self.initial_assignments = [a.getSymbol() for a in document.getModel().getListOfInitialAssignments()]
         check_math(document.getModel(), file)  # before libsbml inlines function definitions
         self._convert()
@@ -1005,6 +1006,31 @@ def _constant_assignments(libsbml: Any, model: Any) -> dict[str, Any]:
         if not new:
             return {target: math.deepCopy() for target, math in found.items()}
         found.update(new)
+
+
+def _drop_missing_math(model: Any) -> None:
+    """Remove what SBML Level 3 Version 2 lets a file leave without math, which then has no
+    effect: a rule or initial assignment (the variable keeps its value), an event without a
+    trigger or trigger math (it never fires), an event assignment (skipped), a delay (none)
+    and a priority (none)."""
+    for rules in (model.getListOfRules(), model.getListOfInitialAssignments()):
+        for i in reversed(range(rules.size())):
+            if not rules.get(i).isSetMath():
+                rules.remove(i)
+    events = model.getListOfEvents()
+    for i in reversed(range(events.size())):
+        event = events.get(i)
+        if event.getTrigger() is None or not event.getTrigger().isSetMath():
+            events.remove(i)
+            continue
+        assignments = event.getListOfEventAssignments()
+        for j in reversed(range(assignments.size())):
+            if not assignments.get(j).isSetMath():
+                assignments.remove(j)
+        if event.isSetDelay() and not event.getDelay().isSetMath():
+            event.unsetDelay()
+        if event.isSetPriority() and not event.getPriority().isSetMath():
+            event.unsetPriority()
 
 
 def _has_node(node: Any, types: tuple[int, ...]) -> bool:
