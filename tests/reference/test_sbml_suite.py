@@ -38,7 +38,7 @@ DOCUMENTED = re.compile(
     r"|compartment '.*' in .*, which is not a volume unit"
     r"|compartment '.*' has no size|rate rule for compartment '.*'"
     r"|assignment rule for (compartment|stoichiometry) '.*'"
-    r"|stoichiometry .* \(only positive numbers up to .*\)"
+    r"|stoichiometry .* \(only finite numbers up to .* in size are supported\)"
     r"|'.*' in math \(.*\)|'.*' used as a (value|number|condition) in math \(.*\)|a number with units.*"
     r"|reaction '.*' changes no species outside rules|.* has no math|parameter '.*' has the value .*"
     r"|units that do not agree in .*|initial assignment to '.*' that cannot be evaluated at load"

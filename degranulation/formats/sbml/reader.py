@@ -590,16 +590,17 @@ class Importer:
             )
 
     def _equation(self, reaction: Any) -> tuple[str, str] | None:
-        sides = []
-        for references in (reaction.getListOfReactants(), reaction.getListOfProducts()):
-            terms: dict[str, Fraction] = {}
+        """The reaction's two sides; a reactant of stoichiometry ``-n`` is a product of ``n``
+        (and the reverse), one of 0 is left out: SBML's rates of change are the same."""
+        sides: tuple[dict[str, Fraction], dict[str, Fraction]] = ({}, {})
+        for side, references in enumerate((reaction.getListOfReactants(), reaction.getListOfProducts())):
             for reference in references:
                 sid = reference.getSpecies()
                 stoichiometry = reference.getStoichiometry()
-                if not 0 < stoichiometry <= MAX_STOICHIOMETRY:
+                if not abs(stoichiometry) <= MAX_STOICHIOMETRY:  # NaN too
                     self.features.append(
                         f"stoichiometry {stoichiometry:g} of '{sid}' in reaction '{reaction.getId()}' "
-                        f"(only positive numbers up to {MAX_STOICHIOMETRY:g} are supported)"
+                        f"(only finite numbers up to {MAX_STOICHIOMETRY:g} in size are supported)"
                     )
                     return None
                 if sid in self.rules or sid in self.rate_rules:
@@ -607,17 +608,19 @@ class Importer:
                     if not (species.getBoundaryCondition() or species.getConstant()):
                         self.features.append(f"species '{sid}' is set by a rule and changed by reactions")
                     continue  # a boundary species set by a rule: reactions do not change it
-                terms[sid] = terms.get(sid, Fraction(0)) + exact(float(stoichiometry))
-            sides.append(
-                " + ".join(
-                    self.ids[s] if n == 1 else f"{coefficient_number(n)!r} {self.ids[s]}"
-                    for s, n in terms.items()
-                )
+                if stoichiometry != 0:
+                    terms = sides[side if stoichiometry > 0 else 1 - side]
+                    terms[sid] = terms.get(sid, Fraction(0)) + exact(abs(float(stoichiometry)))
+        texts = [
+            " + ".join(
+                self.ids[s] if n == 1 else f"{coefficient_number(n)!r} {self.ids[s]}" for s, n in terms.items()
             )
-        if not any(sides):
+            for terms in sides
+        ]
+        if not any(texts):
             self.features.append(f"reaction '{reaction.getId()}' changes no species outside rules")
             return None
-        return sides[0] or "0", sides[1] or "0"
+        return texts[0] or "0", texts[1] or "0"
 
     def _rate_rules(self) -> Iterator[tuple[Reaction, Any]]:
         """A species' rate rule as a reaction ``0 -> S`` whose extent rate is the rule times
