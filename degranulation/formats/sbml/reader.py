@@ -122,6 +122,8 @@ class Importer:
         # what SBML math may name (reaction ids are rates in SBML, which expressions lack)
         self.names = {sid: new for sid, new in self.ids.items() if self.sbml.getReaction(sid) is None}
         self.rule_exprs: dict[str, Any] = {}
+        # kinetic laws of reactions whose ids math uses (SBML: the id is the reaction's rate)
+        self.laws: dict[str, tuple[str, Any]] = {}
         self.reacting = {  # species that reactions change
             reference.getSpecies()
             for reaction in self.sbml.getListOfReactions()
@@ -542,23 +544,61 @@ class Importer:
         return None
 
     def _assignment_rules(self) -> list[str]:
-        """Assignment rules in dependency order; each one's text is inlined where it is used."""
-        pending = dict(self.rules)
+        """Assignment rules in dependency order; each one's text is inlined where it is used,
+        and so is the kinetic law of each reaction whose id math uses (its rate, in SBML)."""
+        laws = {
+            rid: reaction.getKineticLaw()
+            for rid in self._reactions_in_math()
+            if (reaction := self.sbml.getReaction(rid)) is not None
+        }
+        pending: dict[str, Any] = {**self.rules, **laws}
         done: list[str] = []
         while pending:
-            ready = [v for v, rule in pending.items() if not (names_in(rule.getMath()) & set(pending) - {v})]
+            ready = [
+                v
+                for v, element in pending.items()
+                if not (names_in(element.getMath() if element is not None else None) & set(pending) - {v})
+            ]
             if not ready:
                 self.features.append(
                     f"assignment rules for {sorted(pending)} depend on each other in a cycle"
                 )
                 break
             for variable in ready:
-                rule = pending.pop(variable)
-                math = self._math(rule.getMath(), f"assignment rule for '{variable}'", self.ids[variable])
+                element = pending.pop(variable)
+                if variable in laws:
+                    self._law(variable, element)
+                    continue
+                math = self._math(element.getMath(), f"assignment rule for '{variable}'", self.ids[variable])
                 if math is not None:
                     self.values[variable], self.rule_exprs[variable] = math
                     done.append(variable)
         return done
+
+    def _reactions_in_math(self) -> set[str]:
+        """The reaction ids that the rules', kinetic laws' and events' math uses."""
+        model = self.sbml
+        elements = [*model.getListOfRules(), *(r.getKineticLaw() for r in model.getListOfReactions())]
+        for event in model.getListOfEvents():
+            elements += [event.getTrigger(), event.getDelay(), event.getPriority()]
+            elements += list(event.getListOfEventAssignments())
+        used: set[str] = set()
+        for element in elements:
+            if element is not None:
+                used |= names_in(element.getMath())
+        return {r.getId() for r in model.getListOfReactions()} & used
+
+    def _law(self, rid: str, law: Any) -> tuple[str, Any] | None:
+        """The kinetic law of reaction ``rid`` as text and SymPy (made once, kept in
+        ``self.laws`` and, for math that names the reaction, ``self.values``)."""
+        if rid not in self.laws:
+            where = f"kinetic law of reaction '{rid}'"
+            math = self._math(law.getMath() if law is not None else None, where, self.ids[rid])
+            if math is None:
+                return None
+            self.laws[rid] = math
+            self.values[rid] = math[0]
+        return self.laws[rid]
 
     def _observable(self, sid: str, unknown: Mapping[str, Unit], literal: Callable[[str], str]) -> Observable:
         unit = self.units.get(sid) or unknown[sid]
@@ -574,10 +614,10 @@ class Importer:
     def _reactions(self) -> Iterator[tuple[Reaction, Any]]:
         for reaction in self.sbml.getListOfReactions():
             rid = reaction.getId()
-            law = reaction.getKineticLaw()
-            where = f"kinetic law of reaction '{rid}'"
-            math = self._math(law.getMath() if law is not None else None, where, self.ids[rid])
             equation = self._equation(reaction)
+            if equation == ("0", "0"):  # it only gives math its rate, by its id
+                continue
+            math = self._law(rid, reaction.getKineticLaw())
             if math is None or equation is None:
                 continue
             text, expr = math
@@ -590,7 +630,7 @@ class Importer:
             )
 
     def _equation(self, reaction: Any) -> tuple[str, str] | None:
-        """The reaction's two sides; a reactant of stoichiometry ``-n`` is a product of ``n``
+        """The reaction's two sides (``"0"`` for none); a reactant of stoichiometry ``-n`` is a product of ``n``
         (and the reverse), one of 0 is left out: SBML's rates of change are the same."""
         sides: tuple[dict[str, Fraction], dict[str, Fraction]] = ({}, {})
         for side, references in enumerate((reaction.getListOfReactants(), reaction.getListOfProducts())):
@@ -617,9 +657,6 @@ class Importer:
             )
             for terms in sides
         ]
-        if not any(texts):
-            self.features.append(f"reaction '{reaction.getId()}' changes no species outside rules")
-            return None
         return texts[0] or "0", texts[1] or "0"
 
     def _rate_rules(self) -> Iterator[tuple[Reaction, Any]]:
@@ -704,6 +741,10 @@ class Importer:
                 )
                 continue
             inference.require(expr, self.rate_unit, f"reaction '{model_ids.get(reaction.id, reaction.id)}'")
+        modelled = {model_ids.get(reaction.id) for reaction, _ in reactions}
+        for rid, (_, expr) in self.laws.items():
+            if rid not in modelled:  # a reaction that only gives math its rate
+                inference.require(expr, self.rate_unit, f"reaction '{rid}'")
         for sid in rules:
             inference.require(self.rule_exprs[sid], self.ids[sid], f"assignment rule for '{sid}'")
         for event in events:
