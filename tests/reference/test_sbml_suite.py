@@ -33,8 +33,6 @@ CASES = sorted(p.name for p in (SUITE / "cases").iterdir())
 #: The limitations documented in degranulation.formats.sbml; an unsupported case must name only these.
 DOCUMENTED = re.compile(
     r"event '.*' (is not triggered at a fixed time|has a delay|assigns .*)"
-    r"|compartment '.*' has [\d.]+ spatial dimensions \(only 0, 1, 2 or 3 are supported\)"
-    r"|compartment '.*' has 0 spatial dimensions and a size"
     r"|compartment '.*' in .*, which is not a volume unit"
     r"|compartment '.*' has no size|rate rule for compartment '.*'"
     r"|assignment rule for (compartment|stoichiometry) '.*'"

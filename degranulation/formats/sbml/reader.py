@@ -380,17 +380,12 @@ class Importer:
         for compartment in self.sbml.getListOfCompartments():
             cid = compartment.getId()
             where = f"compartment '{cid}'"
-            dimensions = _spatial_dimensions(compartment)
-            if dimensions == 0:
+            if _sizeless(compartment):
                 yield self._point(compartment)
                 continue
-            if dimensions not in SIZE_NAMES:
-                self.features.append(
-                    f"{where} has {dimensions:g} spatial dimensions (only 0, 1, 2 or 3 are supported)"
-                )
             if not compartment.isSetSize():
                 self.features.append(f"{where} has no size")
-            size = SIZE_NAMES[int(dimensions)] if dimensions in SIZE_NAMES else "volume"
+            size = SIZE_NAMES.get(_spatial_dimensions(compartment)) or self._declared_size(compartment)
             unit = self._unit(compartment.getUnits(), self._size_unit(size), size, where)
             self.units[cid] = unit
             yield Compartment(
@@ -400,15 +395,26 @@ class Importer:
             )
 
     def _point(self, compartment: Any) -> Compartment:
-        """A compartment of 0 spatial dimensions has no size (SBML Level 2 forbids one; test
-        case 01809 gives one, to scale concentrations, which a size of 1 cannot): its species
-        are amounts, and its size is ``1 dimensionless`` (see :mod:`degranulation.dimensions`)."""
-        if compartment.isSetSize():
-            self.features.append(f"compartment '{compartment.getId()}' has 0 spatial dimensions and a size")
+        """A compartment of 0 spatial dimensions without a size: its species are amounts, and
+        its size is ``1 dimensionless`` (see :mod:`degranulation.dimensions`)."""
         self.units[compartment.getId()] = Unit(1.0, "dimensionless")
         return Compartment(
             self.ids[compartment.getId()], UnitValue(1.0, "dimensionless"), label=compartment.getName()
         )
+
+    def _declared_size(self, compartment: Any) -> str:
+        """What the size of a compartment of other than 1, 2 or 3 spatial dimensions (0 with a
+        size, 7, 2.7) is: in SBML Level 3 they do not change the math, so its size is the number
+        given, a volume unless its declared unit is an area or a length."""
+        try:
+            unit = unit_from_reference(self.sbml, compartment.getUnits())
+            vector = unit.vector() if unit is not None else None
+        except UnitProblem:
+            return "volume"  # reported where the unit is read
+        for size in ("area", "length"):
+            if vector is not None and tuple(vector[1:4]) == _DIMENSIONS[size] and not any(vector[4:]):
+                return size
+        return "volume"
 
     def _size_unit(self, size: str) -> Unit:
         """The model's unit of a compartment ``size`` ("volume", "area" or "length"): Level 3's
@@ -441,7 +447,7 @@ class Importer:
                     f"'{self.extent}', the extent unit",
                 )
                 substance = self.extent  # without a conversion factor SBML adds extents as they are
-            point = _spatial_dimensions(compartment) == 0
+            point = _sizeless(compartment)
             size = 1.0 if point else compartment.getSize()  # without a size any number is an amount
             if species.isSetInitialAmount():
                 amount = species.getInitialAmount()
@@ -1161,6 +1167,12 @@ def unused_id(name: str, taken: set[str]) -> str:
 def _spatial_dimensions(compartment: Any) -> float:
     """SBML ``spatialDimensions`` (3 where unset: Level 3's default is undefined, Level 2's 3)."""
     return compartment.getSpatialDimensionsAsDouble() if compartment.isSetSpatialDimensions() else 3.0
+
+
+def _sizeless(compartment: Any) -> bool:
+    """Whether a compartment has 0 spatial dimensions and no size (one with a size, which
+    SBML Level 3 allows, is a size like any other)."""
+    return _spatial_dimensions(compartment) == 0 and not compartment.isSetSize()
 
 
 def _identifier(text: str) -> str:
