@@ -251,6 +251,7 @@ class Importer:
             rule.setVariable(target)
             rule.setMath(formula)
             model.getParameter(target).setConstant(False)
+        _constant_stoichiometries(self.lib, model)
         for target in self.initial_assignments:
             if model.getInitialAssignment(target) is not None:
                 self.features.append(f"initial assignment to '{target}' that cannot be evaluated at load")
@@ -1056,6 +1057,31 @@ def _constant_assignments(libsbml: Any, model: Any) -> dict[str, Any]:
         if not new:
             return {target: math.deepCopy() for target, math in found.items()}
         found.update(new)
+
+
+def _constant_stoichiometries(libsbml: Any, model: Any) -> None:
+    """An assignment rule that sets a species reference's stoichiometry to math of numbers
+    and constant parameters and compartments (``Xref = 3``, test case 00971) gives it one value
+    at all times: that value becomes the stoichiometry, and the rule goes. The others stay,
+    to be refused (expression text has no stoichiometry that changes in time)."""
+    constants = {
+        record.getId(): repr(record.getValue() if model.getParameter(record.getId()) else record.getSize())
+        for record in (*model.getListOfParameters(), *model.getListOfCompartments())
+        if record.getConstant()
+    }
+    rules = model.getListOfRules()
+    for i in reversed(range(rules.size())):
+        rule = rules.get(i)
+        reference = model.getElementBySId(rule.getVariable()) if rule.isAssignment() else None
+        if reference is None or reference.getTypeCode() != libsbml.SBML_SPECIES_REFERENCE:
+            continue
+        try:
+            value = parse_expression(ast_to_text(rule.getMath(), constants, {})).expr
+        except (MathFeature, ExpressionError):
+            continue
+        if value.is_number and value.is_finite:
+            reference.setStoichiometry(float(value))
+            rules.remove(i)
 
 
 def _drop_missing_math(model: Any) -> None:
