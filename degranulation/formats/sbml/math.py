@@ -6,11 +6,13 @@ Only what expression text can say is translated: arithmetic, powers, ``exp``, ``
 ``log`` (base 10 or any base), ``root``, ``abs``, ``min``, ``max``, ``floor``, ``ceiling``,
 the trigonometric and hyperbolic functions and their inverses (``arcsin`` ↔ ``asin`` …),
 ``piecewise`` whose conditions are relations (``lt leq gt geq eq neq``), ``and``, ``or``,
-``not``, ``xor`` and ``implies`` (written with ``and or not``), ``true`` and ``false``,
-``time``, ``avogadro``, π and e, and ``factorial`` of a constant (its number,
-computed here). Anything else (a condition used as a number or a number as
-a condition, ``delay``, ``rateOf``, ``factorial`` of a value that changes …) raises :class:`MathFeature`, which the
-reader collects into one :class:`~degranulation.errors.UnsupportedFeatureError`.
+``not``, ``xor`` and ``implies`` (written with ``and or not``), ``true`` and ``false``, a
+piecewise of conditions used as a condition (written with ``and or not``), ``time``,
+``avogadro``, π and e, and ``factorial`` of a constant (its number, computed here). SBML's
+boolean/numeric interchange is written out first (:func:`with_booleans_swapped`). Anything
+else (``delay``, ``rateOf``, ``factorial`` of a value that changes …) raises
+:class:`MathFeature`, which the reader collects into one
+:class:`~degranulation.errors.UnsupportedFeatureError`.
 """
 
 from __future__ import annotations
