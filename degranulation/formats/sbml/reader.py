@@ -386,7 +386,10 @@ class Importer:
                 continue
             if not compartment.isSetSize():
                 self.features.append(f"{where} has no size")
-            size = SIZE_NAMES.get(_spatial_dimensions(compartment)) or self._declared_size(compartment)
+            dimensions = _spatial_dimensions(compartment)
+            size = (
+                SIZE_NAMES[int(dimensions)] if dimensions in SIZE_NAMES else self._declared_size(compartment)
+            )
             unit = self._unit(compartment.getUnits(), self._size_unit(size), size, where)
             self.units[cid] = unit
             yield Compartment(
@@ -637,8 +640,9 @@ class Importer:
             )
 
     def _equation(self, reaction: Any) -> tuple[str, str] | None:
-        """The reaction's two sides (``"0"`` for none); a reactant of stoichiometry ``-n`` is a product of ``n``
-        (and the reverse), one of 0 is left out: SBML's rates of change are the same."""
+        """The reaction's two sides (``"0"`` for none); a reactant of stoichiometry ``-n`` is a
+        product of ``n`` (and the reverse), one of 0 is left out: SBML's rates of change are the
+        same."""
         sides: tuple[dict[str, Fraction], dict[str, Fraction]] = ({}, {})
         for side, references in enumerate((reaction.getListOfReactants(), reaction.getListOfProducts())):
             for reference in references:
@@ -660,7 +664,8 @@ class Importer:
                     terms[sid] = terms.get(sid, Fraction(0)) + exact(abs(float(stoichiometry)))
         texts = [
             " + ".join(
-                self.ids[s] if n == 1 else f"{coefficient_number(n)!r} {self.ids[s]}" for s, n in terms.items()
+                self.ids[s] if n == 1 else f"{coefficient_number(n)!r} {self.ids[s]}"
+                for s, n in terms.items()
             )
             for terms in sides
         ]
