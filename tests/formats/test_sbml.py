@@ -147,12 +147,13 @@ def test_reserved_ids_are_renamed_and_simulate(tmp_path: Path) -> None:
 
 def test_every_unsupported_construct_is_listed_once(tmp_path: Path) -> None:
     document = sbml_document(
-        reactions=[("r", "A", "", "k * A * c * factorial(2)")],
+        reactions=[("r", "A", "", "k * A * c * delay(A, 1)")],
         species={"A": 1.0},
         parameters={"k": 1.0, "p": 0.0, "q": 0.0},
     )
     model = document.getModel()
-    model.getCompartment(0).setSpatialDimensions(2.7)  # 0, 1, 2 and 3 are read
+    constraint = model.createConstraint()
+    constraint.setMath(libsbml.parseL3Formula("A >= 0"))
     rule = model.createRateRule()  # a variable volume (a parameter's rate rule imports)
     rule.setVariable("c")
     rule.setMath(libsbml.parseL3Formula("1"))
@@ -173,7 +174,7 @@ def test_every_unsupported_construct_is_listed_once(tmp_path: Path) -> None:
     features = info.value.features
     # the event (a species level setting a parameter) imports since state events exist
     assert len(features) == 3, features
-    for expected in ("2.7 spatial dimensions", "rate rule for compartment 'c'", "'factorial' in math"):
+    for expected in ("1 constraint(s)", "rate rule for compartment 'c'", "'delay' in math"):
         assert sum(expected in f for f in features) == 1, (expected, features)
 
 

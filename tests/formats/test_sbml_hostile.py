@@ -117,7 +117,7 @@ CASES = {
     ),
     "huge_stoichiometry": (
         document(stoichiometry="1e300"),
-        "stoichiometry 1e+300 of 'A' in reaction 'r' (only positive numbers up to 1e+06 are supported)",
+        "stoichiometry 1e+300 of 'A' in reaction 'r' (only finite numbers up to 1e+06 in size are supported)",
     ),
 }
 

@@ -10,6 +10,9 @@ SBML                                      Model
 ========================================  ==================================================
 compartment (3, 2 or 1 dimensions,        ``Compartment`` whose size is a volume, an area or a
 fixed size)                               length; species in it are substance per that size
+compartment of other dimensions with a    the same, its size as given (Level 3's dimensions
+size (0, 2.7, 7)                          do not change the math): a volume, or the area or
+                                          length its unit declares
 compartment of 0 dimensions, no size      ``Compartment`` of size ``1 dimensionless``; its
                                           species are amounts
 species, ``hasOnlySubstanceUnits`` true    ``Species`` whose initial value is an amount
@@ -19,8 +22,13 @@ parameter                                 ``Parameter``
 local parameter                           ``Parameter`` named ``<reaction id>_<id>``
 reaction with kinetic law                 ``Reaction``: ``mass_action(kf[, kr])`` when the law
                                           is exactly that, else the law (an extent rate)
-species reference's stoichiometry         its coefficient in the equation: any positive
-(positive, up to 1e6)                     number (``0.25 A -> 8.5 B``), whole numbers as ints
+reaction id in math                       its rate: the kinetic law, inlined
+reaction that changes no species          no ``Reaction``; its rate is still its id's value
+species reference's stoichiometry         its coefficient in the equation: any number
+(finite, up to 1e6 in size)               (``0.25 A -> 8.5 B``), whole numbers as ints; ``-n``
+                                          is ``n`` on the other side, ``0`` leaves it out
+assignment rule for a stoichiometry,      that number, which the rule holds at all
+math of constants                         times
 function definition                       inlined into the expressions that call it
 initial assignment                        evaluated once, at load (by libsbml), into the value
 assignment rule (parameter or species)    ``Observable``, inlined where the name is used
@@ -43,17 +51,23 @@ and their inverses (``arcsin`` …)         ``asin`` … ``acot``, ``asinh`` …
 ``piecewise`` with relations (``lt``,     ``piecewise(value, condition, ..., otherwise)``
 ``leq gt geq eq neq``), ``and or not``,   conditions with ``< <= > >= == != and or not``,
 ``xor implies true false``                ``True False`` (``xor``, ``implies`` expanded)
+a condition used as a number, a number    ``piecewise(1, c, 0)``, ``x != 0``; a piecewise of
+as a condition (SBML's interchange)       conditions as a condition: ``c1 and v1 or not c1 …``
+``factorial`` of a constant               its number, Γ(n + 1), computed at load
+math left out (Level 3 Version 2: rules,  no effect: the rule or assignment is ignored, an
+initial and event assignments, triggers,  event without a trigger never fires, no delay or
+delays, priorities)                       priority
 ========================================  ==================================================
 
-Not representable, so refused: events that set parameters or compartments (unless every
-event is at a fixed time, setting constants), algebraic rules, rate rules for compartments
-(variable volumes), assignment rules for compartments or stoichiometries, constraints, fast
-reactions, variable stoichiometry or one that is not a positive number up to 1e6 (zero,
-negative, NaN, infinite), conversion factors, compartments of other than 0, 1, 2 or 3
-dimensions, compartments of 0 dimensions with a size (Level 3 lets one
-scale concentrations, which a compartment without a size cannot), SBML packages other than
-comp (when libsbml can flatten it), layout and render, and math outside the expression
-language (a condition used as a number or a number as a condition, ``factorial``, ``delay``, ``rateOf`` …).
+Not representable, so refused: events that set compartments (unless every event is at a
+fixed time, setting constants), algebraic rules, rate rules for compartments (variable
+volumes), assignment rules for compartments, a stoichiometry that changes in time (an
+assignment rule for it whose math is not constant, expression text has no such
+coefficient), constraints, fast reactions, a stoichiometry of more than 1e6 in size, NaN or
+infinite, parameters whose value is NaN or infinite (model values are finite), conversion
+factors, compartments of 1 to 3 dimensions without a size, SBML packages other than comp
+(when libsbml can flatten it), layout and render, and math outside the expression language
+(``factorial`` of a value that changes, ``delay``, ``rateOf`` …).
 
 Units: SBML math is evaluated on bare numbers, each in its declared unit. Where the file
 declares none the convention is SBML Level 2's: substance ``mol``, volume ``L``, area

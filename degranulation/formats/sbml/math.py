@@ -6,10 +6,13 @@ Only what expression text can say is translated: arithmetic, powers, ``exp``, ``
 ``log`` (base 10 or any base), ``root``, ``abs``, ``min``, ``max``, ``floor``, ``ceiling``,
 the trigonometric and hyperbolic functions and their inverses (``arcsin`` ↔ ``asin`` …),
 ``piecewise`` whose conditions are relations (``lt leq gt geq eq neq``), ``and``, ``or``,
-``not``, ``xor`` and ``implies`` (written with ``and or not``), ``true`` and ``false``,
-``time``, ``avogadro``, π and e. Anything else (a condition used as a number or a number as
-a condition, ``delay``, ``rateOf``, ``factorial`` …) raises :class:`MathFeature`, which the
-reader collects into one :class:`~degranulation.errors.UnsupportedFeatureError`.
+``not``, ``xor`` and ``implies`` (written with ``and or not``), ``true`` and ``false``, a
+piecewise of conditions used as a condition (written with ``and or not``), ``time``,
+``avogadro``, π and e, and ``factorial`` of a constant (its number, computed here). SBML's
+boolean/numeric interchange is written out first (:func:`with_booleans_swapped`). Anything
+else (``delay``, ``rateOf``, ``factorial`` of a value that changes …) raises
+:class:`MathFeature`, which the reader collects into one
+:class:`~degranulation.errors.UnsupportedFeatureError`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any, Final
 
 import sympy
 
-from degranulation.expressions import FUNCTIONS, TIME_NAME
+from degranulation.errors import ExpressionError
+from degranulation.expressions import FUNCTIONS, TIME_NAME, parse_expression
 from degranulation.limits import MAX_EXPRESSION_NODES, MAX_MATHML_DEPTH
 
 #: SBML functions of one argument (``AST_FUNCTION_<key>``) and their expression-text names.
@@ -95,6 +99,8 @@ def _text(
         if not condition:
             raise MathFeature(f"'{node.getName()}' used as a number in math")
         return _condition(node, kind, [_text(c, names, values, number, kind in _logic()) for c in children])
+    if condition and kind == libsbml.AST_FUNCTION_PIECEWISE and children:
+        return _piecewise_condition([_text(c, names, values, number, True) for c in children])
     if condition:
         raise MathFeature(f"'{libsbml.formulaToL3String(node)}' used as a condition in math")
     if kind == libsbml.AST_FUNCTION_PIECEWISE and children:
@@ -122,6 +128,9 @@ def _text(
         return constants[kind], _ATOM
     if kind == libsbml.AST_NAME_AVOGADRO:
         return repr(float(node.getReal())), _ATOM
+    if kind == libsbml.AST_FUNCTION_FACTORIAL and len(children) == 1:
+        text, value = _factorial(node, children[0])
+        return (text if number is None else number(text, value, False)), _ATOM
     if kind not in _operations():
         name = node.getName() or libsbml.formulaToL3String(node)
         if kind == libsbml.AST_FUNCTION:
@@ -146,6 +155,23 @@ def _text(
             for i, a in enumerate(args)
         ]
     return _operation(node, kind, args)
+
+
+def _factorial(node: Any, argument: Any) -> tuple[str, float]:
+    """``factorial(n)`` of a constant ``n`` as its number, Γ(n + 1), computed here: expression
+    text has no factorial (nor Γ), so one of a value that changes is refused."""
+    import libsbml
+
+    if _uses_a_name(argument):
+        raise MathFeature(f"'{libsbml.formulaToL3String(node)}' in math")
+    try:
+        n = float(parse_expression(_text(argument, {}, {}, None)[0]).expr)
+        value = float(math.factorial(int(n))) if n.is_integer() and n >= 0 else math.gamma(n + 1)
+    except (ExpressionError, TypeError, ValueError, OverflowError):  # a pole, or too large
+        raise MathFeature(f"'{libsbml.formulaToL3String(node)}' in math (no finite value)") from None
+    if not math.isfinite(value):
+        raise MathFeature(f"'{libsbml.formulaToL3String(node)}' in math (no finite value)")
+    return (repr(value) if value >= 0 else f"({value!r})"), value
 
 
 def with_booleans_swapped(node: Any, condition: bool = False) -> tuple[Any, bool]:
@@ -231,6 +257,16 @@ def _condition(node: Any, kind: int, args: list[tuple[str, int]]) -> tuple[str, 
     if operator and len(args) >= 2 and (operator != "!=" or len(args) == 2):
         return f" {operator} ".join(_wrap(*a, _SUM) for a in args), _COMPARE  # n-ary: a chain
     raise MathFeature(f"'{name}' with {len(args)} arguments in math")
+
+
+def _piecewise_condition(args: list[tuple[str, int]]) -> tuple[str, int]:
+    """A piecewise whose values are conditions, as one condition: ``piecewise(v1, c1, rest)``
+    is ``c1 and v1 or not c1 and rest``; without an otherwise the last rest is false."""
+    result = args[-1] if len(args) % 2 else ("False", _ATOM)
+    for i in reversed(range(0, len(args) - 1, 2)):
+        value, test = _wrap(*args[i], _NOT), _wrap(*args[i + 1], _NOT)
+        result = f"{test} and {value} or not {test} and {_wrap(*result, _AND)}", _OR
+    return result
 
 
 def _xor(a: tuple[str, int], b: tuple[str, int]) -> tuple[str, int]:

@@ -98,6 +98,7 @@ class Importer:
         # units that disagree, when not strict: the model takes SBML's numbers as written
         self.unit_notes: list[str] = []
         self.features += list(self._packages(self._flatten()))
+        _drop_missing_math(document.getModel())
         self.initial_assignments = [a.getSymbol() for a in document.getModel().getListOfInitialAssignments()]
         check_math(document.getModel(), file)  # before libsbml inlines function definitions
         self._convert()
@@ -121,6 +122,8 @@ class Importer:
         # what SBML math may name (reaction ids are rates in SBML, which expressions lack)
         self.names = {sid: new for sid, new in self.ids.items() if self.sbml.getReaction(sid) is None}
         self.rule_exprs: dict[str, Any] = {}
+        # kinetic laws of reactions whose ids math uses (SBML: the id is the reaction's rate)
+        self.laws: dict[str, tuple[str, Any]] = {}
         self.reacting = {  # species that reactions change
             reference.getSpecies()
             for reaction in self.sbml.getListOfReactions()
@@ -248,6 +251,7 @@ class Importer:
             rule.setVariable(target)
             rule.setMath(formula)
             model.getParameter(target).setConstant(False)
+        _constant_stoichiometries(self.lib, model)
         for target in self.initial_assignments:
             if model.getInitialAssignment(target) is not None:
                 self.features.append(f"initial assignment to '{target}' that cannot be evaluated at load")
@@ -377,17 +381,15 @@ class Importer:
         for compartment in self.sbml.getListOfCompartments():
             cid = compartment.getId()
             where = f"compartment '{cid}'"
-            dimensions = _spatial_dimensions(compartment)
-            if dimensions == 0:
+            if _sizeless(compartment):
                 yield self._point(compartment)
                 continue
-            if dimensions not in SIZE_NAMES:
-                self.features.append(
-                    f"{where} has {dimensions:g} spatial dimensions (only 0, 1, 2 or 3 are supported)"
-                )
             if not compartment.isSetSize():
                 self.features.append(f"{where} has no size")
-            size = SIZE_NAMES[int(dimensions)] if dimensions in SIZE_NAMES else "volume"
+            dimensions = _spatial_dimensions(compartment)
+            size = (
+                SIZE_NAMES[int(dimensions)] if dimensions in SIZE_NAMES else self._declared_size(compartment)
+            )
             unit = self._unit(compartment.getUnits(), self._size_unit(size), size, where)
             self.units[cid] = unit
             yield Compartment(
@@ -397,15 +399,26 @@ class Importer:
             )
 
     def _point(self, compartment: Any) -> Compartment:
-        """A compartment of 0 spatial dimensions has no size (SBML Level 2 forbids one; test
-        case 01809 gives one, to scale concentrations, which a size of 1 cannot): its species
-        are amounts, and its size is ``1 dimensionless`` (see :mod:`degranulation.dimensions`)."""
-        if compartment.isSetSize():
-            self.features.append(f"compartment '{compartment.getId()}' has 0 spatial dimensions and a size")
+        """A compartment of 0 spatial dimensions without a size: its species are amounts, and
+        its size is ``1 dimensionless`` (see :mod:`degranulation.dimensions`)."""
         self.units[compartment.getId()] = Unit(1.0, "dimensionless")
         return Compartment(
             self.ids[compartment.getId()], UnitValue(1.0, "dimensionless"), label=compartment.getName()
         )
+
+    def _declared_size(self, compartment: Any) -> str:
+        """What the size of a compartment of other than 1, 2 or 3 spatial dimensions (0 with a
+        size, 7, 2.7) is: in SBML Level 3 they do not change the math, so its size is the number
+        given, a volume unless its declared unit is an area or a length."""
+        try:
+            unit = unit_from_reference(self.sbml, compartment.getUnits())
+            vector = unit.vector() if unit is not None else None
+        except UnitProblem:
+            return "volume"  # reported where the unit is read
+        for size in ("area", "length"):
+            if vector is not None and tuple(vector[1:4]) == _DIMENSIONS[size] and not any(vector[4:]):
+                return size
+        return "volume"
 
     def _size_unit(self, size: str) -> Unit:
         """The model's unit of a compartment ``size`` ("volume", "area" or "length"): Level 3's
@@ -438,7 +451,7 @@ class Importer:
                     f"'{self.extent}', the extent unit",
                 )
                 substance = self.extent  # without a conversion factor SBML adds extents as they are
-            point = _spatial_dimensions(compartment) == 0
+            point = _sizeless(compartment)
             size = 1.0 if point else compartment.getSize()  # without a size any number is an amount
             if species.isSetInitialAmount():
                 amount = species.getInitialAmount()
@@ -541,23 +554,61 @@ class Importer:
         return None
 
     def _assignment_rules(self) -> list[str]:
-        """Assignment rules in dependency order; each one's text is inlined where it is used."""
-        pending = dict(self.rules)
+        """Assignment rules in dependency order; each one's text is inlined where it is used,
+        and so is the kinetic law of each reaction whose id math uses (its rate, in SBML)."""
+        laws = {
+            rid: reaction.getKineticLaw()
+            for rid in self._reactions_in_math()
+            if (reaction := self.sbml.getReaction(rid)) is not None
+        }
+        pending: dict[str, Any] = {**self.rules, **laws}
         done: list[str] = []
         while pending:
-            ready = [v for v, rule in pending.items() if not (names_in(rule.getMath()) & set(pending) - {v})]
+            ready = [
+                v
+                for v, element in pending.items()
+                if not (names_in(element.getMath() if element is not None else None) & set(pending) - {v})
+            ]
             if not ready:
                 self.features.append(
                     f"assignment rules for {sorted(pending)} depend on each other in a cycle"
                 )
                 break
             for variable in ready:
-                rule = pending.pop(variable)
-                math = self._math(rule.getMath(), f"assignment rule for '{variable}'", self.ids[variable])
+                element = pending.pop(variable)
+                if variable in laws:
+                    self._law(variable, element)
+                    continue
+                math = self._math(element.getMath(), f"assignment rule for '{variable}'", self.ids[variable])
                 if math is not None:
                     self.values[variable], self.rule_exprs[variable] = math
                     done.append(variable)
         return done
+
+    def _reactions_in_math(self) -> set[str]:
+        """The reaction ids that the rules', kinetic laws' and events' math uses."""
+        model = self.sbml
+        elements = [*model.getListOfRules(), *(r.getKineticLaw() for r in model.getListOfReactions())]
+        for event in model.getListOfEvents():
+            elements += [event.getTrigger(), event.getDelay(), event.getPriority()]
+            elements += list(event.getListOfEventAssignments())
+        used: set[str] = set()
+        for element in elements:
+            if element is not None:
+                used |= names_in(element.getMath())
+        return {r.getId() for r in model.getListOfReactions()} & used
+
+    def _law(self, rid: str, law: Any) -> tuple[str, Any] | None:
+        """The kinetic law of reaction ``rid`` as text and SymPy (made once, kept in
+        ``self.laws`` and, for math that names the reaction, ``self.values``)."""
+        if rid not in self.laws:
+            where = f"kinetic law of reaction '{rid}'"
+            math = self._math(law.getMath() if law is not None else None, where, self.ids[rid])
+            if math is None:
+                return None
+            self.laws[rid] = math
+            self.values[rid] = math[0]
+        return self.laws[rid]
 
     def _observable(self, sid: str, unknown: Mapping[str, Unit], literal: Callable[[str], str]) -> Observable:
         unit = self.units.get(sid) or unknown[sid]
@@ -573,10 +624,10 @@ class Importer:
     def _reactions(self) -> Iterator[tuple[Reaction, Any]]:
         for reaction in self.sbml.getListOfReactions():
             rid = reaction.getId()
-            law = reaction.getKineticLaw()
-            where = f"kinetic law of reaction '{rid}'"
-            math = self._math(law.getMath() if law is not None else None, where, self.ids[rid])
             equation = self._equation(reaction)
+            if equation == ("0", "0"):  # it only gives math its rate, by its id
+                continue
+            math = self._law(rid, reaction.getKineticLaw())
             if math is None or equation is None:
                 continue
             text, expr = math
@@ -589,16 +640,18 @@ class Importer:
             )
 
     def _equation(self, reaction: Any) -> tuple[str, str] | None:
-        sides = []
-        for references in (reaction.getListOfReactants(), reaction.getListOfProducts()):
-            terms: dict[str, Fraction] = {}
+        """The reaction's two sides (``"0"`` for none); a reactant of stoichiometry ``-n`` is a
+        product of ``n`` (and the reverse), one of 0 is left out: SBML's rates of change are the
+        same."""
+        sides: tuple[dict[str, Fraction], dict[str, Fraction]] = ({}, {})
+        for side, references in enumerate((reaction.getListOfReactants(), reaction.getListOfProducts())):
             for reference in references:
                 sid = reference.getSpecies()
                 stoichiometry = reference.getStoichiometry()
-                if not 0 < stoichiometry <= MAX_STOICHIOMETRY:
+                if not abs(stoichiometry) <= MAX_STOICHIOMETRY:  # NaN too
                     self.features.append(
                         f"stoichiometry {stoichiometry:g} of '{sid}' in reaction '{reaction.getId()}' "
-                        f"(only positive numbers up to {MAX_STOICHIOMETRY:g} are supported)"
+                        f"(only finite numbers up to {MAX_STOICHIOMETRY:g} in size are supported)"
                     )
                     return None
                 if sid in self.rules or sid in self.rate_rules:
@@ -606,17 +659,17 @@ class Importer:
                     if not (species.getBoundaryCondition() or species.getConstant()):
                         self.features.append(f"species '{sid}' is set by a rule and changed by reactions")
                     continue  # a boundary species set by a rule: reactions do not change it
-                terms[sid] = terms.get(sid, Fraction(0)) + exact(float(stoichiometry))
-            sides.append(
-                " + ".join(
-                    self.ids[s] if n == 1 else f"{coefficient_number(n)!r} {self.ids[s]}"
-                    for s, n in terms.items()
-                )
+                if stoichiometry != 0:
+                    terms = sides[side if stoichiometry > 0 else 1 - side]
+                    terms[sid] = terms.get(sid, Fraction(0)) + exact(abs(float(stoichiometry)))
+        texts = [
+            " + ".join(
+                self.ids[s] if n == 1 else f"{coefficient_number(n)!r} {self.ids[s]}"
+                for s, n in terms.items()
             )
-        if not any(sides):
-            self.features.append(f"reaction '{reaction.getId()}' changes no species outside rules")
-            return None
-        return sides[0] or "0", sides[1] or "0"
+            for terms in sides
+        ]
+        return texts[0] or "0", texts[1] or "0"
 
     def _rate_rules(self) -> Iterator[tuple[Reaction, Any]]:
         """A species' rate rule as a reaction ``0 -> S`` whose extent rate is the rule times
@@ -700,6 +753,10 @@ class Importer:
                 )
                 continue
             inference.require(expr, self.rate_unit, f"reaction '{model_ids.get(reaction.id, reaction.id)}'")
+        modelled = {model_ids.get(reaction.id) for reaction, _ in reactions}
+        for rid, (_, expr) in self.laws.items():
+            if rid not in modelled:  # a reaction that only gives math its rate
+                inference.require(expr, self.rate_unit, f"reaction '{rid}'")
         for sid in rules:
             inference.require(self.rule_exprs[sid], self.ids[sid], f"assignment rule for '{sid}'")
         for event in events:
@@ -1007,6 +1064,56 @@ def _constant_assignments(libsbml: Any, model: Any) -> dict[str, Any]:
         found.update(new)
 
 
+def _constant_stoichiometries(libsbml: Any, model: Any) -> None:
+    """An assignment rule that sets a species reference's stoichiometry to math of numbers
+    and constant parameters and compartments (``Xref = 3``, test case 00971) gives it one value
+    at all times: that value becomes the stoichiometry, and the rule goes. The others stay,
+    to be refused (expression text has no stoichiometry that changes in time)."""
+    constants = {
+        record.getId(): repr(record.getValue() if model.getParameter(record.getId()) else record.getSize())
+        for record in (*model.getListOfParameters(), *model.getListOfCompartments())
+        if record.getConstant()
+    }
+    rules = model.getListOfRules()
+    for i in reversed(range(rules.size())):
+        rule = rules.get(i)
+        reference = model.getElementBySId(rule.getVariable()) if rule.isAssignment() else None
+        if reference is None or reference.getTypeCode() != libsbml.SBML_SPECIES_REFERENCE:
+            continue
+        try:
+            value = parse_expression(ast_to_text(rule.getMath(), constants, {})).expr
+        except (MathFeature, ExpressionError):
+            continue
+        if value.is_number and value.is_finite:
+            reference.setStoichiometry(float(value))
+            rules.remove(i)
+
+
+def _drop_missing_math(model: Any) -> None:
+    """Remove what SBML Level 3 Version 2 lets a file leave without math, which then has no
+    effect: a rule or initial assignment (the variable keeps its value), an event without a
+    trigger or trigger math (it never fires), an event assignment (skipped), a delay (none)
+    and a priority (none)."""
+    for rules in (model.getListOfRules(), model.getListOfInitialAssignments()):
+        for i in reversed(range(rules.size())):
+            if not rules.get(i).isSetMath():
+                rules.remove(i)
+    events = model.getListOfEvents()
+    for i in reversed(range(events.size())):
+        event = events.get(i)
+        if event.getTrigger() is None or not event.getTrigger().isSetMath():
+            events.remove(i)
+            continue
+        assignments = event.getListOfEventAssignments()
+        for j in reversed(range(assignments.size())):
+            if not assignments.get(j).isSetMath():
+                assignments.remove(j)
+        if event.isSetDelay() and not event.getDelay().isSetMath():
+            event.unsetDelay()
+        if event.isSetPriority() and not event.getPriority().isSetMath():
+            event.unsetPriority()
+
+
 def _has_node(node: Any, types: tuple[int, ...]) -> bool:
     """Whether libsbml math ``node`` has a node of one of ``types``."""
     return node.getType() in types or any(
@@ -1091,6 +1198,12 @@ def unused_id(name: str, taken: set[str]) -> str:
 def _spatial_dimensions(compartment: Any) -> float:
     """SBML ``spatialDimensions`` (3 where unset: Level 3's default is undefined, Level 2's 3)."""
     return compartment.getSpatialDimensionsAsDouble() if compartment.isSetSpatialDimensions() else 3.0
+
+
+def _sizeless(compartment: Any) -> bool:
+    """Whether a compartment has 0 spatial dimensions and no size (one with a size, which
+    SBML Level 3 allows, is a size like any other)."""
+    return _spatial_dimensions(compartment) == 0 and not compartment.isSetSize()
 
 
 def _identifier(text: str) -> str:
