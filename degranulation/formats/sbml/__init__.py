@@ -12,6 +12,13 @@ compartment (3, 2 or 1 dimensions,        ``Compartment`` whose size is a volume
 fixed size)                               length; species in it are substance per that size
 compartment of 0 dimensions, no size      ``Compartment`` of size ``1 dimensionless``; its
                                           species are amounts
+compartment whose size a rate rule or     its size a ``Species(variable=True)`` (a rate
+an event changes, or an assignment rule   rule's reaction ``0 -> C``) or an ``Observable``
+sets                                      (an assignment rule); its species are held as
+                                          amounts ``S_amount`` in ``Compartment``
+                                          ``C_amounts`` (no size), and ``S`` is the
+                                          ``Observable`` ``S_amount/C`` (SBML's reactions
+                                          change amounts, so a growing ``C`` dilutes ``S``)
 species, ``hasOnlySubstanceUnits`` true    ``Species`` whose initial value is an amount
 species, ``hasOnlySubstanceUnits`` false   ``Species`` whose initial value is a concentration
 ``boundaryCondition`` or ``constant``      ``Species(boundary=True)``
@@ -24,15 +31,20 @@ species reference's stoichiometry         its coefficient in the equation: any p
 function definition                       inlined into the expressions that call it
 initial assignment                        evaluated once, at load (by libsbml), into the value
 assignment rule (parameter or species)    ``Observable``, inlined where the name is used
-rate rule for a species                   ``Reaction`` ``"0 -> S"`` with that rate
+rate rule for a species                   ``Reaction`` ``"0 -> S"`` with that rate (in a
+                                          compartment whose size changes, the amount's rate
+                                          ``C·rule + S·dC/dt``)
 rate rule for a parameter                 ``Species(variable=True)``, a model variable in the
                                           parameter's unit, and ``Reaction`` ``"0 -> p"``
                                           whose rate is the rule (named by the rule's id)
 event at a fixed time setting constants   a step of the default protocol ``sbml_events``
                                           (when every event of the file is one)
-other events setting species              ``ModelEvent`` (trigger, assignments, delay,
-                                          priority, persistent, initialValue,
-                                          useValuesFromTriggerTime)
+other events setting species, parameters  ``ModelEvent`` (trigger, assignments, delay,
+or compartments                           priority, persistent, initialValue,
+                                          useValuesFromTriggerTime); a concentration in a
+                                          compartment whose size changes sets the amount,
+                                          with the size before the event, and a new size
+                                          keeps the amounts in it
 unit definition                           pint unit text (its ``name`` if pint reads it)
 hierarchical model (``comp`` package)     the flat model libsbml's flattening converter
                                           makes (``sub1__A`` for ``A`` in submodel ``sub1``)
@@ -45,11 +57,11 @@ and their inverses (``arcsin`` …)         ``asin`` … ``acot``, ``asinh`` …
 ``xor implies true false``                ``True False`` (``xor``, ``implies`` expanded)
 ========================================  ==================================================
 
-Not representable, so refused: events that set parameters or compartments (unless every
-event is at a fixed time, setting constants), algebraic rules, rate rules for compartments
-(variable volumes), assignment rules for compartments or stoichiometries, constraints, fast
-reactions, variable stoichiometry or one that is not a positive number up to 1e6 (zero,
-negative, NaN, infinite), conversion factors, compartments of other than 0, 1, 2 or 3
+Not representable, so refused: events that set stoichiometries, algebraic rules, assignment
+rules for stoichiometries, a rate rule for a concentration species or an initial concentration
+in a compartment whose size an assignment rule sets, a compartment of 0 dimensions whose size
+changes, constraints, fast reactions, variable stoichiometry or one that is not a positive
+number up to 1e6 (zero, negative, NaN, infinite), conversion factors, compartments of other than 0, 1, 2 or 3
 dimensions, compartments of 0 dimensions with a size (Level 3 lets one
 scale concentrations, which a compartment without a size cannot), SBML packages other than
 comp (when libsbml can flatten it), layout and render, and math outside the expression
