@@ -165,7 +165,7 @@ def _quantity(imported: SbmlImport, dataset: Any, variable: str, settings: Setti
     value = dataset[name].data if name in dataset.data_vars else _stepped(model, name, dataset)
     compartment = imported.compartments.get(variable)
     if compartment is not None:
-        size = _constant(model, imported.ids[compartment])
+        size = _size(imported, dataset, compartment)
         volume = imported.units[compartment]
         is_amount = value.dimensionality == registry().Quantity(1, "mol").dimensionality
         if variable in settings.amount and not is_amount:
@@ -175,6 +175,13 @@ def _quantity(imported: SbmlImport, dataset: Any, variable: str, settings: Setti
             value = value / size
             unit = Unit(unit.factor / volume.factor, format_unit([(unit.text, 1), (volume.text, -1)]))
     return (value / unit.quantity()).to("dimensionless").magnitude
+
+
+def _size(imported: SbmlImport, dataset: Any, compartment: str) -> Any:
+    """A compartment's size: at each output time where it changes (a model variable or an
+    observable of the model, see :mod:`degranulation.formats.sbml`), else its constant size."""
+    name = imported.ids[compartment]
+    return dataset[name].data if name in dataset.data_vars else _constant(imported.model, name)
 
 
 def _stepped(model: Model, name: str, dataset: Any) -> Any:

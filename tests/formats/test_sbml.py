@@ -154,10 +154,9 @@ def test_every_unsupported_construct_is_listed_once(tmp_path: Path) -> None:
     model = document.getModel()
     constraint = model.createConstraint()
     constraint.setMath(libsbml.parseL3Formula("A >= 0"))
-    rule = model.createRateRule()  # a variable volume (a parameter's rate rule imports)
-    rule.setVariable("c")
-    rule.setMath(libsbml.parseL3Formula("1"))
-    model.getCompartment("c").setConstant(False)
+    rule = model.createAlgebraicRule()  # (rate rules for compartments and parameters import)
+    rule.setMath(libsbml.parseL3Formula("p - 1"))
+    model.getParameter("p").setConstant(False)
     event = model.createEvent()
     event.setId("low_A")
     event.setUseValuesFromTriggerTime(True)
@@ -174,7 +173,7 @@ def test_every_unsupported_construct_is_listed_once(tmp_path: Path) -> None:
     features = info.value.features
     # the event (a species level setting a parameter) imports since state events exist
     assert len(features) == 3, features
-    for expected in ("1 constraint(s)", "rate rule for compartment 'c'", "'delay' in math"):
+    for expected in ("1 constraint(s)", "algebraic rule", "'delay' in math"):
         assert sum(expected in f for f in features) == 1, (expected, features)
 
 
@@ -392,10 +391,10 @@ def test_convert_and_simulate_on_the_command_line(tmp_path: Path, capsys: pytest
     assert main(["convert", "ige_fceri_crosslinking", str(tmp_path / "ige.sbml")]) == 0
     assert main(["simulate", str(tmp_path / "ige.sbml"), "--t-end", "1min", "--points", "2"]) == 0
     assert capsys.readouterr().out.startswith("time [s],L [molecule]")
-    # 01779's event changes a compartment's size, which a model cannot hold
-    assert main(["convert", str(case("01779")), str(tmp_path / "out.toml")]) == 1
+    # 00951's parameters have the values inf, -inf and NaN, which a model cannot hold
+    assert main(["convert", str(case("00951")), str(tmp_path / "out.toml")]) == 1
     error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and "event 'E0'" in error[0]
+    assert len(error) == 1 and "parameter 'P' has the value inf" in error[0]
     assert main(["convert", "ige_fceri_crosslinking", str(tmp_path / "out.net")]) == 1
 
 

@@ -15,6 +15,13 @@ size (0, 2.7, 7)                          do not change the math): a volume, or 
                                           length its unit declares
 compartment of 0 dimensions, no size      ``Compartment`` of size ``1 dimensionless``; its
                                           species are amounts
+compartment whose size a rate rule or     its size a ``Species(variable=True)`` (a rate
+an event changes, or an assignment rule   rule's reaction ``0 -> C``) or an ``Observable``
+sets                                      (an assignment rule); its species are held as
+                                          amounts ``S_amount`` in ``Compartment``
+                                          ``C_amounts`` (no size), and ``S`` is the
+                                          ``Observable`` ``S_amount/C`` (SBML's reactions
+                                          change amounts, so a growing ``C`` dilutes ``S``)
 species, ``hasOnlySubstanceUnits`` true    ``Species`` whose initial value is an amount
 species, ``hasOnlySubstanceUnits`` false   ``Species`` whose initial value is a concentration
 ``boundaryCondition`` or ``constant``      ``Species(boundary=True)``
@@ -32,15 +39,20 @@ math of constants                         times
 function definition                       inlined into the expressions that call it
 initial assignment                        evaluated once, at load (by libsbml), into the value
 assignment rule (parameter or species)    ``Observable``, inlined where the name is used
-rate rule for a species                   ``Reaction`` ``"0 -> S"`` with that rate
+rate rule for a species                   ``Reaction`` ``"0 -> S"`` with that rate (in a
+                                          compartment whose size changes, the amount's rate
+                                          ``C·rule + S·dC/dt``)
 rate rule for a parameter                 ``Species(variable=True)``, a model variable in the
                                           parameter's unit, and ``Reaction`` ``"0 -> p"``
                                           whose rate is the rule (named by the rule's id)
 event at a fixed time setting constants   a step of the default protocol ``sbml_events``
                                           (when every event of the file is one)
-other events setting species              ``ModelEvent`` (trigger, assignments, delay,
-                                          priority, persistent, initialValue,
-                                          useValuesFromTriggerTime)
+other events setting species, parameters  ``ModelEvent`` (trigger, assignments, delay,
+or compartments                           priority, persistent, initialValue,
+                                          useValuesFromTriggerTime); a concentration in a
+                                          compartment whose size changes sets the amount,
+                                          with the size before the event, and a new size
+                                          keeps the amounts in it
 unit definition                           pint unit text (its ``name`` if pint reads it)
 hierarchical model (``comp`` package)     the flat model libsbml's flattening converter
                                           makes (``sub1__A`` for ``A`` in submodel ``sub1``)
@@ -59,15 +71,16 @@ initial and event assignments, triggers,  event without a trigger never fires, n
 delays, priorities)                       priority
 ========================================  ==================================================
 
-Not representable, so refused: events that set compartments (unless every event is at a
-fixed time, setting constants), algebraic rules, rate rules for compartments (variable
-volumes), assignment rules for compartments, a stoichiometry that changes in time (an
+Not representable, so refused: algebraic rules, a stoichiometry that changes in time (an
 assignment rule for it whose math is not constant, expression text has no such
-coefficient), constraints, fast reactions, a stoichiometry of more than 1e6 in size, NaN or
-infinite, parameters whose value is NaN or infinite (model values are finite), conversion
-factors, compartments of 1 to 3 dimensions without a size, SBML packages other than comp
-(when libsbml can flatten it), layout and render, and math outside the expression language
-(``factorial`` of a value that changes, ``delay``, ``rateOf`` …).
+coefficient), a rate rule for a concentration species or an initial concentration in a
+compartment whose size an assignment rule sets, a compartment of 0 dimensions without a size
+whose size changes, constraints, fast reactions, a stoichiometry of more than 1e6 in size,
+NaN or infinite, parameters whose value is NaN or infinite (model values are finite),
+conversion factors, compartments of 1 to 3 dimensions without a size (unless a rule sets
+it), SBML packages other than comp (when libsbml can flatten it), layout and render, and
+math outside the expression language (``factorial`` of a value that changes, ``delay``,
+``rateOf`` …).
 
 Units: SBML math is evaluated on bare numbers, each in its declared unit. Where the file
 declares none the convention is SBML Level 2's: substance ``mol``, volume ``L``, area

@@ -109,15 +109,19 @@ class Importer:
         self.rules = {
             r.getVariable(): r
             for r in self.sbml.getListOfRules()
-            if r.isAssignment()
-            and (self.sbml.getSpecies(r.getVariable()) or self.sbml.getParameter(r.getVariable()))
+            if r.isAssignment() and self._ruled(r.getVariable())
         }
         self.rate_rules = {
             r.getVariable(): r
             for r in self.sbml.getListOfRules()
-            if r.isRate()
-            and (self.sbml.getSpecies(r.getVariable()) or self.sbml.getParameter(r.getVariable()))
+            if r.isRate() and self._ruled(r.getVariable())
         }
+        self.varying = self._varying_compartments()
+        self.sizes: list[Species] = []  # compartment sizes that are model variables
+        self.amounts: dict[str, str] = {}  # varying compartment -> its species' compartment
+        # species in a varying compartment, held as amounts: SBML id -> the amount's model id
+        self.held: dict[str, str] = {}
+        self.held_units: dict[str, Unit] = {}  # model id of a held amount -> its unit
         self.variable_rates: dict[str, str] = {}  # reaction id -> the parameter its rate rule sets
         # what SBML math may name (reaction ids are rates in SBML, which expressions lack)
         self.names = {sid: new for sid, new in self.ids.items() if self.sbml.getReaction(sid) is None}
@@ -159,6 +163,7 @@ class Importer:
         literal = self._numbers(unknown)
         protocols = (Protocol(_EVENTS, tuple(steps), "the SBML file's events"),) if steps else ()
         species += [self._variable(p, unknown) for p in parameters if p.getId() in self.rate_rules]
+        species += self.sizes
         states = {s.id for s in species}
         model = Model(
             id=_identifier(self.sbml.getId() or Path(self.file).stem),
@@ -180,7 +185,8 @@ class Importer:
                 )
                 for r, _ in reactions
             ),
-            observables=tuple(self._observable(sid, unknown, literal) for sid in rules),
+            observables=tuple(self._observable(sid, unknown, literal) for sid in rules)
+            + tuple(self._concentration(sid, literal) for sid in self.held if sid in self.values),
             protocols=protocols,
             default_protocol=_EVENTS if steps else "",
             events=tuple(event.record(literal) for event in events),
@@ -284,9 +290,27 @@ class Importer:
             ids[sid] = new
         return ids
 
+    def _ruled(self, sid: str) -> bool:
+        """Whether a rule for ``sid`` can be held: one for a species, parameter or compartment."""
+        model = self.sbml
+        return any(
+            get(sid) is not None for get in (model.getSpecies, model.getParameter, model.getCompartment)
+        )
+
+    def _varying_compartments(self) -> set[str]:
+        """Compartments whose size a rule or an event changes: each becomes a model variable
+        (a rate rule, an event) or an observable (an assignment rule), see :meth:`_varying`."""
+        targets = {
+            a.getVariable() for e in self.sbml.getListOfEvents() for a in e.getListOfEventAssignments()
+        }
+        return {
+            c.getId()
+            for c in self.sbml.getListOfCompartments()
+            if c.getId() in targets or c.getId() in self.rules or c.getId() in self.rate_rules
+        }
+
     def _unsupported_constructs(self) -> Iterator[str]:
         model = self.sbml
-        species_ids = {s.getId() for s in model.getListOfSpecies()}
         ruled: set[str] = set()
         for rule in model.getListOfRules():
             variable = rule.getVariable()
@@ -295,9 +319,9 @@ class Importer:
             ruled.add(variable)
             if rule.isAlgebraic():
                 yield "algebraic rule"
-            elif rule.isRate() and variable not in species_ids and model.getParameter(variable) is None:
+            elif rule.isRate() and not self._ruled(variable):
                 yield f"rate rule for {_kind(model, variable)} '{variable}'"
-            elif rule.isAssignment() and variable not in species_ids and model.getParameter(variable) is None:
+            elif rule.isAssignment() and not self._ruled(variable):
                 yield f"assignment rule for {_kind(model, variable)} '{variable}'"
         if model.getNumConstraints():
             yield f"{model.getNumConstraints()} constraint(s)"
@@ -382,9 +406,13 @@ class Importer:
             cid = compartment.getId()
             where = f"compartment '{cid}'"
             if _sizeless(compartment):
+                if cid in self.varying:
+                    self.features.append(
+                        f"{where} has 0 spatial dimensions, no size, and a size that changes"
+                    )
                 yield self._point(compartment)
                 continue
-            if not compartment.isSetSize():
+            if not compartment.isSetSize() and cid not in self.rules:
                 self.features.append(f"{where} has no size")
             dimensions = _spatial_dimensions(compartment)
             size = (
@@ -392,10 +420,38 @@ class Importer:
             )
             unit = self._unit(compartment.getUnits(), self._size_unit(size), size, where)
             self.units[cid] = unit
+            if cid in self.varying:
+                yield from self._varying(compartment, unit)
+                continue
             yield Compartment(
                 self.ids[cid],
                 UnitValue(compartment.getSize() * unit.factor, unit.text),
                 label=compartment.getName(),
+            )
+
+    def _varying(self, compartment: Any, unit: Unit) -> Iterator[Compartment]:
+        """A compartment whose size changes: its size is a model variable (``self.sizes``; a
+        rate rule's or an event's) or an observable (an assignment rule's), and its species are
+        held as amounts in a compartment without a size, ``<id>_amounts`` (``self.amounts``):
+        SBML's reactions change amounts, so a concentration is its amount over the size."""
+        cid = compartment.getId()
+        if cid not in self.rules:
+            self.sizes.append(
+                Species(
+                    self.ids[cid],
+                    UnitValue(compartment.getSize() * unit.factor, unit.text),
+                    label=compartment.getName(),
+                    description=f"size of SBML compartment '{cid}'",
+                    variable=True,
+                )
+            )
+        if any(s.getCompartment() == cid for s in self.sbml.getListOfSpecies()):
+            self.amounts[cid] = unused_id(f"{self.ids[cid]}_amounts", self.taken)
+            self.taken.add(self.amounts[cid])
+            yield Compartment(
+                self.amounts[cid],
+                UnitValue(1.0, "dimensionless"),
+                description=f"amounts of the species in SBML compartment '{cid}', whose size changes",
             )
 
     def _point(self, compartment: Any) -> Compartment:
@@ -471,6 +527,9 @@ class Importer:
             self.units[sid] = unit
             if sid in self.rules:
                 continue  # an observable, not a state
+            if compartment.getId() in self.varying:
+                yield self._held(species, amount, substance)
+                continue
             yield Species(
                 self.ids[sid],
                 UnitValue((value or 0.0) * unit.factor, unit.text),
@@ -479,6 +538,34 @@ class Importer:
                 boundary=(species.getBoundaryCondition() or species.getConstant())
                 and sid not in self.rate_rules,
             )
+
+    def _held(self, species: Any, amount: float | None, substance: Unit) -> Species:
+        """A species in a compartment whose size changes, as its amount (in ``<C>_amounts``, see
+        :meth:`_varying`). Where SBML means its concentration (not ``hasOnlySubstanceUnits``),
+        the state is ``<id>_amount`` and the species' symbol ``<id>_amount/C`` in all math
+        (``self.values``; for a size an assignment rule sets, once that rule is read)."""
+        sid, cid = species.getId(), species.getCompartment()
+        state = self.ids[sid]
+        if not species.getHasOnlySubstanceUnits():
+            if cid in self.rules and not species.isSetInitialAmount():
+                self.features.append(
+                    f"species '{sid}' has an initial concentration in compartment '{cid}', "
+                    "whose size an assignment rule sets"
+                )
+            state = unused_id(f"{self.ids[sid]}_amount", self.taken)
+            self.taken.add(state)
+            self.held[sid] = state
+            if cid not in self.rules:
+                self.values[sid] = f"{state}/{self.ids[cid]}"
+        self.held_units[state] = substance
+        return Species(
+            state,
+            UnitValue((amount or 0.0) * substance.factor, substance.text),
+            compartment=self.amounts[cid],
+            label=species.getName(),
+            description=f"amount of SBML species '{sid}'" if state != self.ids[sid] else "",
+            boundary=(species.getBoundaryCondition() or species.getConstant()) and sid not in self.rate_rules,
+        )
 
     def _parameters(self) -> list[Any]:
         found = []
@@ -563,11 +650,16 @@ class Importer:
         }
         pending: dict[str, Any] = {**self.rules, **laws}
         done: list[str] = []
+        # a held species' symbol is its amount over its compartment's size, that rule's math
+        size_of = {sid: self.sbml.getSpecies(sid).getCompartment() for sid in self.held}
         while pending:
             ready = [
                 v
                 for v, element in pending.items()
-                if not (names_in(element.getMath() if element is not None else None) & set(pending) - {v})
+                if not (
+                    {size_of.get(n, n) for n in names_in(element.getMath() if element is not None else None)}
+                    & set(pending) - {v}
+                )
             ]
             if not ready:
                 self.features.append(
@@ -583,6 +675,8 @@ class Importer:
                 if math is not None:
                     self.values[variable], self.rule_exprs[variable] = math
                     done.append(variable)
+                    for sid in (s for s, c in size_of.items() if c == variable):
+                        self.values[sid] = f"{self.held[sid]}/({math[0]})"
         return done
 
     def _reactions_in_math(self) -> set[str]:
@@ -613,12 +707,20 @@ class Importer:
     def _observable(self, sid: str, unknown: Mapping[str, Unit], literal: Callable[[str], str]) -> Observable:
         unit = self.units.get(sid) or unknown[sid]
         self.units[sid] = unit
-        kind = "species" if self.sbml.getSpecies(sid) is not None else "parameter"
         return Observable(
             self.ids[sid],
             expr=literal(self.values[sid]),
             unit=unit.text,
-            description=f"SBML assignment rule for {kind} '{sid}'",
+            description=f"SBML assignment rule for {_kind(self.sbml, sid)} '{sid}'",
+        )
+
+    def _concentration(self, sid: str, literal: Callable[[str], str]) -> Observable:
+        """A held species' concentration, its amount over its compartment's size (which changes)."""
+        return Observable(
+            self.ids[sid],
+            expr=literal(self.values[sid]),
+            unit=self.units[sid].text,
+            description=f"concentration of SBML species '{sid}', whose compartment's size changes",
         )
 
     def _reactions(self) -> Iterator[tuple[Reaction, Any]]:
@@ -662,10 +764,11 @@ class Importer:
                 if stoichiometry != 0:
                     terms = sides[side if stoichiometry > 0 else 1 - side]
                     terms[sid] = terms.get(sid, Fraction(0)) + exact(abs(float(stoichiometry)))
+        # a species in a compartment whose size changes is held as its amount (see _held)
+        state = {s: self.held.get(s, self.ids[s]) for terms in sides for s in terms}
         texts = [
             " + ".join(
-                self.ids[s] if n == 1 else f"{coefficient_number(n)!r} {self.ids[s]}"
-                for s, n in terms.items()
+                state[s] if n == 1 else f"{coefficient_number(n)!r} {state[s]}" for s, n in terms.items()
             )
             for terms in sides
         ]
@@ -675,8 +778,14 @@ class Importer:
         """A species' rate rule as a reaction ``0 -> S`` whose extent rate is the rule times
         the compartment size (concentration species) or the rule itself (amounts); a
         parameter's as the reaction ``0 -> p`` of a model variable, whose rate is the rule.
-        The reaction takes the rule's id where it has one (SBML Level 3 Version 2)."""
-        for sid, rule in self.rate_rules.items():
+        The reaction takes the rule's id where it has one (SBML Level 3 Version 2).
+
+        A compartment's size changes so too (a model variable); a species held as an amount
+        in it (see :meth:`_held`) whose concentration ``[S]`` the rule sets changes by
+        ``d(C·[S])/dt = C·rule + [S]·dC/dt``."""
+        size_rates: dict[str, str] = {}
+        # compartments first: their rates enter those of the species held in them
+        for sid, rule in sorted(self.rate_rules.items(), key=lambda item: item[0] not in self.varying):
             species = self.sbml.getSpecies(sid)
             rid = unused_id(rule.getIdAttribute() or f"rate_rule_{self.ids[sid]}", self.taken)
             self.taken.add(rid)
@@ -686,16 +795,33 @@ class Importer:
             text, expr = math
             if species is None:
                 self.variable_rates[rid] = sid
+                if sid in self.varying:
+                    size_rates[sid] = text
             elif not species.getHasOnlySubstanceUnits():
-                text = f"{self.ids[species.getCompartment()]}*({text})"
+                text = self._concentration_rate(species, text, size_rates)
                 expr = parse_expression(text).expr
-            kind = "parameter" if species is None else "species"
             yield (
                 Reaction(
-                    rid, f"0 -> {self.ids[sid]}", text, description=f"SBML rate rule for {kind} '{sid}'"
+                    rid,
+                    f"0 -> {self.held.get(sid, self.ids[sid])}",
+                    text,
+                    description=f"SBML rate rule for {_kind(self.sbml, sid)} '{sid}'",
                 ),
                 expr,
             )
+
+    def _concentration_rate(self, species: Any, rule: str, size_rates: Mapping[str, str]) -> str:
+        """The extent rate of a rate rule ``rule`` for a concentration species: ``C·rule``,
+        plus ``[S]·dC/dt`` where ``C``'s own rate rule changes it (``size_rates``)."""
+        sid, cid = species.getId(), species.getCompartment()
+        text = f"{self.ids[cid]}*({rule})"
+        if cid in self.rules:
+            self.features.append(
+                f"rate rule for species '{sid}' in compartment '{cid}', whose size an assignment rule sets"
+            )
+        elif cid in size_rates:
+            text += f" + {self.held[sid]}/{self.ids[cid]}*({size_rates[cid]})"
+        return text
 
     def _infer_units(
         self, reactions: list[tuple[Reaction, Any]], rules: list[str], events: list[_EventMath]
@@ -703,6 +829,7 @@ class Importer:
         """Units of the parameters, rule variables and numbers the file leaves without one."""
         model_ids = {new: sid for sid, new in self.ids.items()}
         known = {self.ids.get(sid, sid): unit for sid, unit in self.units.items() if sid != "time"}
+        known.update(self.held_units)
         known["t"] = self.time
         parameters = [
             self.ids[p.getId()] for p in self.sbml.getListOfParameters() if p.getId() not in self.units
@@ -743,7 +870,7 @@ class Importer:
         rules: list[str],
         events: list[_EventMath],
     ) -> UnitInference:
-        model_ids = {new: sid for sid, new in self.ids.items()}
+        model_ids = {new: sid for sid, new in self.ids.items()} | {new: sid for sid, new in self.held.items()}
         inference = UnitInference(known, unknown)
         for reaction, expr in reactions:
             if reaction.id in self.variable_rates:  # d(parameter)/dt: the parameter's unit per time
@@ -854,11 +981,11 @@ class Importer:
             assignments = []
             for assignment in event.getListOfEventAssignments():
                 target = assignment.getVariable()
-                if self.sbml.getSpecies(target) is None and self.sbml.getParameter(target) is None:
+                if not self._ruled(target):
                     kind = _kind(self.sbml, target)
                     self.features.append(
                         f"{where} assigns {kind} '{target}' "
-                        "(only species and parameters, when not at a fixed time)"
+                        "(only species, parameters and compartments, when not at a fixed time)"
                     )
                     continue
                 if target in self.rules:
@@ -866,7 +993,7 @@ class Importer:
                     continue
                 math = self._math(assignment.getMath(), f"{where} assignment to '{target}'", eid)
                 if math is not None:
-                    assignments.append((self.ids[target], math))
+                    assignments.append(self._assignment(target, math))
             delay = (
                 self._math(event.getDelay().getMath(), f"{where} delay", eid) if event.isSetDelay() else None
             )
@@ -892,6 +1019,18 @@ class Importer:
                     event.getUseValuesFromTriggerTime() if event.isSetUseValuesFromTriggerTime() else True
                 ),
             )
+
+    def _assignment(self, target: str, math: tuple[str, Any]) -> tuple[str, tuple[str, Any]]:
+        """``(model id, math)`` of an event's assignment to ``target``. A concentration held as
+        an amount (see :meth:`_held`) sets the amount, the value times the compartment's size
+        before the event (as the SBML Test Suite and libRoadRunner: case 01779); an assignment
+        to a compartment's size leaves the amounts in it as they are."""
+        if target not in self.held:
+            return self.ids[target], math
+        cid = self.sbml.getSpecies(target).getCompartment()
+        size = f"({self.values[cid]})" if cid in self.rules else self.ids[cid]
+        text = f"({math[0]})*{size}"
+        return self.held[target], (text, parse_expression(text).expr)
 
     def _events(self) -> list[Step]:
         """Events that fire at a fixed time and set (or add to) values, as protocol steps.
@@ -950,6 +1089,7 @@ class Importer:
             (self.sbml.getSpecies(target) is not None or self.sbml.getParameter(target) is not None)
             and target not in self.rules
             and target not in self.rate_rules
+            and target not in self.held  # an amount, set through its compartment's size: a ModelEvent
         )
         node = assignment.getMath()
         value = self._constant(node) if node is not None else None
