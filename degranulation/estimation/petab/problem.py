@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from degranulation.codegen import CompiledOde
     from degranulation.network import Model
     from degranulation.protocols import Event
-    from degranulation.sensitivities import ObservableDerivatives
+    from degranulation.sensitivities import ObservableDerivatives, StateEvents
     from degranulation.solvers import Solver
 
 #: ``c`` in the noise residual ``√(2 ln σ + c)``: σ may go down to ``exp(−c/2)`` ≈ 1e-11.
@@ -217,6 +217,7 @@ class PetabProblem:
     events: tuple[Event, ...]
     has_noise_parameters: bool  # σ depends on the parameters (noise residuals are added)
     priors: tuple[Prior | None, ...] = ()  # objective priors, one per ``estimated`` (or none)
+    state_events: StateEvents | None = None  # the model's events triggered by the state
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -344,7 +345,9 @@ class PetabProblem:
             p, dp, start, d_start = self._phase(condition.preequilibration, theta, columns, m, None, None)
             x0, dx0 = self._settle(p, dp, start, d_start)
         p, dp, start, d_start = self._phase(condition.simulation, theta, columns, m, x0, dx0)
-        return self._solve(p, dp, start, d_start, condition.times, self.events, condition.has_steady_state)
+        return self._solve(
+            p, dp, start, d_start, condition.times, self.events, condition.has_steady_state, self.state_events
+        )
 
     def _phase(
         self,
@@ -396,6 +399,7 @@ class PetabProblem:
         times: np.ndarray,
         events: Sequence[Event],
         is_steady: bool,
+        state_events: StateEvents | None = None,
     ) -> _Run:
         """States and ``∂x/∂θ`` at ``times``: sensitivities are taken with respect to the
         model parameters and initial values that depend on θ, then combined by the chain
@@ -409,9 +413,9 @@ class PetabProblem:
             Target(f"{compiled.species[i]}.initial", True, int(i)) for i in initials
         ]
         chain = np.vstack([dp[parameters], dx0[initials]])
-        run = integrate_sensitivities(compiled, times, x0, p, self.solver, events, wrt)
+        run = integrate_sensitivities(compiled, times, x0, p, self.solver, events, wrt, state_events)
         s = np.einsum("ijt,jk->ikt", run.s, chain)
-        observed = compiled.observe(run.x, run.p, run.t)
+        observed = compiled.observe(run.x, run.parameters, run.t)
         if wrt and len(compiled.observables):
             d_observed = np.einsum("ojt,jk->okt", observable_sensitivities(self.derivatives, run, wrt), chain)
         else:
