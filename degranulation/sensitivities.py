@@ -248,7 +248,9 @@ def integrate_sensitivities(
             roots = queue.root_functions(t, x, p)
         fun, jac = _augmented(compiled, p, frozen, m, dp)
         begin = filled
-        y, filled, t, root = _segment(compiled, solver, fun, jac, t, stop, y, times, out, filled, counters, roots)
+        y, filled, t, root = _segment(
+            compiled, solver, fun, jac, t, stop, y, times, out, filled, counters, roots
+        )
         _record(p_t, dp_t, p, dp, begin, filled)
         x, s = y[:n].copy(), y[n:].reshape(m, n).T.copy()
     sens = out[n:].reshape(m, n, len(times)).transpose(1, 0, 2) / column_scale[None, :, None]
@@ -299,7 +301,9 @@ class _Jumps:
         sensitivities ``s`` and ``∂p/∂θ`` after it."""
         mask = frozen if frozen.any() else None
         f_before = self.compiled.functions(p, mask)[0](t, x)
-        self.tau = self._event_time(t, x, p, s, dp, f_before, root) if root is not None else np.zeros(s.shape[1])
+        self.tau = (
+            self._event_time(t, x, p, s, dp, f_before, root) if root is not None else np.zeros(s.shape[1])
+        )
         self.total = s + np.outer(f_before, self.tau)
         self.dp = dp.copy()
         self.changed = False

@@ -152,9 +152,7 @@ def test_state_triggered_event_in_a_petab_fit(tmp_path: Path) -> None:
         initial=1.0,
     )
     problem = dg.read_petab(path, rtol=1e-10, atol=1e-12)
-    expected = [
-        math.exp(-0.3 * (t % (math.log(1 / h) / 0.3))) for h in (0.5, 0.3) for t in (1.0, 3.0, 5.0)
-    ]
+    expected = [math.exp(-0.3 * (t % (math.log(1 / h) / 0.3))) for h in (0.5, 0.3) for t in (1.0, 3.0, 5.0)]
     result = problem.simulate()
     np.testing.assert_allclose(result.table["simulation"], expected, rtol=1e-6)
     assert result.llh == pytest.approx(_llh(expected), rel=1e-6)

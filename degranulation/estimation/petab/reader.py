@@ -268,7 +268,9 @@ class Builder:
         try:
             # events whose math the tables change run as ModelEvents, reading each condition's values
             events_as_steps = not self.events_use_table_values()
-            imported = import_sbml(self.model_file, strict_units=strict_units, events_as_steps=events_as_steps)
+            imported = import_sbml(
+                self.model_file, strict_units=strict_units, events_as_steps=events_as_steps
+            )
         except UnsupportedFeatureError as exc:
             self.features += [f"{exc.file}: {feature}" for feature in exc.features]
             imported = None

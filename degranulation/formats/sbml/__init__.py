@@ -152,7 +152,9 @@ def import_sbml(path: str | Path, *, strict_units: bool = False, events_as_steps
 
     libsbml = _libsbml()
     document = read_document(libsbml, Path(path))
-    importer = Importer(libsbml, document, str(path), strict_units=strict_units, events_as_steps=events_as_steps)
+    importer = Importer(
+        libsbml, document, str(path), strict_units=strict_units, events_as_steps=events_as_steps
+    )
     return importer.run()
 
 

@@ -90,7 +90,13 @@ class Importer:
     """Builds the model, collecting every unsupported construct on the way."""
 
     def __init__(
-        self, libsbml: Any, document: Any, file: str, *, strict_units: bool = False, events_as_steps: bool = True
+        self,
+        libsbml: Any,
+        document: Any,
+        file: str,
+        *,
+        strict_units: bool = False,
+        events_as_steps: bool = True,
     ) -> None:
         self.lib = libsbml
         self.events_as_steps = events_as_steps  # False: fixed-time events are ModelEvents too
