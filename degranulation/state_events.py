@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from degranulation.codegen import GeneratedCode
-from degranulation.errors import SimulationError, UnsupportedFeatureError
+from degranulation.errors import SimulationError
 from degranulation.network import parameter_targets
 from degranulation.solvers import EventFunction
 
@@ -102,24 +102,6 @@ def compile_events(model: Model, compiled: CompiledOde) -> CompiledEvents | None
 
 
 _MEMORY: dict[str, CompiledEvents] = {}
-
-
-def refuse_events(model: Model, what: str) -> None:
-    """Raise :class:`~degranulation.errors.UnsupportedFeatureError` if ``model`` has events:
-    ``what`` (sensitivities, fits, sweeps) does not follow them, and would be silently wrong.
-
-    Examples
-    --------
-    >>> from degranulation.network import Model
-    >>> refuse_events(Model("m"), "sweeps")  # no events: nothing to refuse
-    """
-    if model.events:
-        names = ", ".join(f"'{event.id}'" for event in model.events[:5])
-        raise UnsupportedFeatureError(
-            f"{what} do not support models with state-triggered events (model '{model.id}' has {names})",
-            features=[f"event {names.split(', ')[0]} triggered by the state in {what}"],
-            file=model.source,
-        )
 
 
 def _compile(model: Model, species: tuple[str, ...], parameters: tuple[str, ...]) -> CompiledEvents:

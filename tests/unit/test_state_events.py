@@ -246,10 +246,27 @@ def test_events_are_validated() -> None:
     }
 
 
-def test_sweeps_refuse_state_events() -> None:
-    """Stacked sweeps do not follow events: refused, not silently wrong."""
-    with pytest.raises(UnsupportedFeatureError, match="event"):
-        dg.sweep(decay(RESET), {"k": ["0.1 1/s", "0.2 1/s"]}, t="1 s", cache_dir=False)
+@pytest.mark.parametrize("solver", ["BDF", "LSODA"])
+def test_sweeps_follow_state_events(solver: str) -> None:
+    """Each point's resets at its own times (was refused): x(5 s) = exp(-k·(5 mod T)) with
+    T = ln 2/k per k (closed form); LSODA, which stacks points otherwise, solves them one by one."""
+    ks = [0.1, 0.3, 0.5]
+    ds = dg.sweep(
+        decay(RESET),
+        {"k": [f"{k} 1/s" for k in ks]},
+        at="5 s",
+        observe="x",
+        solver=solver,
+        rtol=1e-10,
+        atol=1e-12,
+        cache_dir=False,
+    )
+    expected = [math.exp(-k * (5.0 % (math.log(2) / k))) for k in ks]
+    np.testing.assert_allclose(np.asarray(ds["x"].pint.magnitude).ravel(), expected, rtol=1e-7)
+    with pytest.raises(ValueError, match="events"):
+        dg.sweep(
+            decay(RESET), {"k": ["0.1 1/s", "0.2 1/s"]}, at="1 s", solver="LSODA", batch=2, cache_dir=False
+        )
 
 
 @pytest.mark.filterwarnings("ignore:.*declared but no rate law:degranulation.errors.ModelWarning")
