@@ -299,19 +299,29 @@ class _Jumps:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Run ``queue``'s update at ``t`` (changing ``x`` and ``p`` in place) and return the
         sensitivities ``s`` and ``∂p/∂θ`` after it."""
-        mask = frozen if frozen.any() else None
-        f_before = self.compiled.functions(p, mask)[0](t, x)
-        self.tau = (
-            self._event_time(t, x, p, s, dp, f_before, root) if root is not None else np.zeros(s.shape[1])
-        )
-        self.total = s + np.outer(f_before, self.tau)
+        if not s.shape[1]:  # no sensitivities: the states alone
+            queue.update(t, x, p, root)
+            return s, dp
+        if root is None:  # a fixed time (the start, a protocol step): dτ/dθ = 0
+            self.tau = np.zeros(s.shape[1])
+            self.total = s.copy()
+        else:
+            f_before = self._rate(t, x, p, frozen)
+            self.tau = self._event_time(t, x, p, s, dp, f_before, root)
+            self.total = s + np.outer(f_before, self.tau)
         self.dp = dp.copy()
         self.changed = False
         queue.update(t, x, p, root)
         if not self.changed:
             return s, dp
-        f_after = self.compiled.functions(p, mask)[0](t, x)
-        return self.total - np.outer(f_after, self.tau), self.dp
+        if root is None:
+            return self.total, self.dp
+        return self.total - np.outer(self._rate(t, x, p, frozen), self.tau), self.dp
+
+    def _rate(self, t: float, x: np.ndarray, p: np.ndarray, frozen: np.ndarray) -> np.ndarray:
+        """``f(x, p, t)`` with the clamps in force."""
+        fun = self.compiled.functions(p, frozen if frozen.any() else None)[0]
+        return np.asarray(fun(t, x), dtype=float)
 
     def _event_time(
         self,
