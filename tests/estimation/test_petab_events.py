@@ -23,7 +23,12 @@ import degranulation as dg  # noqa: E402
 
 
 def _model(
-    path: Path, trigger: str = "time >= t_ins", value: str = "10", initial: float = 0.0, h: float = 0.5
+    path: Path,
+    trigger: str = "time >= t_ins",
+    value: str = "10",
+    initial: float = 0.0,
+    h: float = 0.5,
+    target: str = "A",
 ) -> None:
     document = libsbml.SBMLDocument(3, 2)
     model = document.createModel()
@@ -43,7 +48,7 @@ def _model(
         parameter = model.createParameter()
         parameter.setId(name)
         parameter.setValue(number)
-        parameter.setConstant(True)
+        parameter.setConstant(name != target)
     reaction = model.createReaction()
     reaction.setId("decay")
     reaction.setReversible(False)
@@ -60,7 +65,7 @@ def _model(
     condition.setPersistent(True)
     condition.setMath(libsbml.parseL3Formula(trigger))
     assignment = event.createEventAssignment()
-    assignment.setVariable("A")
+    assignment.setVariable(target)
     assignment.setMath(libsbml.parseL3Formula(value))
     libsbml.writeSBMLToFile(document, str(path))
 
@@ -70,6 +75,7 @@ def _problem(
     conditions: str,
     parameter: str = "k\tlin\t0\t10\t0.3\t0\n",
     times: tuple[float, ...] = (5.0,),
+    observable: str = "A",
     **model: Any,
 ) -> Path:
     _model(folder / "model.xml", **model)
@@ -79,7 +85,9 @@ def _problem(
         "observableId\tsimulationConditionId\ttime\tmeasurement\n"
         + "".join(f"obs_A\t{c}\t{t:g}\t1.0\n" for c in ids for t in times)
     )
-    (folder / "observables.tsv").write_text("observableId\tobservableFormula\tnoiseFormula\nobs_A\tA\t1\n")
+    (folder / "observables.tsv").write_text(
+        f"observableId\tobservableFormula\tnoiseFormula\nobs_A\t{observable}\t1\n"
+    )
     (folder / "parameters.tsv").write_text(
         "parameterId\tparameterScale\tlowerBound\tupperBound\tnominalValue\testimate\n" + parameter
     )
@@ -156,6 +164,27 @@ def test_state_triggered_event_in_a_petab_fit(tmp_path: Path) -> None:
     result = problem.simulate()
     np.testing.assert_allclose(result.table["simulation"], expected, rtol=1e-6)
     assert result.llh == pytest.approx(_llh(expected), rel=1e-6)
+    _check_gradient(problem, problem.nominal)
+
+
+def test_observable_of_a_parameter_an_event_sets(tmp_path: Path) -> None:
+    """``A < h`` doubles k (at T = ln 2/k); the observable k·A reads k at each time:
+    k·exp(-k·t) before T, 2k·0.5·exp(-2k·(t - T)) after (closed form); k is estimated."""
+    path = _problem(
+        tmp_path,
+        "conditionId\th\nc1\t0.5\n",
+        "k\tlin\t0\t10\t0.3\t1\n",
+        times=(1.0, 5.0),
+        observable="k * A",
+        trigger="A < h",
+        value="2 * k",
+        initial=1.0,
+        target="k",
+    )
+    problem = dg.read_petab(path, rtol=1e-10, atol=1e-12)
+    k, switch = 0.3, math.log(2) / 0.3
+    expected = [k * math.exp(-k * 1.0), 2 * k * 0.5 * math.exp(-2 * k * (5.0 - switch))]
+    np.testing.assert_allclose(problem.simulate().table["simulation"], expected, rtol=1e-6)
     _check_gradient(problem, problem.nominal)
 
 

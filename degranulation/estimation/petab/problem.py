@@ -321,6 +321,10 @@ class PetabProblem:
                 q = symbol.index
                 values.append(run.observed[q, k] * self.observable_factors[q])
                 gradients.append(run.d_observed[q][:, k].T * self.observable_factors[q])
+            elif symbol.kind == "parameter" and run.p_t is not None and run.dp_t is not None:
+                j = symbol.index  # a parameter events change: its value at each time
+                values.append(run.p_t[j, k] / self.parameter_factors[j])
+                gradients.append(run.dp_t[j][:, k].T / self.parameter_factors[j])
             elif symbol.kind == "parameter":
                 j = symbol.index
                 values.append(np.full(n, run.p[j] / self.parameter_factors[j]))
@@ -422,7 +426,10 @@ class PetabProblem:
             d_observed = np.zeros((len(compiled.observables), dp.shape[1], len(times)))
         if is_steady:
             self._check_steady(run.x[:, -1], run.p, times[-1])
-        return _Run(run.x, s, observed, d_observed, run.p, dp)
+        p_t, dp_t = run.p_t, None
+        if run.dp_t is not None:
+            dp_t = np.einsum("ljt,jk->lkt", run.dp_t, chain)
+        return _Run(run.x, s, observed, d_observed, run.p, dp, p_t, dp_t)
 
     def _settle(
         self, p: np.ndarray, dp: np.ndarray, x: np.ndarray, dx: np.ndarray
@@ -661,7 +668,8 @@ class PetabProblem:
 @dataclass(frozen=True)
 class _Run:
     """One simulated phase: states ``x`` (model units, species × times), ``s = ∂x/∂θ``
-    (species × free × times), observables and their gradients, parameters and ``∂p/∂θ``."""
+    (species × free × times), observables and their gradients, parameters and ``∂p/∂θ``
+    (and, where events set parameters, both at each time)."""
 
     x: np.ndarray
     s: np.ndarray
@@ -669,6 +677,8 @@ class _Run:
     d_observed: np.ndarray
     p: np.ndarray
     dp: np.ndarray
+    p_t: np.ndarray | None = None  # parameters × times
+    dp_t: np.ndarray | None = None  # parameters × free × times
 
 
 def _source_values(
