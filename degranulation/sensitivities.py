@@ -11,6 +11,11 @@ tolerances apply to it.
 Protocol steps act on the sensitivities as on the states: ``set`` and ``clamp`` of a species
 make its value independent of θ (its rows become zero), ``add`` keeps them, a clamped species
 stays frozen, and a parameter that a step ``set``\\ s no longer depends on θ from then on.
+Events triggered by the state (:mod:`degranulation.state_events`) end a stretch at their
+trigger's root, where the sensitivities jump by the standard formula (see
+:func:`integrate_sensitivities`), the time's own dependence on θ included; the root's and the
+assignments' derivatives are generated from the SymPy expressions too. Events with a delay
+are refused (:func:`state_events_for_sensitivities`).
 Observables' derivatives ``∂g/∂x``, ``∂g/∂p`` come from the same SymPy expressions.
 """
 
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
     from degranulation.codegen import CompiledOde
     from degranulation.protocols import Event, ProtocolLike
     from degranulation.solvers import Solver
+    from degranulation.state_events import CompiledEvents, EventDerivatives
 
 INITIAL_SUFFIX = ".initial"
 
@@ -91,7 +97,9 @@ def targets(model: Model, compiled: CompiledOde, names: Sequence[str]) -> tuple[
 class SensitivityTrajectory:
     """States and their sensitivities at the output times, in the model's units.
 
-    ``s[i, j, k]`` is ``∂x_i/∂θ_j`` at ``t[k]`` (state unit per unit of ``θ_j``).
+    ``s[i, j, k]`` is ``∂x_i/∂θ_j`` at ``t[k]`` (state unit per unit of ``θ_j``). Where the
+    model's events set parameters, ``p_t`` holds the parameters at each output time and
+    ``dp_t[l, j, k]`` is ``∂p_l/∂θ_j`` there (None otherwise: the parameters are ``p`` throughout).
     """
 
     t: np.ndarray
@@ -99,6 +107,47 @@ class SensitivityTrajectory:
     s: np.ndarray  # species × targets × times
     p: np.ndarray
     counters: dict[str, int]
+    p_t: np.ndarray | None = None  # parameters × times
+    dp_t: np.ndarray | None = None  # parameters × targets × times
+
+    @property
+    def parameters(self) -> np.ndarray:
+        """The parameters as observables take them: ``p``, or ``p_t`` where events change them."""
+        return self.p if self.p_t is None else self.p_t
+
+
+@dataclass(frozen=True)
+class StateEvents:
+    """A model's events (:mod:`degranulation.state_events`) as forward sensitivities follow
+    them: the compiled events and the derivatives of their roots and assignments."""
+
+    compiled: CompiledEvents
+    derivatives: EventDerivatives
+
+
+def state_events_for_sensitivities(model: Model, compiled: CompiledOde) -> StateEvents | None:
+    """The events of ``model`` for :func:`integrate_sensitivities` (None if it has none).
+
+    Raises
+    ------
+    UnsupportedFeatureError
+        For an event with a delay: the time it executes would depend on θ through the delay
+        too, which the jumps here do not follow (a gradient would be silently wrong).
+    """
+    from degranulation.errors import UnsupportedFeatureError
+    from degranulation.state_events import compile_events, event_derivatives
+
+    events = compile_events(model, compiled)
+    if events is None:
+        return None
+    delayed = [event.id for event in model.events if event.delay]
+    if delayed:
+        raise UnsupportedFeatureError(
+            f"sensitivities do not follow events with a delay (model '{model.id}' has '{delayed[0]}')",
+            features=[f"event '{delayed[0]}' with a delay in sensitivities"],
+            file=model.source,
+        )
+    return StateEvents(events, event_derivatives(model, compiled))
 
 
 def integrate_sensitivities(
@@ -109,17 +158,26 @@ def integrate_sensitivities(
     solver: Solver,
     events: Sequence[Event] = (),
     wrt: Sequence[Target] = (),
+    state_events: StateEvents | None = None,
 ) -> SensitivityTrajectory:
-    """Solve states and forward sensitivities together, restarting at every protocol event.
+    """Solve states and forward sensitivities together, restarting at every protocol step and
+    at every root of ``state_events``' triggers, where the sensitivities jump.
 
     Outputs are right-continuous at event times, as in
     :func:`degranulation.simulation.integrate`; ``compiled`` needs ``dfdp``
     (``compile_model(model, sensitivities=True)``).
 
+    At an event that a root of ``g(x, p, t) = 0`` triggers at ``τ``, assigning ``x⁺ = h(x⁻, p, t)``,
+    ``dτ/dθ = -(g_x·s⁻ + g_p·∂p/∂θ)/(g_x·f⁻ + g_t)`` and
+    ``s⁺ = h_x·s⁻ + h_p·∂p/∂θ - (f⁺ - h_x·f⁻ - h_t)·dτ/dθ`` (untouched species: ``h_x`` the
+    identity). Events executed one after another at ``τ`` (cascades) compose; at a fixed time
+    (the start, a protocol step) ``dτ/dθ = 0``. Events that set parameters carry ``∂p/∂θ``.
+
     Raises
     ------
     SimulationError
-        On solver failure or a non-finite state, with the time reached.
+        On solver failure or a non-finite state, with the time reached; or where an event's
+        root is tangent (``g_x·f + g_t = 0``), so that its time has no derivative.
 
     Examples
     --------
@@ -134,62 +192,187 @@ def integrate_sensitivities(
     """
     from degranulation.protocols import apply
     from degranulation.simulation import _segment
-    from degranulation.solvers import COUNTERS
+    from degranulation.solvers import COUNTERS, EventFunction
+    from degranulation.state_events import EventQueue
 
     n, m = compiled.n_species, len(wrt)
     solver = solver.for_states(n * (m + 1))  # a per-species atol holds for its sensitivities too
     x = np.array(x0, dtype=float)
     p = np.array(p, dtype=float)
-    # Column j holds |θ_j|·∂x/∂θ_j (θ_j's own scale; 1 where θ_j is zero).
+    # Column j holds |θ_j|·∂x/∂θ_j (θ_j's own scale; 1 where θ_j is zero), and so does dp.
     values = np.array([x[t.index] if t.is_initial else p[t.index] for t in wrt], dtype=float)
     column_scale = np.where(values != 0.0, np.abs(values), 1.0)
     s = np.zeros((n, m))
+    dp = np.zeros((len(p), m))  # ∂p/∂θ: a parameter a step or event sets changes its row
     for j, target in enumerate(wrt):
-        if target.is_initial:
-            s[target.index, j] = column_scale[j]
-    param_columns = np.array([j for j, t in enumerate(wrt) if not t.is_initial], dtype=np.int64)
-    param_index = np.array([wrt[j].index for j in param_columns], dtype=np.int64)
-    live = np.ones(len(param_columns), dtype=bool)  # False once a step has set that parameter
+        (s if target.is_initial else dp)[target.index, j] = column_scale[j]
     frozen = np.zeros(n, dtype=bool)
     out = np.empty((n * (m + 1), len(times)))
     counters = dict.fromkeys(COUNTERS, 0)
     pending = sorted((e for e in events if e.t <= times[-1]), key=lambda e: e.t)
+    jumps = _Jumps(compiled, state_events, m) if state_events is not None else None
+    queue = (
+        EventQueue(state_events.compiled, compiled.species, jumps if m else None)
+        if state_events is not None
+        else None
+    )
+    varying = state_events is not None and state_events.compiled.sets_parameters
+    p_t = np.empty((len(p), len(times))) if varying else None
+    dp_t = np.empty((len(p), m, len(times))) if varying else None
     t = 0.0  # the model's initial time, as in simulation.integrate
     filled = 0
+    root: int | None = None
     while True:
         for event in (e for e in pending if e.t == t):
             before = x[event.index] if event.is_species else 0.0
             apply([event], x, p, frozen)
             if not event.is_species:
-                live &= param_index != event.index  # θ no longer acts once a step sets it
+                dp[event.index, :] = 0.0  # θ no longer acts once a step sets it
             elif event.action in ("set", "clamp") or x[event.index] != before + event.value:
                 s[event.index, :] = 0.0  # a value set (or an add clipped at zero) is independent of θ
         pending = [e for e in pending if e.t > t]
+        if queue is not None and jumps is not None:
+            s, dp = jumps.update(queue, t, x, p, s, dp, frozen, root)
         y = np.concatenate([x, s.T.ravel()])
+        begin = filled
         while filled < len(times) and times[filled] <= t:
             out[:, filled] = y
             filled += 1
+        _record(p_t, dp_t, p, dp, begin, filled)
         if filled == len(times):
             break
         stop = pending[0].t if pending else float(times[-1])
-        fun, jac = _augmented(compiled, p, frozen, m, param_columns[live], param_index[live], column_scale)
-        y, filled, *_ = _segment(compiled, solver, fun, jac, t, stop, y, times, out, filled, counters)
+        roots: list[EventFunction] = []
+        if queue is not None:
+            stop = min(stop, queue.next_time())
+            roots = queue.root_functions(t, x, p)
+        fun, jac = _augmented(compiled, p, frozen, m, dp)
+        begin = filled
+        y, filled, t, root = _segment(
+            compiled, solver, fun, jac, t, stop, y, times, out, filled, counters, roots
+        )
+        _record(p_t, dp_t, p, dp, begin, filled)
         x, s = y[:n].copy(), y[n:].reshape(m, n).T.copy()
-        t = stop
     sens = out[n:].reshape(m, n, len(times)).transpose(1, 0, 2) / column_scale[None, :, None]
-    return SensitivityTrajectory(np.asarray(times, dtype=float), out[:n], sens, p, counters)
+    if dp_t is not None:
+        dp_t = dp_t / column_scale[None, :, None]
+    return SensitivityTrajectory(np.asarray(times, dtype=float), out[:n], sens, p, counters, p_t, dp_t)
+
+
+def _record(
+    p_t: np.ndarray | None, dp_t: np.ndarray | None, p: np.ndarray, dp: np.ndarray, begin: int, end: int
+) -> None:
+    """Keep the parameters and their sensitivities at outputs ``begin:end`` (where events set them)."""
+    if p_t is not None and dp_t is not None:
+        p_t[:, begin:end] = p[:, None]
+        dp_t[:, :, begin:end] = dp[:, :, None]
+
+
+class _Jumps:
+    """The sensitivities' jumps where events execute (the listener of an
+    :class:`~degranulation.state_events.EventQueue`; see :func:`integrate_sensitivities`).
+
+    Between :meth:`update`'s start and end it carries the total derivatives of the state and
+    parameters along the event time, ``D = s + f·dτ/dθ`` and ``∂p/∂θ``: an assignment replaces
+    its targets' rows by ``h_x·D + h_p·∂p/∂θ + h_t·dτ/dθ``, and ``s⁺ = D - f⁺·dτ/dθ`` at the end.
+    """
+
+    def __init__(self, compiled: CompiledOde, events: StateEvents, m: int) -> None:
+        self.compiled = compiled
+        self.events = events
+        self.n = compiled.n_species
+        self.total = np.zeros((self.n, m))
+        self.dp = np.zeros((0, m))
+        self.tau = np.zeros(m)
+        self.changed = False
+
+    def update(
+        self,
+        queue: Any,
+        t: float,
+        x: np.ndarray,
+        p: np.ndarray,
+        s: np.ndarray,
+        dp: np.ndarray,
+        frozen: np.ndarray,
+        root: int | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Run ``queue``'s update at ``t`` (changing ``x`` and ``p`` in place) and return the
+        sensitivities ``s`` and ``∂p/∂θ`` after it."""
+        if not s.shape[1]:  # no sensitivities: the states alone
+            queue.update(t, x, p, root)
+            return s, dp
+        if root is None:  # a fixed time (the start, a protocol step): dτ/dθ = 0
+            self.tau = np.zeros(s.shape[1])
+            self.total = s.copy()
+        else:
+            f_before = self._rate(t, x, p, frozen)
+            self.tau = self._event_time(t, x, p, s, dp, f_before, root)
+            self.total = s + np.outer(f_before, self.tau)
+        self.dp = dp.copy()
+        self.changed = False
+        queue.update(t, x, p, root)
+        if not self.changed:
+            return s, dp
+        if root is None:
+            return self.total, self.dp
+        return self.total - np.outer(self._rate(t, x, p, frozen), self.tau), self.dp
+
+    def _rate(self, t: float, x: np.ndarray, p: np.ndarray, frozen: np.ndarray) -> np.ndarray:
+        """``f(x, p, t)`` with the clamps in force."""
+        fun = self.compiled.functions(p, frozen if frozen.any() else None)[0]
+        return np.asarray(fun(t, x), dtype=float)
+
+    def _event_time(
+        self,
+        t: float,
+        x: np.ndarray,
+        p: np.ndarray,
+        s: np.ndarray,
+        dp: np.ndarray,
+        f: np.ndarray,
+        root: int,
+    ) -> np.ndarray:
+        """``dτ/dθ`` of a root of comparison ``root // 2`` (roots come in rising/falling pairs)."""
+        from degranulation.errors import SimulationError
+
+        n = self.n
+        gradient = self.events.derivatives.module.root_gradients(x, p, t)[root // 2]
+        gx, gp, gt = gradient[:n], gradient[n:-1], gradient[-1]
+        rate = float(gx @ f + gt)
+        if not np.isfinite(rate) or rate == 0.0:
+            raise SimulationError(
+                f"an event's trigger is met tangentially at t = {t:.6g} (it touches zero without "
+                "crossing), so the event's time has no derivative",
+                t_fail=float(t),
+                hint="sensitivities need triggers that the state crosses",
+            )
+        return np.asarray(-(gx @ s + gp @ dp) / rate, dtype=float)
+
+    def fired(self, event: int, t: float, x: np.ndarray, p: np.ndarray) -> Any:
+        """What an assignment computed at firing (``use_values_from_trigger_time``) is taken from."""
+        if not self.events.compiled.use_trigger_values[event]:
+            return None
+        return x.copy(), p.copy(), self.total.copy(), self.dp.copy()
+
+    def assigned(self, event: int, t: float, x: np.ndarray, p: np.ndarray, context: Any) -> None:
+        """Replace the rows of event ``event``'s targets (executing now) by their derivatives."""
+        n = self.n
+        xs, ps, total, dp = context if context is not None else (x, p, self.total, self.dp)
+        gradient = getattr(self.events.derivatives.module, f"assign_gradient_{event}")(xs, ps, t)
+        rows = gradient[:, :n] @ total + gradient[:, n:-1] @ dp + np.outer(gradient[:, -1], self.tau)
+        for target, row in zip(self.events.compiled.targets[event], rows, strict=True):
+            if target < n:
+                self.total[target] = row
+            else:
+                self.dp[target - n] = row
+        self.changed = True
 
 
 def _augmented(
-    compiled: CompiledOde,
-    p: np.ndarray,
-    frozen: np.ndarray,
-    m: int,
-    columns: np.ndarray,
-    indices: np.ndarray,
-    column_scale: np.ndarray,
+    compiled: CompiledOde, p: np.ndarray, frozen: np.ndarray, m: int, dp: np.ndarray
 ) -> tuple[Any, Any]:
-    """``fun``/``jac`` of ``[x, S]`` for one smooth stretch (fixed ``p`` and clamps)."""
+    """``fun``/``jac`` of ``[x, S]`` for one smooth stretch (fixed ``p``, ``∂p/∂θ`` and clamps)."""
     import scipy.sparse
 
     n = compiled.n_species
@@ -197,20 +380,22 @@ def _augmented(
     if m == 0:
         return fun_x, jac_x
     identity = scipy.sparse.identity(m + 1, format="csc")
-    # The entries of ∂f/∂p that land in the sensitivity columns (clamped rows dropped), each
-    # scattered straight into dS/dt: cheaper than building a sparse matrix per call.
-    position = {int(k): j for j, k in zip(columns, indices, strict=True)}
-    picked = np.array(
-        [
-            e
-            for e, (i, k) in enumerate(zip(compiled.dfdp_rows, compiled.dfdp_cols, strict=True))
-            if int(k) in position and not frozen[i]
-        ],
-        dtype=np.int64,
-    )
+    # The entries of ∂f/∂p times ∂p/∂θ, each scattered straight into dS/dt (clamped rows
+    # dropped): cheaper than building a sparse matrix per call.
+    by_parameter: dict[int, list[tuple[int, float]]] = {}
+    for k, j in zip(*np.nonzero(dp), strict=True):
+        by_parameter.setdefault(int(k), []).append((int(j), float(dp[k, j])))
+    picked_list, cols_list, weights_list = [], [], []
+    for e, (i, k) in enumerate(zip(compiled.dfdp_rows, compiled.dfdp_cols, strict=True)):
+        if not frozen[i]:
+            for j, weight in by_parameter.get(int(k), ()):
+                picked_list.append(e)
+                cols_list.append(j)
+                weights_list.append(weight)
+    picked = np.array(picked_list, dtype=np.int64)
     rows = compiled.dfdp_rows[picked]
-    cols = np.array([position[int(k)] for k in compiled.dfdp_cols[picked]], dtype=np.int64)
-    weights = column_scale[cols]
+    cols = np.array(cols_list, dtype=np.int64)
+    weights = np.array(weights_list, dtype=float)
     dfdp = compiled.module.dfdp
     p_list = p.tolist()
 
@@ -389,9 +574,12 @@ def observable_derivatives(model: Model, compiled: CompiledOde) -> ObservableDer
 def observable_sensitivities(
     derivatives: ObservableDerivatives, run: SensitivityTrajectory, wrt: Sequence[Target]
 ) -> np.ndarray:
-    """``∂g/∂θ`` (observables × targets × times) from a run's state sensitivities."""
-    gx, gp = derivatives.derivatives(run.x, run.p, run.t)
+    """``∂g/∂θ`` (observables × targets × times) from a run's state sensitivities (and its
+    parameters' where events set them)."""
+    gx, gp = derivatives.derivatives(run.x, run.parameters, run.t)
     result = np.einsum("oit,ijt->ojt", gx, run.s)
+    if run.dp_t is not None:
+        return result + np.einsum("okt,kjt->ojt", gp, run.dp_t)
     for j, target in enumerate(wrt):
         if not target.is_initial:
             result[:, j, :] += gp[:, target.index, :]
@@ -454,19 +642,18 @@ def simulate_sensitivities(
         parameter_vector,
     )
     from degranulation.solvers import solver_from
-    from degranulation.state_events import refuse_events
 
     model = as_model(model)
-    refuse_events(model, "sensitivities")
     compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
+    state_events = state_events_for_sensitivities(model, compiled)
     wanted = targets(model, compiled, wrt)
     times = output_times(model, t, points)
     p = parameter_vector(model, compiled, params or {})
     x0 = initial_state(model, compiled, initial or {})
     events = resolve(model, compiled, protocol_steps(model, protocol))
     options = solver_from(solver, rtol=rtol, atol=absolute_tolerance(model, compiled, atol, p))
-    run = integrate_sensitivities(compiled, times, x0, p, options, events, wanted)
-    dataset = make_dataset(model, compiled, Trajectory(run.t, run.x, run.p, run.counters), {})
+    run = integrate_sensitivities(compiled, times, x0, p, options, events, wanted, state_events)
+    dataset = make_dataset(model, compiled, Trajectory(run.t, run.x, run.p, run.counters, run.p_t), {})
     theta = np.array([x0[w.index] if w.is_initial else p[w.index] for w in wanted])
     relative = {
         **{s: run.s[i] for i, s in enumerate(compiled.species)},

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from degranulation.codegen import GeneratedCode
-from degranulation.errors import SimulationError, UnsupportedFeatureError
+from degranulation.errors import SimulationError
 from degranulation.network import parameter_targets
 from degranulation.solvers import EventFunction
 
@@ -104,24 +104,6 @@ def compile_events(model: Model, compiled: CompiledOde) -> CompiledEvents | None
 _MEMORY: dict[str, CompiledEvents] = {}
 
 
-def refuse_events(model: Model, what: str) -> None:
-    """Raise :class:`~degranulation.errors.UnsupportedFeatureError` if ``model`` has events:
-    ``what`` (sensitivities, fits, sweeps) does not follow them, and would be silently wrong.
-
-    Examples
-    --------
-    >>> from degranulation.network import Model
-    >>> refuse_events(Model("m"), "sweeps")  # no events: nothing to refuse
-    """
-    if model.events:
-        names = ", ".join(f"'{event.id}'" for event in model.events[:5])
-        raise UnsupportedFeatureError(
-            f"{what} do not support models with state-triggered events (model '{model.id}' has {names})",
-            features=[f"event {names.split(', ')[0]} triggered by the state in {what}"],
-            file=model.source,
-        )
-
-
 def _compile(model: Model, species: tuple[str, ...], parameters: tuple[str, ...]) -> CompiledEvents:
     import sympy
 
@@ -160,6 +142,88 @@ def _compile(model: Model, species: tuple[str, ...], parameters: tuple[str, ...]
         n_roots=len(differences),
         sets_parameters=bool(parameter_targets(model)),
         source=_source(printer, functions),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class EventDerivatives(GeneratedCode):
+    """Derivatives of a model's event roots and assignments, for the sensitivities' jumps at
+    events (:mod:`degranulation.sensitivities`), generated from the same SymPy expressions as
+    :class:`CompiledEvents`.
+
+    The module has ``root_gradients(x, p, t)`` (roots × ``n + n_p + 1``: each ``g``'s
+    derivatives with respect to the species, the parameters and time, in the order of
+    :class:`CompiledEvents`' ``roots``) and ``assign_gradient_<k>(x, p, t)`` (event k's
+    targets × ``n + n_p + 1``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from degranulation.codegen import compile_model
+    >>> from degranulation.network import Model, ModelEvent, Parameter, Species, UnitValue
+    >>> model = Model("decay", species=(Species("x", UnitValue(1.0, "molecule")),),
+    ...     parameters=(Parameter("half", UnitValue(0.5, "molecule")),),
+    ...     events=(ModelEvent("reset", "x < half", (("x", "2*half"),)),))
+    >>> derivatives = event_derivatives(model, compile_model(model, cache_dir=False))
+    >>> derivatives.module.root_gradients(np.array([0.25]), np.array([0.5]), 0.0)
+    array([[ 1., -1.,  0.]])
+    >>> derivatives.module.assign_gradient_0(np.array([0.25]), np.array([0.5]), 0.0)
+    array([[0., 2., 0.]])
+    """
+
+    source: str
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, init=False)
+    _module_prefix = "degranulation_event_derivatives"
+
+
+def event_derivatives(model: Model, compiled: CompiledOde) -> EventDerivatives:
+    """The generated derivatives of a validated model's events (see :class:`EventDerivatives`);
+    kept in memory per model."""
+    key = f"derivatives:{model.content_hash}:{compiled.key}"
+    if key not in _MEMORY_DERIVATIVES:
+        _MEMORY_DERIVATIVES[key] = _derivatives(model, compiled.species, compiled.parameters)
+    return _MEMORY_DERIVATIVES[key]
+
+
+_MEMORY_DERIVATIVES: dict[str, EventDerivatives] = {}
+
+
+def _derivatives(model: Model, species: tuple[str, ...], parameters: tuple[str, ...]) -> EventDerivatives:
+    from degranulation.codegen import _printer_class
+    from degranulation.expressions import TIME, parse_condition, parse_expression, symbol
+    from degranulation.symbolic import derivative_of
+
+    names = {symbol(s): f"x[{i}]" for i, s in enumerate(species)}
+    names.update({symbol(name): f"p[{k}]" for k, name in enumerate(parameters)})
+    printer = _printer_class()(names)
+    variables = [*(symbol(s) for s in species), *(symbol(q) for q in parameters), TIME]
+    differences: dict[sympy.Expr, int] = {}
+    for event in model.events:  # numbered as in _compile
+        _signs_of(parse_condition(event.trigger).expr, differences)
+
+    def matrix(name: str, exprs: list[sympy.Expr]) -> str:
+        lines = [f"def {name}(x, p, t):", f"    out = numpy.zeros(({len(exprs)}, {len(variables)}))"]
+        lines.append("    with numpy.errstate(all='ignore'):")
+        for row, expr in enumerate(exprs):
+            for col, variable in enumerate(variables):
+                if expr.has_free(variable):
+                    derivative = derivative_of(expr, variable)
+                    if derivative != 0:
+                        lines.append(f"        out[{row}, {col}] = {printer.doprint(derivative)}")
+        if len(lines) == 3:
+            lines.pop()  # constant: no entry to fill
+        lines.append("    return out\n")
+        return "\n".join(lines)
+
+    body = [matrix("root_gradients", list(differences))]
+    for k, event in enumerate(model.events):
+        body.append(
+            matrix(f"assign_gradient_{k}", [parse_expression(text).expr for _, text in event.assignments])
+        )
+    header = "\n".join(f"import {module}" for module in sorted({"numpy", *printer.module_imports}))
+    return EventDerivatives(
+        source=f'"""Generated by degranulation.state_events; do not edit."""\n{header}\n\n\n'
+        + "\n\n".join(body)
     )
 
 
@@ -212,16 +276,23 @@ class _Pending:
     sequence: int
     event: int = field(compare=False)
     values: np.ndarray | None = field(compare=False)  # computed when it fired, or None
+    context: Any = field(compare=False, default=None)  # what a listener kept when it fired
 
 
 class EventQueue:
     """The state of a simulation's events: the triggers' last values, the comparisons that
     just crossed, and the events waiting to execute. :func:`~degranulation.simulation.integrate`
-    calls :meth:`root_functions` for each segment and :meth:`update` where one ends."""
+    calls :meth:`root_functions` for each segment and :meth:`update` where one ends.
 
-    def __init__(self, events: CompiledEvents, species: Sequence[str]) -> None:
+    A ``listener`` (forward sensitivities, :mod:`degranulation.sensitivities`) hears of every
+    firing and execution: ``fired(event, t, x, p)`` returns what it keeps until the event
+    executes, and ``assigned(event, t, x, p, context)`` runs just before the assignment, with the
+    state and parameters as they are then."""
+
+    def __init__(self, events: CompiledEvents, species: Sequence[str], listener: Any = None) -> None:
         self.events = events
         self.species = tuple(species)
+        self.listener = listener
         self.previous = np.array(events.initial_value, dtype=bool)
         self.crossed: dict[int, float] = {}  # comparison -> the side it crossed to (±1)
         self.pending: list[_Pending] = []
@@ -268,6 +339,8 @@ class EventQueue:
             self.pending.remove(item)
             heapq.heapify(self.pending)
             values = item.values if item.values is not None else self.events.assignments(item.event, x, p, t)
+            if self.listener is not None:
+                self.listener.assigned(item.event, t, x, p, item.context)
             self._assign(item.event, values, t, x, p)
             self._evaluate(t, x, p)
         raise SimulationError(
@@ -310,7 +383,8 @@ class EventQueue:
                     hint="make the delay expression non-negative",
                 )
             values = events.assignments(int(k), x, p, t) if events.use_trigger_values[k] else None
-            heapq.heappush(self.pending, _Pending(t + delay, next(self.counter), int(k), values))
+            context = self.listener.fired(int(k), t, x, p) if self.listener is not None else None
+            heapq.heappush(self.pending, _Pending(t + delay, next(self.counter), int(k), values, context))
 
     def _first(self, due: list[_Pending], t: float, x: np.ndarray, p: np.ndarray) -> _Pending:
         """The due event with the highest priority (no priority: lowest; ties: model order)."""

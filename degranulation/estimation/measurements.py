@@ -57,6 +57,8 @@ def make_problem(
     DataError
         For data that do not fit the model (unknown readouts or condition columns, wrong
         units, a condition column that sets an estimated parameter), located by row and column.
+    UnsupportedFeatureError
+        For a model event with a delay (the gradient would not follow it).
     ModelError, UnitError
         For unknown parameter names, bad bounds or scales.
 
@@ -71,15 +73,14 @@ def make_problem(
     """
     from degranulation.codegen import compile_model
     from degranulation.library import as_model
-    from degranulation.sensitivities import observable_derivatives, targets
+    from degranulation.sensitivities import observable_derivatives, state_events_for_sensitivities, targets
     from degranulation.simulation import absolute_tolerance
     from degranulation.solvers import solver_from
-    from degranulation.state_events import refuse_events
 
     model = as_model(model)
     datasets = _datasets(data)
-    refuse_events(model, "fits")
     compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
+    state_events = state_events_for_sensitivities(model, compiled)
     names = list(estimate)
     wanted = targets(model, compiled, names)
     free = tuple(
@@ -112,6 +113,7 @@ def make_problem(
         labels=labels,
         solver=solver_from(solver, rtol=rtol, atol=tolerance),
         data_time_unit=datasets[0].time_unit,
+        state_events=state_events,
     )
 
 

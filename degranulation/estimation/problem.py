@@ -18,7 +18,7 @@ from degranulation.network import Model
 if TYPE_CHECKING:
     from degranulation.codegen import CompiledOde
     from degranulation.protocols import Event
-    from degranulation.sensitivities import ObservableDerivatives, Target
+    from degranulation.sensitivities import ObservableDerivatives, StateEvents, Target
     from degranulation.solvers import Solver
 
 _P = TypeVar("_P")
@@ -210,6 +210,8 @@ class FitProblem:
     solver: Solver
     # the time unit the data were written in (results report times in it); None: the model's
     data_time_unit: str | None = field(default=None, kw_only=True)
+    # the model's events triggered by the state, and their derivatives (None: it has none)
+    state_events: StateEvents | None = field(default=None, kw_only=True)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -251,9 +253,9 @@ class FitProblem:
             for target, value in zip(self.targets, theta, strict=True):
                 (x0 if target.is_initial else p)[target.index] = value
             run = integrate_sensitivities(
-                self.compiled, condition.times, x0, p, self.solver, condition.events, wrt
+                self.compiled, condition.times, x0, p, self.solver, condition.events, wrt, self.state_events
             )
-            observed = self.compiled.observe(run.x, run.p, run.t)
+            observed = self.compiled.observe(run.x, run.parameters, run.t)
             d_observed = observable_sensitivities(self.derivatives, run, wrt) if jacobian else None
             for row, k, r in zip(condition.rows, condition.time_index, condition.readout, strict=True):
                 readout = self.readouts[r]
@@ -337,8 +339,9 @@ class FitProblem:
             for target, value in zip(self.targets, theta, strict=True):
                 (x0 if target.is_initial else p)[target.index] = value
             times = np.linspace(0.0, float(condition.times[-1]), points)
-            run = integrate(self.compiled, times, x0, p, self.solver, condition.events)
-            observed = self.compiled.observe(run.x, run.p, run.t)
+            events = self.state_events.compiled if self.state_events is not None else None
+            run = integrate(self.compiled, times, x0, p, self.solver, condition.events, events)
+            observed = self.compiled.observe(run.x, run.p if run.p_t is None else run.p_t, run.t)
             for r in dict.fromkeys(condition.readout.tolist()):
                 readout = self.readouts[r]
                 y = (run.x if readout.is_species else observed)[readout.index]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from degranulation.codegen import CompiledOde
     from degranulation.protocols import Event, ProtocolLike
     from degranulation.solvers import Solver
+    from degranulation.state_events import CompiledEvents
 
 SweepMode = Literal["product", "zip"]
 STEADY: Final = "steady"
@@ -117,6 +118,7 @@ class _Plan:
     points: np.ndarray  # point × axis: index into each axis's values
     outputs: tuple[_Output, ...]
     events: tuple[Event, ...]
+    state_events: CompiledEvents | None = None  # the model's events triggered by the state
 
     @property
     def n_points(self) -> int:
@@ -152,6 +154,7 @@ def _make_plan(
     from degranulation.protocols import protocol_steps, resolve
     from degranulation.simulation import absolute_tolerance, initial_state, parameter_vector
     from degranulation.solvers import solver_from
+    from degranulation.state_events import compile_events
 
     if mode not in ("product", "zip"):
         raise ValueError(f"unknown mode '{mode}'; expected 'product' or 'zip'")
@@ -165,9 +168,16 @@ def _make_plan(
     options = solver_from(
         _default_solver(solver, compiled), rtol=rtol, atol=absolute_tolerance(model, compiled, atol, p)
     )
-    is_batched = options.name in ("LSODA", "CVODE")
+    state_events = compile_events(model, compiled)
+    # a stacked solve would stop every point at any one's event: points with events go one by one
+    is_batched = options.name in ("LSODA", "CVODE") and state_events is None
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    if batch not in (None, 1) and state_events is not None:
+        raise ValueError(
+            f"batch={batch}: model '{model.id}' has events triggered by the state, so each point is "
+            "solved alone (its events fire at its own times)"
+        )
     if batch not in (None, 1) and not is_batched:
         raise ValueError(
             f"batch={batch} needs solver='LSODA' or 'CVODE'; {options.name} solves one point at a time"
@@ -189,6 +199,7 @@ def _make_plan(
         points=indices,
         outputs=_outputs(model, compiled, observe, {a.name for a in axes}),
         events=resolve(model, compiled, protocol_steps(model, protocol)),
+        state_events=state_events,
     )
 
 

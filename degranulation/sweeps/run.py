@@ -109,7 +109,8 @@ def sweep(
         None chooses LSODA for models of up to 100 species and BDF for larger ones. With
         LSODA or CVODE (the ``sundials`` extra; the fastest for small models), points are
         solved ``batch`` at a time as one stacked system with a banded Jacobian, each held
-        to the tolerances; with BDF or Radau one at a time.
+        to the tolerances; with BDF or Radau one at a time, and so are the points of a model
+        with events triggered by the state (each point's events fire at its own times).
     rtol, atol : float, optional
         Tolerances; ``atol`` as in :func:`degranulation.simulate` (a number in model units, or
         an amount or concentration for every species, converted with the model's compartment
@@ -142,7 +143,6 @@ def sweep(
     """
     from degranulation.codegen import compile_model
     from degranulation.library import as_model
-    from degranulation.state_events import refuse_events
 
     model = as_model(model)
     if resume and output is None:
@@ -154,7 +154,6 @@ def sweep(
             hint="name the output e.g. 'dr.nc'",
         )
     check_workers(workers, scheduler)
-    refuse_events(model, "sweeps")
     compiled = compile_model(model, cache_dir=cache_dir)
     plan = _make_plan(
         model,

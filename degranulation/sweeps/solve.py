@@ -63,10 +63,12 @@ def _solve_one(plan: _Plan, p: np.ndarray, x0: np.ndarray) -> np.ndarray | _Fail
     from degranulation.simulation import integrate
 
     try:
-        trajectory = integrate(plan.compiled, plan.times, x0, p, plan.solver, plan.events)
+        trajectory = integrate(plan.compiled, plan.times, x0, p, plan.solver, plan.events, plan.state_events)
     except SimulationError as exc:
         return _Failure(FAILED, str(exc))
-    return _readout(plan, trajectory.x, trajectory.p)
+    # parameters that events change are taken at each output time
+    parameters = trajectory.p if trajectory.p_t is None else trajectory.p_t[:, plan.keep]
+    return _readout(plan, trajectory.x, parameters)
 
 
 def _solve_stacked(plan: _Plan, inputs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray | _Failure]:

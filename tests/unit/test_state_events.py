@@ -161,6 +161,73 @@ def test_event_changes_a_parameter() -> None:
     np.testing.assert_allclose(np.asarray(ds["flux"].pint.magnitude), k * x, rtol=1e-12)
 
 
+def test_sensitivities_jump_at_a_reset() -> None:
+    """x0 = 1 decays to h = 1/2, is reset to ``one`` = 1, and so on: after two resets
+    x(t) = x0·one²·exp(-k·t)/h² (closed form), so θ·∂x/∂θ = x·(-k·t, -2, 2, 1) for k, h, one, x0:
+    the reset times' own dependence on θ makes these, not the decay alone."""
+    ds = dg.simulate_sensitivities(
+        decay(RESET),
+        t="5 s",
+        wrt=["k", "half", "one", "x.initial"],
+        points=2,
+        rtol=1e-10,
+        atol=1e-12,
+        cache_dir=False,
+    )
+    x = 4.0 * math.exp(-K * 5.0)
+    np.testing.assert_allclose(float(ds["x"].pint.magnitude[-1]), x, rtol=1e-8)
+    sensitivity = np.asarray(ds["x_sensitivity"].pint.magnitude[-1])
+    np.testing.assert_allclose(sensitivity, x * np.array([-K * 5.0, -2.0, 2.0, 1.0]), rtol=1e-6)
+
+
+def test_sensitivities_follow_a_parameter_an_event_sets() -> None:
+    """k doubles at x = 1/2 (T = ln 2/k): x(t) = 2·exp(-2k·t) after T, so θ·∂x/∂θ = -2k·t·x for
+    θ = k; the observable k·x (k changed by the event) has θ·∂(k·x)/∂θ = (1 - 2k·t)·k·x."""
+    event = ModelEvent("faster", "x < half", (("k", "2*k"),))
+    model = decay(event).replace(observables=(dg.network.Observable("flux", "k*x", "molecule/s"),))
+    ds = dg.simulate_sensitivities(
+        model, t="5 s", wrt=["k"], points=2, rtol=1e-10, atol=1e-12, cache_dir=False
+    )
+    x = 2.0 * math.exp(-2 * K * 5.0)
+    np.testing.assert_allclose(float(ds["x_sensitivity"].pint.magnitude[-1, 0]), -2 * K * 5.0 * x, rtol=1e-6)
+    flux = float(ds["flux_sensitivity"].pint.to("molecule/s").pint.magnitude[-1, 0])
+    np.testing.assert_allclose(flux, (1 - 2 * K * 5.0) * 2 * K * x, rtol=1e-6)
+
+
+def test_fit_to_assay_data_follows_the_events() -> None:
+    """A fit's predictions and gradient across resets (was refused as 'triggered by the state in
+    fits'): x(t) from the closed form of the periodic reset, the gradient of ½Σr² against
+    central differences."""
+    import pandas as pd
+
+    from degranulation.estimation.measurements import make_problem
+
+    t = np.array([1.0, 3.0, 5.0, 7.0])
+    frame = pd.DataFrame({"observable": "x", "time [s]": t, "value [molecule]": 0.6, "sd [molecule]": 0.1})
+    problem = make_problem(
+        decay(RESET), frame, estimate=["k", "half"], rtol=1e-10, atol=1e-12, cache_dir=False
+    )
+    phi = np.array([f.to_optimizer(f.nominal) for f in problem.free])
+    prediction = problem.predict(phi)
+    np.testing.assert_allclose(prediction.y, np.exp(-K * np.mod(t, HALF_LIFE)), rtol=1e-7)
+    r, jacobian = problem.residuals(phi)
+    assert jacobian is not None
+    differences = []
+    for j in range(len(phi)):
+        step = np.zeros(len(phi))
+        step[j] = 1e-5 * max(1.0, abs(phi[j]))
+        differences.append((problem.cost(phi + step) - problem.cost(phi - step)) / (2 * step[j]))
+    np.testing.assert_allclose(jacobian.T @ r, differences, rtol=1e-4)
+
+
+def test_gradients_refuse_delayed_events() -> None:
+    """A delayed event's execution time would move with θ through the delay too: refused for
+    sensitivities, never a silently wrong gradient."""
+    delayed = ModelEvent("reset", "x < half", (("x", "one"),), delay="lag")
+    with pytest.raises(UnsupportedFeatureError, match="delay"):
+        dg.simulate_sensitivities(decay(delayed), t="5 s", wrt=["k"], points=2, cache_dir=False)
+
+
 def test_events_are_validated() -> None:
     """An assignment sets a species or parameter, in its unit; a trigger compares like with like."""
     bad = decay(
@@ -179,10 +246,27 @@ def test_events_are_validated() -> None:
     }
 
 
-def test_sweeps_refuse_state_events() -> None:
-    """Gradients and stacked sweeps do not follow events: refused, not silently wrong."""
-    with pytest.raises(UnsupportedFeatureError, match="event"):
-        dg.sweep(decay(RESET), {"k": ["0.1 1/s", "0.2 1/s"]}, t="1 s", cache_dir=False)
+@pytest.mark.parametrize("solver", ["BDF", "LSODA"])
+def test_sweeps_follow_state_events(solver: str) -> None:
+    """Each point's resets at its own times (was refused): x(5 s) = exp(-k·(5 mod T)) with
+    T = ln 2/k per k (closed form); LSODA, which stacks points otherwise, solves them one by one."""
+    ks = [0.1, 0.3, 0.5]
+    ds = dg.sweep(
+        decay(RESET),
+        {"k": [f"{k} 1/s" for k in ks]},
+        at="5 s",
+        observe="x",
+        solver=solver,
+        rtol=1e-10,
+        atol=1e-12,
+        cache_dir=False,
+    )
+    expected = [math.exp(-k * (5.0 % (math.log(2) / k))) for k in ks]
+    np.testing.assert_allclose(np.asarray(ds["x"].pint.magnitude).ravel(), expected, rtol=1e-7)
+    with pytest.raises(ValueError, match="events"):
+        dg.sweep(
+            decay(RESET), {"k": ["0.1 1/s", "0.2 1/s"]}, at="1 s", solver="LSODA", batch=2, cache_dir=False
+        )
 
 
 @pytest.mark.filterwarnings("ignore:.*declared but no rate law:degranulation.errors.ModelWarning")

@@ -40,6 +40,12 @@ noiseDistribution                      normal, laplace (laplace is simulated and
                                        not fitted: least squares cannot hold it)
 objectivePriorType                     all eight of PEtab 1, in the objective and its
                                        gradient (:mod:`degranulation.estimation.priors`)
+SBML events                            at fixed times the tables leave alone: protocol steps;
+                                       triggered by the state, or using a parameter the
+                                       tables set (``time >= t_ins`` with ``t_ins`` per
+                                       condition): run per condition with its values, the
+                                       gradient jumping at each event
+                                       (:mod:`degranulation.sensitivities`)
 =====================================  ===================================================
 
 Fitting minimises ``½Σr²`` with ``r_i = (T(ŷ_i) − T(d_i))/σ_i`` (``T`` the transformation).
@@ -53,8 +59,9 @@ case: PEtab 2, several problems or models in one YAML file, extensions, initiali
 other than ``parameterScaleUniform``,
 condition-table entries for assignment-rule variables, initial assignments of parameters or
 compartments that depend on what the tables change, preequilibration of models with events,
-and everything :func:`degranulation.read_sbml` refuses. Visualisation tables are ignored
-(they do not change the problem).
+SBML events with a delay that are not protocol steps (the gradient does not follow a delayed
+event's time), and everything :func:`degranulation.read_sbml` refuses. Visualisation tables
+are ignored (they do not change the problem).
 """
 
 from __future__ import annotations

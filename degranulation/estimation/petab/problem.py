@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from degranulation.codegen import CompiledOde
     from degranulation.network import Model
     from degranulation.protocols import Event
-    from degranulation.sensitivities import ObservableDerivatives
+    from degranulation.sensitivities import ObservableDerivatives, StateEvents
     from degranulation.solvers import Solver
 
 #: ``c`` in the noise residual ``√(2 ln σ + c)``: σ may go down to ``exp(−c/2)`` ≈ 1e-11.
@@ -217,6 +217,7 @@ class PetabProblem:
     events: tuple[Event, ...]
     has_noise_parameters: bool  # σ depends on the parameters (noise residuals are added)
     priors: tuple[Prior | None, ...] = ()  # objective priors, one per ``estimated`` (or none)
+    state_events: StateEvents | None = None  # the model's events triggered by the state
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -321,6 +322,10 @@ class PetabProblem:
                 q = symbol.index
                 values.append(run.observed[q, k] * self.observable_factors[q])
                 gradients.append(run.d_observed[q][:, k].T * self.observable_factors[q])
+            elif symbol.kind == "parameter" and run.p_t is not None and run.dp_t is not None:
+                j = symbol.index  # a parameter events change: its value at each time
+                values.append(run.p_t[j, k] / self.parameter_factors[j])
+                gradients.append(run.dp_t[j][:, k].T / self.parameter_factors[j])
             elif symbol.kind == "parameter":
                 j = symbol.index
                 values.append(np.full(n, run.p[j] / self.parameter_factors[j]))
@@ -360,7 +365,9 @@ class PetabProblem:
                 settled[key] = self._settle(p, dp, start, d_start)
             x0, dx0 = settled[key]
         p, dp, start, d_start = self._phase(condition.simulation, theta, columns, m, x0, dx0)
-        return self._solve(p, dp, start, d_start, condition.times, self.events, condition.has_steady_state)
+        return self._solve(
+            p, dp, start, d_start, condition.times, self.events, condition.has_steady_state, self.state_events
+        )
 
     def _phase(
         self,
@@ -412,6 +419,7 @@ class PetabProblem:
         times: np.ndarray,
         events: Sequence[Event],
         is_steady: bool,
+        state_events: StateEvents | None = None,
     ) -> _Run:
         """States and ``∂x/∂θ`` at ``times``: sensitivities are taken with respect to the
         model parameters and initial values that depend on θ, then combined by the chain
@@ -425,16 +433,19 @@ class PetabProblem:
             Target(f"{compiled.species[i]}.initial", True, int(i)) for i in initials
         ]
         chain = np.vstack([dp[parameters], dx0[initials]])
-        run = integrate_sensitivities(compiled, times, x0, p, self.solver, events, wrt)
+        run = integrate_sensitivities(compiled, times, x0, p, self.solver, events, wrt, state_events)
         s = np.einsum("ijt,jk->ikt", run.s, chain)
-        observed = compiled.observe(run.x, run.p, run.t)
+        observed = compiled.observe(run.x, run.parameters, run.t)
         if wrt and len(compiled.observables):
             d_observed = np.einsum("ojt,jk->okt", observable_sensitivities(self.derivatives, run, wrt), chain)
         else:
             d_observed = np.zeros((len(compiled.observables), dp.shape[1], len(times)))
         if is_steady:
             self._check_steady(run.x[:, -1], run.p, times[-1])
-        return _Run(run.x, s, observed, d_observed, run.p, dp)
+        p_t, dp_t = run.p_t, None
+        if run.dp_t is not None:
+            dp_t = np.einsum("ljt,jk->lkt", run.dp_t, chain)
+        return _Run(run.x, s, observed, d_observed, run.p, dp, p_t, dp_t)
 
     def _settle(
         self, p: np.ndarray, dp: np.ndarray, x: np.ndarray, dx: np.ndarray
@@ -673,7 +684,8 @@ class PetabProblem:
 @dataclass(frozen=True)
 class _Run:
     """One simulated phase: states ``x`` (model units, species × times), ``s = ∂x/∂θ``
-    (species × free × times), observables and their gradients, parameters and ``∂p/∂θ``."""
+    (species × free × times), observables and their gradients, parameters and ``∂p/∂θ``
+    (and, where events set parameters, both at each time)."""
 
     x: np.ndarray
     s: np.ndarray
@@ -681,6 +693,8 @@ class _Run:
     d_observed: np.ndarray
     p: np.ndarray
     dp: np.ndarray
+    p_t: np.ndarray | None = None  # parameters × times
+    dp_t: np.ndarray | None = None  # parameters × free × times
 
 
 def _source_values(

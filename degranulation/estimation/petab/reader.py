@@ -31,7 +31,6 @@ from degranulation.estimation.petab.problem import (
 from degranulation.estimation.priors import Prior
 from degranulation.estimation.problem import FreeParameter, Readout
 from degranulation.formats.sbml.math import names_in
-from degranulation.state_events import refuse_events
 
 if TYPE_CHECKING:
     import sympy
@@ -260,24 +259,32 @@ class Builder:
     ) -> PetabProblem:
         from degranulation.codegen import compile_model
         from degranulation.formats.sbml import import_sbml
-        from degranulation.sensitivities import observable_derivatives
+        from degranulation.sensitivities import observable_derivatives, state_events_for_sensitivities
         from degranulation.solvers import solver_from
         from degranulation.validation import validate
 
         self.check_tables()
         priors = self.priors()
         try:
-            imported = import_sbml(self.model_file, strict_units=strict_units)
+            # events whose math the tables change run as ModelEvents, reading each condition's values
+            events_as_steps = not self.events_use_table_values()
+            imported = import_sbml(
+                self.model_file, strict_units=strict_units, events_as_steps=events_as_steps
+            )
         except UnsupportedFeatureError as exc:
             self.features += [f"{exc.file}: {feature}" for feature in exc.features]
             imported = None
+        state_events = None
         if imported is not None:
             model = imported.model
             with warnings.catch_warnings():  # parameters only initial assignments use are common
                 warnings.simplefilter("ignore", ModelWarning)
                 validate(model)
-            refuse_events(model, "fits")
             compiled = self.compiled = compile_model(model, sensitivities=True, cache_dir=cache_dir)
+            try:
+                state_events = state_events_for_sensitivities(model, compiled)
+            except UnsupportedFeatureError as exc:
+                self.features += exc.features
             self.setup_model(imported)
         if self.features:
             raise UnsupportedFeatureError(listing(self.features), features=self.features, file=self.file)
@@ -321,6 +328,7 @@ class Builder:
             events=self.events,
             has_noise_parameters=self.noise_depends_on_parameters(observations),
             priors=priors,
+            state_events=state_events,
         )
         return _with_nominal_state(problem, rtol, atol)
 
@@ -415,14 +423,15 @@ class Builder:
                 self.features.append(
                     f"initial assignment of '{target}' depends on {used}, which the PEtab tables set"
                 )
-        self.check_events(set(columns))
-        if self.events and self.has_preequilibration():
+        if (self.events or model.events) and self.has_preequilibration():
             self.features.append("preequilibration of a model with SBML events")
 
-    def check_events(self, columns: set[str]) -> None:
-        """Refuse events whose time or assigned values use parameters the PEtab tables change:
-        the import fixes both at the SBML values (a trigger ``time >= t_ins`` becomes a step at
-        the file's ``t_ins``), so another value in a condition would be silently ignored."""
+    def events_use_table_values(self) -> bool:
+        """Whether an event's trigger, delay or assignments use a parameter the PEtab tables
+        set (a condition column, an estimated parameter, or a nominal value other than the
+        SBML one): such events are imported as ModelEvents, which read the condition's values,
+        rather than as protocol steps fixed at the SBML values at import."""
+        columns = {c for c in self.problem.condition_df.columns if c != "conditionName"}
         changed = columns | set(self.estimated)
         for pid, (_, nominal) in self.table.items():
             parameter = self.sbml.getParameter(pid)
@@ -430,12 +439,9 @@ class Builder:
                 changed.add(pid)
         for event in self.sbml.getListOfEvents():
             maths = [event.getTrigger(), event.getDelay(), *event.getListOfEventAssignments()]
-            used = set().union(*(names_in(m.getMath()) for m in maths if m is not None and m.isSetMath()))
-            if used & changed:
-                self.features.append(
-                    f"event '{event.getId() or event.getName()}' uses {sorted(used & changed)}, which "
-                    "the PEtab tables set (an event's time and values are fixed at the SBML values)"
-                )
+            if any(names_in(m.getMath()) & changed for m in maths if m is not None and m.isSetMath()):
+                return True
+        return False
 
     def has_preequilibration(self) -> bool:
         table = self.problem.measurement_df

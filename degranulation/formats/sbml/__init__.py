@@ -167,13 +167,22 @@ def read_sbml(path: str | Path, *, strict_units: bool = False) -> Model:
     return import_sbml(path, strict_units=strict_units).model
 
 
-def import_sbml(path: str | Path, *, strict_units: bool = False) -> SbmlImport:
-    """Read an SBML file, keeping the SBML ids and units (see :func:`read_sbml`)."""
+def import_sbml(path: str | Path, *, strict_units: bool = False, events_as_steps: bool = True) -> SbmlImport:
+    """Read an SBML file, keeping the SBML ids and units (see :func:`read_sbml`).
+
+    ``events_as_steps=False`` imports events at fixed times as
+    :class:`~degranulation.network.ModelEvent`\\ s too, not as the protocol ``sbml_events``: their
+    trigger then reads parameters while the model runs, so a value set later (a PEtab condition's
+    ``t_ins`` in ``time >= t_ins``) moves the event.
+    """
     from degranulation.formats.sbml.reader import Importer
 
     libsbml = _libsbml()
     document = read_document(libsbml, Path(path))
-    return Importer(libsbml, document, str(path), strict_units=strict_units).run()
+    importer = Importer(
+        libsbml, document, str(path), strict_units=strict_units, events_as_steps=events_as_steps
+    )
+    return importer.run()
 
 
 def write_sbml(model: Model, path: str | Path, *, protocol: Any = None) -> Path:

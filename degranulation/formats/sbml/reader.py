@@ -89,8 +89,17 @@ _EVENTS: Final = "sbml_events"
 class Importer:
     """Builds the model, collecting every unsupported construct on the way."""
 
-    def __init__(self, libsbml: Any, document: Any, file: str, *, strict_units: bool = False) -> None:
+    def __init__(
+        self,
+        libsbml: Any,
+        document: Any,
+        file: str,
+        *,
+        strict_units: bool = False,
+        events_as_steps: bool = True,
+    ) -> None:
         self.lib = libsbml
+        self.events_as_steps = events_as_steps  # False: fixed-time events are ModelEvents too
         self.document = document
         self.file = file
         self.features: list[str] = []
@@ -147,7 +156,7 @@ class Importer:
         self._stoichiometries()
         rules = self._assignment_rules()
         reactions = list(self._reactions()) + list(self._rate_rules())
-        fixed = self._at_fixed_times()
+        fixed = self.events_as_steps and self._at_fixed_times()
         events = [] if fixed else list(self._event_math())
         unknown = self._infer_units(reactions, rules, events)
         if self.unit_notes:
