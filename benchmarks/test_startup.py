@@ -114,4 +114,3 @@ def test_fresh_process_against_roadrunner(benchmark, environment, tmp_path) -> N
             f"libRoadRunner {numbers[f'roadrunner_{kind}_s']:.3f} s, imports only ({FLOOR}) "
             f"{numbers[f'imports_only_{kind}_s']:.3f} s (ratio {numbers[f'imports_only_ratio_{kind}']:.2f})"
         )
-
