@@ -636,22 +636,65 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _repeated(exprs: Sequence[sympy.Expr]) -> list[sympy.Expr]:
+    """The subexpressions (not symbols or numbers) that occur more than once in ``exprs``,
+    inner ones before those that contain them."""
+    from sympy.functions.elementary.piecewise import ExprCondPair
+
+    count: dict[sympy.Expr, int] = {}
+    order: list[sympy.Expr] = []
+
+    def visit(expr: sympy.Expr) -> None:
+        if expr.is_Atom:
+            return
+        if isinstance(expr, ExprCondPair):  # a piecewise's (value, condition): not a value
+            visit(expr.expr)
+            visit(expr.cond)
+            return
+        if expr in count:  # its parts are counted once: computed once, with it
+            count[expr] += 1
+            return
+        count[expr] = 1
+        for arg in expr.args:
+            visit(arg)
+        order.append(expr)
+
+    for expr in exprs:
+        visit(expr)
+    return [expr for expr in order if count[expr] > 1]
+
+
+def _function_body(printer: Any, exprs: Sequence[sympy.Expr]) -> tuple[list[str], list[str]]:
+    """Statements computing each repeated subexpression once (``_s0 = …``), and the text of
+    each expression using them: a model whose inputs are piecewise functions of time repeats
+    the same input in every rate law that uses it (Chen_MSB2009: the same few inputs in 266
+    calls of ``numpy.where`` per right-hand side)."""
+    saved = dict(printer._printed)  # the names are this function's locals
+    statements = []
+    for k, expr in enumerate(_repeated(exprs)):
+        statements.append(f"_s{k} = {printer.doprint(expr)}")
+        printer._printed[expr] = f"_s{k}"
+    printed = [printer.doprint(e) for e in exprs]
+    printer._printed = saved
+    return statements, printed
+
+
 def _module_source(printer: Any, **lists: list[sympy.Expr]) -> str:
     body = []
     for name, exprs in lists.items():
         arguments = "p" if name == "coefficients" else "x, p, t"
-        printed = [printer.doprint(e) for e in exprs]
+        statements, printed = _function_body(printer, exprs)
         if name == "observables" and printed:
             values = f"numpy.array(numpy.broadcast_arrays({', '.join(printed)}, t))[:-1]"
         elif printed:
             values = "numpy.array([\n        " + ",\n        ".join(printed) + ",\n    ], dtype=float)"
         else:
             values = "numpy.zeros(0)"
-        statement = f"return {values}"
-        if any("numpy.where(" in text for text in printed):
+        lines = [*statements, f"return {values}"]
+        if any("numpy.where(" in text for text in statements + printed):
             # A piecewise evaluates every branch; one not taken may divide by zero harmlessly.
-            statement = f"with numpy.errstate(divide='ignore', invalid='ignore'):\n        {statement}"
-        body.append(f"def {name}({arguments}):\n    {statement}\n")
+            lines = ["with numpy.errstate(divide='ignore', invalid='ignore'):", *("    " + s for s in lines)]
+        body.append(f"def {name}({arguments}):\n" + "".join(f"    {line}\n" for line in lines))
     imports = sorted(printer.module_imports)
     header = "\n".join(f"import {module}" for module in {"numpy", *imports})
     counts = f"N_GENERIC = {len(lists['generic_rates'])}\nN_GENERIC_JAC = {len(lists['generic_jac'])}\n"
