@@ -33,6 +33,7 @@ import functools
 import importlib.util
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ import pytest
 
 import degranulation as dg
 from degranulation.codegen import compile_model
+from degranulation.errors import ResultWarning
 from degranulation.simulation import default_atol
 from degranulation.solvers import CVODE, ScipySolver
 
@@ -171,7 +173,10 @@ def tolerance_ratio(case: Case, solver: str, tighten: float = 1.0) -> tuple[floa
     the solver integrates ``tighten`` times tighter than asked (see :func:`tightened`)."""
     model = model_of(case)
     ref = reference(case)  # outside the tightening: the reference is as tight as it says
-    with tightened(tighten):
+    # A ResultWarning (a species went negative beyond its atol: CVODE on EARM) is part of what
+    # is measured here, not a failure: the error it flags is in the ratio.
+    with tightened(tighten), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResultWarning)
         start = time.perf_counter()
         ds = dg.simulate(model, t=_t(case), solver=solver)
         elapsed = time.perf_counter() - start
