@@ -104,14 +104,22 @@ def compile_events(model: Model, compiled: CompiledOde) -> CompiledEvents | None
 _MEMORY: dict[str, CompiledEvents] = {}
 
 
+def _names(species: tuple[str, ...], parameters: tuple[str, ...]) -> dict[Any, str]:
+    """How generated code names each species (``x[i]``) and parameter (``p[k]``)."""
+    from degranulation.expressions import symbol
+
+    names = {symbol(s): f"x[{i}]" for i, s in enumerate(species)}
+    names.update({symbol(name): f"p[{k}]" for k, name in enumerate(parameters)})
+    return names
+
+
 def _compile(model: Model, species: tuple[str, ...], parameters: tuple[str, ...]) -> CompiledEvents:
     import sympy
 
     from degranulation.codegen import _printer_class
-    from degranulation.expressions import parse_condition, parse_expression, symbol
+    from degranulation.expressions import parse_condition, parse_expression
 
-    names = {symbol(s): f"x[{i}]" for i, s in enumerate(species)}
-    names.update({symbol(name): f"p[{k}]" for k, name in enumerate(parameters)})
+    names = _names(species, parameters)
     differences: dict[sympy.Expr, int] = {}
     triggers = [_signs_of(parse_condition(e.trigger).expr, differences) for e in model.events]
     names.update({sympy.Symbol(f"g_{k}", real=True): f"g[{k}]" for k in range(len(differences))})
@@ -193,8 +201,7 @@ def _derivatives(model: Model, species: tuple[str, ...], parameters: tuple[str, 
     from degranulation.expressions import TIME, parse_condition, parse_expression, symbol
     from degranulation.symbolic import derivative_of
 
-    names = {symbol(s): f"x[{i}]" for i, s in enumerate(species)}
-    names.update({symbol(name): f"p[{k}]" for k, name in enumerate(parameters)})
+    names = _names(species, parameters)
     printer = _printer_class()(names)
     variables = [*(symbol(s) for s in species), *(symbol(q) for q in parameters), TIME]
     differences: dict[sympy.Expr, int] = {}
