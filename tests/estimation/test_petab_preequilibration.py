@@ -75,3 +75,34 @@ def test_shared_preequilibration_settles_once_and_each_condition_is_right(
         plus, _ = problem.residuals(phi + shift, jacobian=False)
         minus, _ = problem.residuals(phi - shift, jacobian=False)
         np.testing.assert_allclose(jacobian[:, j], (plus - minus) / (2 * step), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("chosen", ["BDF", "Radau"])
+def test_a_preequilibration_bdf_cannot_finish_is_settled_by_lsoda(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chosen: str
+) -> None:
+    """Raimundez_PCB2020's BDF crawls past t = 1e5 in a preequilibration until its evaluation
+    limit; LSODA settles it. Here the chosen solver is made to fail the settle: after BDF,
+    LSODA's steady state gives the closed form; Radau's failure is the user's solver's, and
+    stays an error."""
+    settle_with = PetabProblem._settle_with
+    used: list[str] = []
+
+    def failing(self: PetabProblem, solver: dg.Solver, *args: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        used.append(type(solver).__name__)
+        if type(solver).__name__ == chosen:
+            raise dg.SimulationError("the right-hand side was evaluated 1000000 times", t_fail=1e5)
+        return settle_with(self, solver, *args)
+
+    monkeypatch.setattr(PetabProblem, "_settle_with", failing)
+    problem = dg.read_petab(_problem(tmp_path), solver=chosen)
+    if chosen == "Radau":
+        with pytest.raises(dg.SimulationError, match="1000000 times"):
+            problem.simulate()
+        assert used == ["Radau"]
+        return
+    table = problem.simulate().table
+    assert used == ["BDF", "LSODA"]
+    for condition, k1 in (("c0", 0.8), ("c1", 0.1)):
+        rows = table[table["simulationConditionId"] == condition]
+        np.testing.assert_allclose(rows["simulation"], [_closed_form(k1, t) for t in rows["time"]], rtol=1e-5)

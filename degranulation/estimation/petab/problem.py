@@ -420,10 +420,11 @@ class PetabProblem:
         events: Sequence[Event],
         is_steady: bool,
         state_events: StateEvents | None = None,
+        solver: Solver | None = None,
     ) -> _Run:
         """States and ``∂x/∂θ`` at ``times``: sensitivities are taken with respect to the
         model parameters and initial values that depend on θ, then combined by the chain
-        rule (``dp``, ``dx0`` are those dependencies)."""
+        rule (``dp``, ``dx0`` are those dependencies). ``solver`` defaults to the problem's."""
         from degranulation.sensitivities import Target, integrate_sensitivities, observable_sensitivities
 
         compiled = self.compiled
@@ -433,7 +434,8 @@ class PetabProblem:
             Target(f"{compiled.species[i]}.initial", True, int(i)) for i in initials
         ]
         chain = np.vstack([dp[parameters], dx0[initials]])
-        run = integrate_sensitivities(compiled, times, x0, p, self.solver, events, wrt, state_events)
+        solver = solver or self.solver
+        run = integrate_sensitivities(compiled, times, x0, p, solver, events, wrt, state_events)
         s = np.einsum("ijt,jk->ikt", run.s, chain)
         observed = compiled.observe(run.x, run.parameters, run.t)
         if wrt and len(compiled.observables):
@@ -450,21 +452,46 @@ class PetabProblem:
     def _settle(
         self, p: np.ndarray, dp: np.ndarray, x: np.ndarray, dx: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
+        """The steady state reached from ``x`` and its sensitivities (:meth:`_settle_with`).
+
+        Where BDF fails on the way, LSODA settles it again from ``x``, with the same tolerances
+        and limits: a steady state does not depend on the integrator, and BDF can crawl near
+        one (Raimundez_PCB2020: 10⁶ right-hand sides past t = 1e5, where LSODA settles all four
+        preequilibrations in seconds)."""
+        from degranulation.solvers import BDF, LSODA
+
+        try:
+            return self._settle_with(self.solver, p, dp, x, dx)
+        except SimulationError:
+            if not isinstance(self.solver, BDF):
+                raise
+            solver = self.solver
+            lsoda = LSODA(
+                rtol=solver.rtol,
+                atol=solver.atol,
+                max_step=solver.max_step,
+                max_evaluations=solver.max_evaluations,
+            )
+            return self._settle_with(lsoda, p, dp, x, dx)
+
+    def _settle_with(
+        self, solver: Solver, p: np.ndarray, dp: np.ndarray, x: np.ndarray, dx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The steady state reached from ``x`` and its sensitivities, integrated over windows ten
         times longer each (10, 100, … up to :data:`STEADY_STATE_TIME`) until the state no longer
         changes and the sensitivities stopped moving between windows. One solve to 1e9 instead
         lets BDF's Newton iteration stall at large times once everything has settled."""
-        atol = np.asarray(self.solver.absolute)  # one number, or one per species
-        tolerance = atol + self.solver.rtol * np.abs(x)
+        atol = np.asarray(solver.absolute)  # one number, or one per species
+        tolerance = atol + solver.rtol * np.abs(x)
         atol_s = atol[:, None] if atol.ndim else atol  # per species, for every sensitivity column
         window, elapsed = 10.0, 0.0
         while True:
-            run = self._solve(p, dp, x, dx, np.array([0.0, window]), (), False)
+            run = self._solve(p, dp, x, dx, np.array([0.0, window]), (), False, solver=solver)
             x_new, dx_new = run.x[:, -1], run.s[:, :, -1]
             elapsed += window
             fun, _ = self.compiled.functions(p)
             settled = np.all(np.abs(fun(elapsed, x_new)) <= tolerance)
-            still = np.all(np.abs(dx_new - dx) <= self.solver.rtol * np.abs(dx_new) + atol_s)
+            still = np.all(np.abs(dx_new - dx) <= solver.rtol * np.abs(dx_new) + atol_s)
             x, dx = x_new, dx_new
             if (settled and still) or elapsed >= STEADY_STATE_TIME:
                 break
