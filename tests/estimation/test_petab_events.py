@@ -19,6 +19,9 @@ import pytest
 pytest.importorskip("petab")
 libsbml = pytest.importorskip("libsbml")
 
+from sbml_models import event as sbml_event  # noqa: E402
+from sbml_models import one_compartment  # noqa: E402
+
 import degranulation as dg  # noqa: E402
 
 
@@ -30,13 +33,7 @@ def _model(
     h: float = 0.5,
     target: str = "A",
 ) -> None:
-    document = libsbml.SBMLDocument(3, 2)
-    model = document.createModel()
-    model.setId("insulin_step")
-    compartment = model.createCompartment()
-    compartment.setId("C")
-    compartment.setSize(1.0)
-    compartment.setConstant(True)
+    document, model = one_compartment("insulin_step", "C", dimensions=None)
     species = model.createSpecies()
     species.setId("A")
     species.setCompartment("C")
@@ -57,13 +54,7 @@ def _model(
     reactant.setStoichiometry(1)
     reactant.setConstant(True)
     reaction.createKineticLaw().setMath(libsbml.parseL3Formula("k * A * C"))
-    event = model.createEvent()
-    event.setId("insulin")
-    event.setUseValuesFromTriggerTime(True)
-    condition = event.createTrigger()
-    condition.setInitialValue(False)
-    condition.setPersistent(True)
-    condition.setMath(libsbml.parseL3Formula(trigger))
+    event = sbml_event(model, "insulin", trigger)
     assignment = event.createEventAssignment()
     assignment.setVariable(target)
     assignment.setMath(libsbml.parseL3Formula(value))

@@ -18,19 +18,15 @@ import pytest
 pytest.importorskip("petab")
 libsbml = pytest.importorskip("libsbml")
 
+from sbml_models import one_compartment  # noqa: E402
+
 import degranulation as dg  # noqa: E402
 from degranulation.formats.sbml import import_sbml  # noqa: E402
 from degranulation.units import registry  # noqa: E402
 
 
 def _model(path: Path) -> None:
-    document = libsbml.SBMLDocument(3, 2)
-    model = document.createModel()
-    model.setId("assigned_rate")
-    compartment = model.createCompartment()
-    compartment.setId("C")
-    compartment.setSize(1.0)
-    compartment.setConstant(True)
+    document, model = one_compartment("assigned_rate", "C", dimensions=None)
     species = model.createSpecies()
     for setter, value in [("setId", "A"), ("setCompartment", "C"), ("setInitialConcentration", 1.0)]:
         getattr(species, setter)(value)

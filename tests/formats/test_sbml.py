@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from data_files import DATA, unpacked
+from sbml_models import event as sbml_event
+from sbml_models import one_compartment
 
 import degranulation as dg
 from degranulation.cli import main
@@ -55,14 +57,7 @@ def sbml_document(
     *, reactions: list[tuple[str, str, str, str]], species: dict[str, float], parameters: dict[str, float]
 ) -> libsbml.SBMLDocument:
     """A unit-less Level 3 model in a 1 L compartment 'c': reactions are (id, reactant, product, law)."""
-    document = libsbml.SBMLDocument(3, 2)
-    model = document.createModel()
-    model.setId("made_here")
-    compartment = model.createCompartment()
-    compartment.setId("c")
-    compartment.setSize(1.0)
-    compartment.setSpatialDimensions(3)
-    compartment.setConstant(True)
+    document, model = one_compartment("made_here")
     for sid, amount in species.items():
         s = model.createSpecies()
         s.setId(sid)
@@ -157,13 +152,7 @@ def test_every_unsupported_construct_is_listed_once(tmp_path: Path) -> None:
     rule = model.createAlgebraicRule()  # (rate rules for compartments and parameters import)
     rule.setMath(libsbml.parseL3Formula("p - 1"))
     model.getParameter("p").setConstant(False)
-    event = model.createEvent()
-    event.setId("low_A")
-    event.setUseValuesFromTriggerTime(True)
-    trigger = event.createTrigger()
-    trigger.setInitialValue(True)
-    trigger.setPersistent(True)
-    trigger.setMath(libsbml.parseL3Formula("A < 0.5"))
+    event = sbml_event(model, "low_A", "A < 0.5", initial_value=True)
     assignment = event.createEventAssignment()
     assignment.setVariable("q")
     assignment.setMath(libsbml.parseL3Formula("1"))

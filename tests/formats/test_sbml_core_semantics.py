@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sbml_models import event as sbml_event
+from sbml_models import one_compartment
 
 import degranulation as dg
 from degranulation.errors import UnsupportedFeatureError
@@ -35,14 +37,7 @@ TIMES = np.arange(5.0)  # s
 def decay(*, parameters: dict[str, float] | None = None) -> tuple[libsbml.SBMLDocument, libsbml.Model]:
     """A Level 3 Version 2 model: A (2 mol/L in c = 1 L) decays by reaction J0, rate k*A*c with
     k = 0.5/s; ``parameters`` are more parameters, not constant (rules or events set them)."""
-    document = libsbml.SBMLDocument(3, 2)
-    model = document.createModel()
-    model.setId("semantics")
-    compartment = model.createCompartment()
-    compartment.setId("c")
-    compartment.setSize(1.0)
-    compartment.setSpatialDimensions(3)
-    compartment.setConstant(True)
+    document, model = one_compartment("semantics")
     species(model, "A", A0)
     parameter(model, "k", K, constant=True)
     for pid, value in (parameters or {}).items():
@@ -148,13 +143,7 @@ def test_math_left_out_has_no_effect(tmp_path: Path) -> None:
     trigger never fires. So A = 2 exp(-0.5 t) before 1 s and 4 exp(-0.5 (t - 1)) after."""
     document, model = decay(parameters={"p": 3.0, "d": 7.0})
     rule(model, "p", None)
-    event = model.createEvent()
-    event.setId("E0")
-    event.setUseValuesFromTriggerTime(True)
-    trigger = event.createTrigger()
-    trigger.setInitialValue(False)
-    trigger.setPersistent(True)
-    trigger.setMath(libsbml.parseL3Formula("time >= 1"))
+    event = sbml_event(model, "E0", "time >= 1")
     event.createEventAssignment().setVariable("d")
     assignment = event.createEventAssignment()
     assignment.setVariable("A")
