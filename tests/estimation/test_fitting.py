@@ -13,6 +13,7 @@ from synthetic_crosslinking import CROSSLINKING, KP1, simulate_data
 
 import degranulation as dg
 from degranulation.cli import main
+from degranulation.estimation import optimise
 from degranulation.estimation.measurements import make_problem
 from degranulation.library import models_folder
 
@@ -177,6 +178,25 @@ def test_a_failed_simulation_is_a_large_residual_not_a_crash(fragile):
     assert result.parameters["k"].magnitude == pytest.approx(0.2, rel=1e-4)
     with pytest.raises(dg.FitError, match="could not be simulated"):
         dg.fit(fragile, frame, estimate={"k": {"bounds": ["2 1/min", "10 1/min"]}}, n_starts=2, seed=0)
+
+
+class _Rosenbrock:
+    """Rosenbrock's function as residuals; its minimum is (1, 1)."""
+
+    residuals = staticmethod(lambda x: np.array([10 * (x[1] - x[0] ** 2), 1 - x[0]]))
+    jacobian = staticmethod(lambda x: np.array([[-20 * x[0], 10.0], [-1.0, 0.0]]))
+
+
+def test_a_run_that_has_not_converged_is_restarted_within_its_budget(monkeypatch):
+    # Restarts renew SciPy's Jacobian scaling (see optimise._least_squares); rounds of 5
+    # evaluations must still reach the minimum, and never spend more than the budget.
+    monkeypatch.setattr(optimise, "ROUND", 5)
+    bounds = (np.full(2, -5.0), np.full(2, 5.0))
+    solution, nfev, _ = optimise._least_squares(_Rosenbrock(), np.array([-1.2, 1.0]), bounds, 500)
+    assert solution.status > 0 and nfev > 5  # converged, after at least one restart
+    np.testing.assert_allclose(solution.x, [1.0, 1.0], atol=1e-6)
+    solution, nfev, _ = optimise._least_squares(_Rosenbrock(), np.array([-1.2, 1.0]), bounds, 12)
+    assert solution.status == 0 and nfev <= 12
 
 
 def test_parallel_starts_give_the_same_result():
