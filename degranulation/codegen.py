@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from degranulation.symbolic import OdeSystem
 
 CODEGEN_VERSION: Final = "4"  # 3: entries carry their key and a checksum; 4: power-rule Jacobians
+#: Fixed matrices of at most this many elements are stored dense (see ``CompiledOde._matrices``):
+#: a dense product of 10,000 elements takes about as long as a sparse product's overhead.
+DENSE_ELEMENTS: Final = 10_000
 _ARRAYS: Final = (
     "term_index", "coefficient_index", "term_stoich_data", "term_stoich_indices", "term_stoich_indptr",
     "generic_stoich_data", "generic_stoich_indices", "generic_stoich_indptr",
@@ -167,10 +170,12 @@ class CompiledOde(GeneratedCode):
         return len(self.species)
 
     @functools.cached_property
-    def _matrices(self) -> dict[str, scipy.sparse.csr_array]:
+    def _matrices(self) -> dict[str, scipy.sparse.csr_array | np.ndarray]:
+        """The right-hand side's and Jacobian's fixed matrices; small ones dense, since a
+        sparse product costs microseconds of overhead that a small dense one does not."""
         n = self.n_species
         n_entries = len(self.term_entries)
-        return {
+        matrices = {
             "terms": scipy.sparse.csr_array(
                 (self.term_stoich_data, self.term_stoich_indices, self.term_stoich_indptr),
                 shape=(n, len(self.term_index)),
@@ -192,6 +197,10 @@ class CompiledOde(GeneratedCode):
                 shape=(len(self.observables), n),
             ),
         }
+        return {
+            name: matrix.toarray() if matrix.shape[0] * matrix.shape[1] <= DENSE_ELEMENTS else matrix
+            for name, matrix in matrices.items()
+        }
 
     def scales(self, p: np.ndarray) -> np.ndarray:
         """``1/V`` for concentration species, 1 for amounts, 0 for boundary species."""
@@ -209,6 +218,34 @@ class CompiledOde(GeneratedCode):
 
         ``frozen`` (a boolean mask over species) holds those species constant (clamps).
         """
+        fun, values = self._closures(p, frozen)
+        n, indices, indptr = self.n_species, self.jac_indices, self.jac_indptr
+
+        def jac(t: float, x: np.ndarray) -> scipy.sparse.csc_array:
+            return scipy.sparse.csc_array((values(t, x), indices, indptr), shape=(n, n))
+
+        return fun, jac
+
+    def dense_jacobian(
+        self, p: np.ndarray, frozen: np.ndarray | None = None
+    ) -> Callable[[float, np.ndarray], np.ndarray]:
+        """``jac(t, x)`` as a dense array, for small models: building a sparse matrix costs
+        tens of microseconds, more than a dense product of a few dozen states."""
+        _, values = self._closures(p, frozen)
+        n = self.n_species
+        rows, cols = self.jac_indices, np.repeat(np.arange(n), np.diff(self.jac_indptr))
+
+        def jac(t: float, x: np.ndarray) -> np.ndarray:
+            matrix = np.zeros((n, n))
+            matrix[rows, cols] = values(t, x)
+            return matrix
+
+        return jac
+
+    def _closures(
+        self, p: np.ndarray, frozen: np.ndarray | None
+    ) -> tuple[Callable[[float, np.ndarray], np.ndarray], Callable[[float, np.ndarray], np.ndarray]]:
+        """``fun(t, x)`` and the Jacobian's non-zero values in CSC order (``jac_indices``)."""
         p = np.asarray(p, dtype=float)
         c = self.coefficients(p)
         scale = self.scales(p)
@@ -237,20 +274,18 @@ class CompiledOde(GeneratedCode):
                 dx += generic @ module.generic_rates(x, p, t)
             return scale * dx
 
-        def jac(t: float, x: np.ndarray) -> scipy.sparse.csc_array:
+        def values(t: float, x: np.ndarray) -> np.ndarray:
             buffer[:n] = x
             gathered = buffer[index]
             others = np.empty_like(gathered)
             for s in range(slots):
                 others[:, s] = np.prod(np.delete(gathered, s, axis=1), axis=1) if slots > 1 else 1.0
-            values = term_map @ (c[:, None] * others).ravel()[entries]
+            result = term_map @ (c[:, None] * others).ravel()[entries]
             if has_generic:
-                values += generic_map @ module.generic_jac(x, p, t)
-            return scipy.sparse.csc_array(
-                (jac_scale * values, self.jac_indices, self.jac_indptr), shape=(n, n)
-            )
+                result += generic_map @ module.generic_jac(x, p, t)
+            return jac_scale * result
 
-        return fun, jac
+        return fun, values
 
     def dfdp(self, t: float, x: np.ndarray, p: np.ndarray) -> scipy.sparse.csr_array:
         """``∂f/∂p`` at ``(t, x, p)`` (needs ``compile_model(..., sensitivities=True)``)."""
