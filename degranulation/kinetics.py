@@ -28,7 +28,7 @@ from degranulation.dimensions import (
 )
 from degranulation.errors import ModelIssue, UnitError, UnitMismatch
 from degranulation.expressions import TIME_NAME, ParsedExpression, parse_expression, symbol
-from degranulation.network import Model, Reaction, Side, exact
+from degranulation.network import Model, Reaction, Side, Species, exact
 from degranulation.units import dimensionality, format_dimension
 
 
@@ -237,9 +237,11 @@ def _mass_action_law(model: Model, terms: tuple[MassActionTerm, ...]) -> RateLaw
     constant uses a state or time (``mass_action(k*x)`` with ``x`` a species or a model
     variable), or an order is not a whole number (``0.5 A -> B``: ``k*A**0.5``): then as the
     explicit rate it expands to."""
-    states = {symbol(name) for name in model.species_ids} | {symbol(TIME_NAME)}
+    # Look the constants' names up (a set of every species' symbol, per reaction, cost
+    # seconds on a network of 354 species and 3680 reactions).
+    used = {str(s) for term in terms for s in term.coefficient.free_symbols}
     fractional = any(isinstance(order, float) for term in terms for _, order in term.orders)
-    if fractional or any(term.coefficient.free_symbols & states for term in terms):
+    if fractional or any(name == TIME_NAME or isinstance(model.by_id.get(name), Species) for name in used):
         return RateLaw(sympy.Add(*(term_expr(t) for t in terms)), None)
     return RateLaw(None, terms)
 
