@@ -69,6 +69,7 @@ def ours(problem: dg.PetabProblem, starts: int, seed: int, workers: int) -> dict
 def peer(yaml_file: Path, points: np.ndarray, names: tuple[str, ...]) -> dict | None:
     try:
         import petab.v1
+        import petab.v1.lint
         import pypesto.optimize
         import pypesto.petab
     except ImportError:
@@ -78,7 +79,8 @@ def peer(yaml_file: Path, points: np.ndarray, names: tuple[str, ...]) -> dict | 
     given = petab.v1.Problem.from_yaml(str(yaml_file))
     # AMICI takes observable and noise parameters that vary by measurement only as separate
     # observables; PEtab's own flattening makes them (Fiedler 2016 has such parameters).
-    petab.v1.flatten_timepoint_specific_output_overrides(given)
+    if petab.v1.lint.measurement_table_has_timepoint_specific_mappings(given.measurement_df):
+        petab.v1.flatten_timepoint_specific_output_overrides(given)
     importer = pypesto.petab.PetabImporter(given, output_folder=str(folder))
     problem = importer.create_problem()  # compiles the model (not timed)
     # Least squares with noise parameters needs AMICI's residuals for σ, as ours has.

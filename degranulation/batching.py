@@ -155,13 +155,12 @@ class StackedOde:
         terms, generic = matrices["terms"], matrices["generic"]
         index = np.append(self.position, n)[compiled.term_index]  # slot n (a factor 1) stays n
         dense = terms.shape[0] * terms.shape[1] <= DENSE_LIMIT
-        ordered = terms[self.order]  # dense already when small (CompiledOde._matrices)
         return {
             "columns": [np.ascontiguousarray(index[:, s]) for s in range(index.shape[1])],
             # Small stoichiometry matrices are faster dense: SciPy's sparse product costs tens
             # of microseconds of Python per call, more than the arithmetic of a small model.
-            "to_rates": (ordered.toarray() if hasattr(ordered, "toarray") else ordered).T if dense else None,
-            "terms": ordered,
+            "to_rates": terms[self.order].toarray().T if dense else None,
+            "terms": terms[self.order],
             "generic": generic[self.order] if generic.shape[1] else None,
         }
 

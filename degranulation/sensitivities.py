@@ -44,9 +44,9 @@ if TYPE_CHECKING:
     from degranulation.state_events import CompiledEvents, EventDerivatives
 
 INITIAL_SUFFIX = ".initial"
-#: Models with at most this many species multiply sensitivities by a dense Jacobian (see
-#: ``CompiledOde.dense_jacobian``); larger ones by the sparse one.
-DENSE_STATES = 100
+#: Jacobians with at most this many non-zeros multiply the sensitivities entry by entry
+#: (``CompiledOde.jacobian_product``); larger ones as a sparse matrix, which is faster there.
+SMALL_JACOBIAN = 100
 
 
 @dataclass(frozen=True)
@@ -402,10 +402,13 @@ def _augmented(
     dfdp = compiled.module.dfdp
     p_list = p.tolist()
 
-    product = compiled.dense_jacobian(p, frozen if frozen.any() else None) if n <= DENSE_STATES else jac_x
+    if len(compiled.jac_indices) <= SMALL_JACOBIAN:
+        product = compiled.jacobian_product(p, frozen if frozen.any() else None)
+    else:
+        product = lambda t, x, s: jac_x(t, x) @ s  # noqa: E731
 
     def sensitivity_rhs(t: float, x: np.ndarray, s: np.ndarray) -> np.ndarray:
-        ds = product(t, x) @ s
+        ds = product(t, x, s)
         if len(picked):
             # Python floats evaluate the generated scalar expressions several times faster.
             values = np.asarray(dfdp(x.tolist(), p_list, t), dtype=float)

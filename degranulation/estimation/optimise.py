@@ -289,7 +289,7 @@ def fit(
         the sensitivities, whose error follows the solver's, and a Jacobian off by 1e-6
         stalls least squares near the optimum. ``solver="CVODE"`` (the ``sundials`` extra)
         steps in C and is the fastest for small models: on the PEtab benchmark problem Boehm
-        2014 (8 species, 9 parameters) a start took 2.5 s against BDF's 8.5 s
+        2014 (8 species, 9 parameters) a start took 2.5 s against BDF's 9.8 s
         (``benchmarks/petab_fits.py``).
     cache_dir : path, None or False
         Compiled-model cache, as in :func:`degranulation.simulate`.

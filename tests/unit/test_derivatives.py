@@ -56,9 +56,10 @@ def test_power_rule_jacobian_is_finite_at_zero(repressilator):
     assert derivative_of(x**n, x) == n * x ** (n - 1)
 
 
-def test_dense_and_sparse_jacobians_match_differences_of_the_hand_written_model(repressilator):
-    # Small models multiply sensitivities by the dense Jacobian (sensitivities.DENSE_STATES);
-    # both forms must be the derivative of _by_hand, here by central differences.
+def test_jacobian_and_its_product_match_differences_of_the_hand_written_model(repressilator):
+    # Sensitivities of small models use jacobian_product (sensitivities.SMALL_JACOBIAN), the
+    # others the sparse Jacobian: both must be the derivative of _by_hand, here by central
+    # differences.
     compiled = compile_model(repressilator, cache_dir=False)
     order = [compiled.species.index(name) for name in ("M1", "M2", "M3", "P1", "P2", "P3")]
     x = np.array([0.3, 1.1, 0.7, 0.9, 0.2, 1.6])
@@ -69,10 +70,11 @@ def test_dense_and_sparse_jacobians_match_differences_of_the_hand_written_model(
     state = np.empty(6)
     state[order] = x
     p = compiled.default_parameters
-    dense = compiled.dense_jacobian(p)(0.0, state)[np.ix_(order, order)]
     sparse = compiled.functions(p)[1](0.0, state).toarray()[np.ix_(order, order)]
-    np.testing.assert_allclose(dense, expected, rtol=1e-7, atol=1e-9)
-    np.testing.assert_array_equal(dense, sparse)
+    np.testing.assert_allclose(sparse, expected, rtol=1e-7, atol=1e-9)
+    s = np.random.default_rng(0).normal(size=(6, 3))  # rows in the model's species order
+    product = compiled.jacobian_product(p)(0.0, state, s)[order]
+    np.testing.assert_allclose(product, expected @ s[order], rtol=1e-7, atol=1e-9)
 
 
 @pytest.mark.parametrize("solver", ["BDF", "Radau"])
