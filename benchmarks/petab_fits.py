@@ -33,20 +33,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from petab_collection import problem_file  # this folder: the script's own
 
 import degranulation as dg
 from degranulation.estimation.optimise import start_points
 
 DEFAULT = ("Boehm_JProteomeRes2014", "Bruno_JExpBot2016", "Fiedler_BMCSystBiol2016")
 REACHED = 0.1  # nllh units above the nominal one
-
-
-def problem_file(collection: Path, name: str) -> Path:
-    folder = collection / "Benchmark-Models" / name
-    for candidate in (folder / f"{name}.yaml", folder / "problem.yaml"):
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError(f"no PEtab YAML for {name} in {folder}")
 
 
 def ours(problem: dg.PetabProblem, starts: int, seed: int, workers: int) -> dict:
@@ -137,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     records = {}
     for name in args.only:
-        yaml_file = problem_file(args.collection, name)
+        yaml_file = problem_file(args.collection / "Benchmark-Models" / name)
+        if yaml_file is None:
+            raise SystemExit(f"no PEtab YAML for {name} in {args.collection / 'Benchmark-Models'}")
         problem = dg.read_petab(yaml_file, solver=args.solver)
         record = ours(problem, args.starts, args.seed, args.workers)
         records[name] = record

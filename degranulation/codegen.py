@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from degranulation.symbolic import OdeSystem
 
 CODEGEN_VERSION: Final = "4"  # 3: entries carry their key and a checksum; 4: power-rule Jacobians
+#: Jacobians with at most this many non-zeros are applied entry by entry in
+#: ``CompiledOde.jacobian_product``; larger ones as a sparse matrix, which is faster there.
+SMALL_JACOBIAN: Final = 100
 _ARRAYS: Final = (
     "term_index", "coefficient_index", "term_stoich_data", "term_stoich_indices", "term_stoich_indptr",
     "generic_stoich_data", "generic_stoich_indices", "generic_stoich_indptr",
@@ -225,16 +228,22 @@ class CompiledOde(GeneratedCode):
         self, p: np.ndarray, frozen: np.ndarray | None = None
     ) -> Callable[[float, np.ndarray, np.ndarray], np.ndarray]:
         """``product(t, x, s)``: the Jacobian at ``(t, x)`` times the matrix ``s`` (species ×
-        columns), without building a sparse matrix (tens of microseconds a call, more than
-        the product for a small model). Terms are summed in the sparse product's order, since
-        at a stiff equilibrium only that order's rounding cancels (see :attr:`_matrices`)."""
+        columns), e.g. forward sensitivities.
+
+        A Jacobian of at most :data:`SMALL_JACOBIAN` non-zeros is applied entry by entry:
+        building its sparse matrix costs tens of microseconds a call, more than the product.
+        Terms are summed in the sparse product's order either way, since at a stiff
+        equilibrium only that order's rounding cancels (see :attr:`_matrices`).
+        """
         _, values = self._closures(p, frozen)
-        rows = self.jac_indices
-        cols = np.repeat(np.arange(self.n_species), np.diff(self.jac_indptr))
+        n, indices, indptr = self.n_species, self.jac_indices, self.jac_indptr
+        if len(indices) > SMALL_JACOBIAN:
+            return lambda t, x, s: scipy.sparse.csc_array((values(t, x), indices, indptr), shape=(n, n)) @ s
+        cols = np.repeat(np.arange(n), np.diff(indptr))
 
         def product(t: float, x: np.ndarray, s: np.ndarray) -> np.ndarray:
             out = np.zeros(s.shape)
-            np.add.at(out, rows, values(t, x)[:, None] * s[cols])
+            np.add.at(out, indices, values(t, x)[:, None] * s[cols])
             return out
 
         return product

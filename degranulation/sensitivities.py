@@ -44,9 +44,6 @@ if TYPE_CHECKING:
     from degranulation.state_events import CompiledEvents, EventDerivatives
 
 INITIAL_SUFFIX = ".initial"
-#: Jacobians with at most this many non-zeros multiply the sensitivities entry by entry
-#: (``CompiledOde.jacobian_product``); larger ones as a sparse matrix, which is faster there.
-SMALL_JACOBIAN = 100
 
 
 @dataclass(frozen=True)
@@ -402,10 +399,7 @@ def _augmented(
     dfdp = compiled.module.dfdp
     p_list = p.tolist()
 
-    if len(compiled.jac_indices) <= SMALL_JACOBIAN:
-        product = compiled.jacobian_product(p, frozen if frozen.any() else None)
-    else:
-        product = lambda t, x, s: jac_x(t, x) @ s  # noqa: E731
+    product = compiled.jacobian_product(p, frozen if frozen.any() else None)
 
     def sensitivity_rhs(t: float, x: np.ndarray, s: np.ndarray) -> np.ndarray:
         ds = product(t, x, s)

@@ -12,6 +12,7 @@ import sympy
 from scipy.integrate import solve_ivp
 
 import degranulation as dg
+from degranulation import codegen
 from degranulation.codegen import compile_model
 from degranulation.symbolic import build_system, derivative_of
 
@@ -56,10 +57,14 @@ def test_power_rule_jacobian_is_finite_at_zero(repressilator):
     assert derivative_of(x**n, x) == n * x ** (n - 1)
 
 
-def test_jacobian_and_its_product_match_differences_of_the_hand_written_model(repressilator):
-    # Sensitivities of small models use jacobian_product (sensitivities.SMALL_JACOBIAN), the
-    # others the sparse Jacobian: both must be the derivative of _by_hand, here by central
+@pytest.mark.parametrize("small_jacobian", [100, 0])  # entry by entry; as a sparse matrix
+def test_jacobian_and_its_product_match_differences_of_the_hand_written_model(
+    repressilator, monkeypatch, small_jacobian
+):
+    # Sensitivities use jacobian_product (both of its ways, by codegen.SMALL_JACOBIAN), the
+    # solvers the sparse Jacobian: both must be the derivative of _by_hand, here by central
     # differences.
+    monkeypatch.setattr(codegen, "SMALL_JACOBIAN", small_jacobian)
     compiled = compile_model(repressilator, cache_dir=False)
     order = [compiled.species.index(name) for name in ("M1", "M2", "M3", "P1", "P2", "P3")]
     x = np.array([0.3, 1.1, 0.7, 0.9, 0.2, 1.6])
