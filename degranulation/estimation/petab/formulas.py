@@ -70,8 +70,11 @@ def parse_formula(text: Any, file: str, where: str) -> sympy.Expr:
 
 
 def compiled_text(expr: sympy.Expr, names: Sequence[sympy.Symbol]) -> tuple[str, str, set[str]]:
-    """NumPy code for ``expr`` and its partial derivatives over ``names`` (as ``v[j]``), and the
-    modules it imports. The derivative of ``sign`` is taken as 0 (true away from 0)."""
+    """The bodies of two NumPy functions of ``v`` (the values of ``names`` in order): one
+    returning ``expr``, one the list of its partial derivatives; and the modules they import.
+    Each repeated subexpression is computed once per call (a closed-form steady state's
+    gradient repeats the same square root dozens of times). The derivative of ``sign`` is
+    taken as 0 (true away from 0)."""
     value, gradient, modules = _compiled_text(expr, tuple(names))
     return value, gradient, set(modules)
 
@@ -85,6 +88,15 @@ def _compiled_text(expr: sympy.Expr, names: tuple[sympy.Symbol, ...]) -> tuple[s
 
     printer = _Printer({s: f"v[{j}]" for j, s in enumerate(names)})
     partials = [derivative_of(expr, s).replace(sympy.DiracDelta, lambda *_: sympy.S.Zero) for s in names]
-    value = printer.doprint(expr)
-    gradient = ", ".join(printer.doprint(d) for d in partials)
+    # SymPy's cse, not codegen's hoisting of repeated subexpressions: a partial prints
+    # sqrt(u)**-1 as 1/sqrt(u), which only cse sees is the same root as sqrt(u).
+    local = sympy.numbered_symbols("_c", exclude=expr.free_symbols)
+
+    def body(exprs: list[sympy.Expr], returned: str) -> str:
+        replacements, reduced = sympy.cse(exprs, symbols=local)
+        lines = [f"{symbol} = {printer.doprint(e)}" for symbol, e in replacements]
+        lines.append(f"return {returned.format(', '.join(printer.doprint(e) for e in reduced))}")
+        return "".join(f"    {line}\n" for line in lines)
+
+    value, gradient = body([expr], "{}"), body(partials, "[{}]")
     return value, gradient, frozenset(printer.module_imports)

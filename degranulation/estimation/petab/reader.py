@@ -765,8 +765,8 @@ class Builder:
         modules = {"numpy"}
         for k, (expr, names) in enumerate(self.expressions):
             value, partials, needed = compiled_text(expr, names)
-            body.append(f"def f{k}(v):\n    return {value}\n")
-            body.append(f"def g{k}(v):\n    return [{partials}]\n")
+            body.append(f"def f{k}(v):\n{value}")
+            body.append(f"def g{k}(v):\n{partials}")
             modules |= needed
         imports = "\n".join(f"import {m}" for m in sorted(modules))
         return (
