@@ -9,9 +9,10 @@ The figure reported per run is the tolerance ratio
 with ``atol_i`` the default absolute tolerance, ``1e-3·rtol`` of each species' largest initial
 magnitude (the model's smallest non-zero one for a species that starts at 0; see
 :func:`~degranulation.simulation.default_atol`): how many times the requested tolerance was
-missed (≤ 1: met). Issue 13 asks for ≤ 10 for every run; this file reports the ratios
-(``extra_info``) and does not gate on them (see benchmarks/README.md). It also times
-``dg.simulate`` at the defaults on the bundled models.
+missed (≤ 1: met). Issue 13 asks for ≤ 10 for every run, which each solver's default
+``tighten`` factor meets; this file reports the ratios (``extra_info``) and fails a solver
+whose worst run is above 10. It also times ``dg.simulate`` at the defaults on the bundled
+models.
 
 Cases: the bundled models over their default protocol and 30 min past its last step; the
 single-phase BioNetGen validation networks (``tests/data/bionetgen``) over their ``.gdat``
@@ -21,14 +22,17 @@ CVODE when scikit-sundae is installed; rtol 1e-6 (the default). The smoke run
 
 Run ``python -m pytest benchmarks/test_accuracy.py -s`` for the table (``extra_info`` holds the
 ratios), or ``python benchmarks/test_accuracy.py`` for the same without pytest; there
-``--smoke`` takes the smoke run's cases, ``--tighten F[,F...]`` hands the solver rtol/F and atol/F
-while the ratio still holds it to the requested rtol and atol (an experiment: the defaults do
-not do this), and ``--cost`` times ``dg.simulate`` on the bundled models at F = 1, 4 and 10.
+``--smoke`` takes the smoke run's cases, ``--tighten F[,F...]`` hands every solver rtol/F and
+atol/F in place of its own default factor (``Solver.tighten``: BDF 100, LSODA 30, Radau 1,
+CVODE 300) while the ratio still holds it to the requested rtol and atol (``default``: each
+solver's own), and ``--cost`` times ``dg.simulate`` on the bundled models at F = 1 and at the
+defaults.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib.util
 import json
@@ -46,7 +50,6 @@ import degranulation as dg
 from degranulation.codegen import compile_model
 from degranulation.errors import ResultWarning
 from degranulation.simulation import default_atol
-from degranulation.solvers import CVODE, ScipySolver
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 REFERENCE_RTOL = 1e-12
@@ -55,7 +58,7 @@ REFERENCE_ATOL_SHARE = 1e-15
 SOLVERS = ["BDF", "LSODA", "Radau"] + (["CVODE"] if importlib.util.find_spec("sksundae") else [])
 ACCEPTED = 10.0
 #: Tightening factors timed by ``--cost``.
-COST_FACTORS = (1.0, 4.0, 10.0)
+COST_FACTORS: tuple[float | None, ...] = (1.0, None)
 #: Single-phase BioNetGen validation networks (as tests/formats/test_bngnet.py runs them).
 NETWORKS = (
     "Haugh2b", "localfunc", "simple_system", "test_fixed", "univ_synth", "tlbr",
@@ -148,27 +151,23 @@ def requested_atol(model: dg.Model, rtol: float) -> np.ndarray:
     return np.asarray(default_atol(compile_model(model).default_initial, rtol))
 
 
-def tightened(factor: float) -> contextlib.AbstractContextManager:
-    """Within it, every solver integrates at ``rtol/factor`` and ``atol/factor`` while its
-    options (and so the result's provenance and the ratio's tolerance) keep the requested ones."""
-    if factor == 1:
+def tightened(factor: float | None) -> contextlib.AbstractContextManager:
+    """Within it, every solver integrates at ``rtol/factor`` and ``atol/factor`` (its option
+    ``tighten``) in place of its default factor, while its options (and so the result's
+    provenance and the ratio's tolerance) keep the requested ones; ``None``: the defaults."""
+    if factor is None:
         return contextlib.nullcontext()
+    import degranulation.simulation
 
-    def tighter(options: dict) -> dict:
-        return options | {"rtol": options["rtol"] / factor, "atol": options["atol"] / factor}
+    chosen = degranulation.simulation.solver_from
 
-    scipy_options, cvode_options = ScipySolver._scipy_options, CVODE._options
-    stack = contextlib.ExitStack()
-    stack.enter_context(
-        mock.patch.object(ScipySolver, "_scipy_options", lambda self: tighter(scipy_options(self)))
-    )
-    stack.enter_context(
-        mock.patch.object(CVODE, "_options", lambda self, jac, t0: tighter(cvode_options(self, jac, t0)))
-    )
-    return stack
+    def solver_from(*args, **kwargs):
+        return dataclasses.replace(chosen(*args, **kwargs), tighten=factor)
+
+    return mock.patch.object(degranulation.simulation, "solver_from", solver_from)
 
 
-def tolerance_ratio(case: Case, solver: str, tighten: float = 1.0) -> tuple[float, float]:
+def tolerance_ratio(case: Case, solver: str, tighten: float | None = None) -> tuple[float, float]:
     """The run's worst |error| / (rtol·|ref| + requested atol_i), and its ``dg.simulate`` time (s);
     the solver integrates ``tighten`` times tighter than asked (see :func:`tightened`)."""
     model = model_of(case)
@@ -185,7 +184,7 @@ def tolerance_ratio(case: Case, solver: str, tighten: float = 1.0) -> tuple[floa
     return float(np.max(np.abs(_states(model, ds) - ref) / allowed)), elapsed
 
 
-def measure(smoke: bool, solvers=SOLVERS, tighten: float = 1.0, echo=print) -> dict[str, float]:
+def measure(smoke: bool, solvers=SOLVERS, tighten: float | None = None, echo=print) -> dict[str, float]:
     """Every case's tolerance ratio per solver, keyed ``'SOLVER CASE'``."""
     ratios = {}
     for solver in solvers:
@@ -210,7 +209,7 @@ def test_default_tolerances_meet_the_requested_accuracy(benchmark, solver):
     worst, over = _worst(ratios, solver)
     benchmark.extra_info.update(ratios=ratios, worst_ratio=worst, runs_over_10=over)
     print(f"{solver}: worst tolerance ratio {worst:.3g} over {len(ratios)} runs ({over} above {ACCEPTED:g})")
-    assert all(np.isfinite(list(ratios.values())))  # reported, not gated: see benchmarks/README.md
+    assert worst <= ACCEPTED, f"{over} runs above {ACCEPTED:g}: {ratios}"
 
 
 def test_default_simulate_time_on_the_library_models(benchmark):
@@ -232,12 +231,12 @@ def test_default_simulate_time_on_the_library_models(benchmark):
         )
 
 
-def simulate_cost(factors=COST_FACTORS, rounds: int = 5) -> dict[float, float]:
+def simulate_cost(factors=COST_FACTORS, rounds: int = 5) -> dict[float | None, float]:
     """Seconds for ``dg.simulate`` at the defaults over every bundled model, per tightening
-    factor, the factors alternating, best of ``rounds`` each."""
+    factor (``None``: each solver's default), the factors alternating, best of ``rounds`` each."""
     library = [(model_of(c), _t(c)) for c in cases(False) if c.name in {m.id for m in dg.list_models()}]
 
-    def run_all(factor: float) -> float:
+    def run_all(factor: float | None) -> float:
         with tightened(factor):
             start = time.perf_counter()
             for model, t in library:
@@ -246,7 +245,7 @@ def simulate_cost(factors=COST_FACTORS, rounds: int = 5) -> dict[float, float]:
 
     for factor in factors:
         run_all(factor)  # compile and check once
-    seconds: dict[float, list[float]] = {factor: [] for factor in factors}
+    seconds: dict[float | None, list[float]] = {factor: [] for factor in factors}
     for _ in range(rounds):
         for factor in factors:
             seconds[factor].append(run_all(factor))
@@ -257,13 +256,17 @@ def _main(argv: list[str]) -> None:
     if "--cost" in argv:
         best = simulate_cost()
         for factor, seconds in best.items():
+            label = "each solver's default" if factor is None else f"{factor:g}"
             print(
-                f"dg.simulate, bundled models at the defaults, tighten {factor:g}: {seconds:.3f} s "
+                f"dg.simulate, bundled models at the defaults, tighten {label}: {seconds:.3f} s "
                 f"(×{seconds / best[1.0]:.2f})"
             )
         return
-    factors = argv[argv.index("--tighten") + 1].split(",") if "--tighten" in argv else ["1"]
-    measured = {factor: measure(smoke="--smoke" in argv, tighten=float(factor)) for factor in factors}
+    factors = argv[argv.index("--tighten") + 1].split(",") if "--tighten" in argv else ["default"]
+    measured = {
+        factor: measure(smoke="--smoke" in argv, tighten=None if factor == "default" else float(factor))
+        for factor in factors
+    }
     for factor, ratios in measured.items():
         for name in SOLVERS:
             worst, over = _worst(ratios, name)

@@ -75,7 +75,7 @@ def make_problem(
     from degranulation.library import as_model
     from degranulation.sensitivities import observable_derivatives, state_events_for_sensitivities, targets
     from degranulation.simulation import absolute_tolerance
-    from degranulation.solvers import solver_from
+    from degranulation.solvers import solver_for_fits
 
     model = as_model(model)
     datasets = _datasets(data)
@@ -111,7 +111,7 @@ def make_problem(
         readout_of=readout_of,
         times=times,
         labels=labels,
-        solver=solver_from(solver, rtol=rtol, atol=tolerance),
+        solver=solver_for_fits(solver, rtol=rtol, atol=tolerance),
         data_time_unit=datasets[0].time_unit,
         state_events=state_events,
     )

@@ -260,7 +260,7 @@ class Builder:
         from degranulation.codegen import compile_model
         from degranulation.formats.sbml import import_sbml
         from degranulation.sensitivities import observable_derivatives, state_events_for_sensitivities
-        from degranulation.solvers import solver_from
+        from degranulation.solvers import solver_for_fits
         from degranulation.validation import validate
 
         self.check_tables()
@@ -312,7 +312,7 @@ class Builder:
             readout_of=readout_of,
             times=measurements["time"].to_numpy(dtype=float) * self.time_factor,
             labels=tuple(self.labels),
-            solver=solver_from(solver, rtol=rtol, atol=atol),
+            solver=solver_for_fits(solver, rtol=rtol, atol=atol),
             file=self.file,
             measurement_table=measurements.reset_index(drop=True),
             estimated=self.estimated,
