@@ -157,9 +157,9 @@ def _simulate_parser(command: Command) -> None:
     simulate.add_argument(
         "--solver",
         type=_solver_name,
-        default="BDF",
         metavar="SOLVER",
-        help=f"one of {_solvers()}, any case (default BDF; CVODE needs the sundials extra)",
+        help=f"one of {_solvers()}, any case (default: LSODA up to 100 species, else BDF; CVODE "
+        "needs the sundials extra)",
     )
     simulate.add_argument("--rtol", type=float, help="relative tolerance (default 1e-6)")
     simulate.add_argument(

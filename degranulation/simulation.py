@@ -20,7 +20,15 @@ import numpy as np
 from degranulation.errors import ConservationWarning, ModelError, ResultWarning, SimulationError, UnitError
 from degranulation.network import Model, Species, Step, UnitValue
 from degranulation.results import Trajectory
-from degranulation.solvers import COUNTERS, NOT_FINITE, EventFunction, SegmentFailure, Solver, solver_from
+from degranulation.solvers import (
+    COUNTERS,
+    NOT_FINITE,
+    EventFunction,
+    SegmentFailure,
+    Solver,
+    default_solver,
+    solver_from,
+)
 from degranulation.typing import QuantityLike, TimeSpec
 
 if TYPE_CHECKING:
@@ -45,7 +53,7 @@ def simulate(
     params: Mapping[str, QuantityLike] | None = None,
     initial: Mapping[str, QuantityLike] | None = None,
     protocol: ProtocolLike = None,
-    solver: str | Solver = "BDF",
+    solver: str | Solver | None = None,
     rtol: float | None = None,
     atol: float | str | None = None,
     points: int = DEFAULT_POINTS,
@@ -79,9 +87,11 @@ def simulate(
 
     Other Parameters
     ----------------
-    solver : {"BDF", "Radau", "LSODA"} or solver options
-        ``dg.BDF(rtol=..., atol=...)`` etc. BDF (the default) and Radau use the sparse
-        analytic Jacobian, LSODA a dense one.
+    solver : {"BDF", "Radau", "LSODA", "CVODE"}, solver options, or None
+        ``dg.BDF(rtol=..., atol=...)`` etc. BDF and Radau use the sparse analytic Jacobian,
+        LSODA and CVODE a dense one. None (the default): LSODA for a model of up to 100
+        species, else BDF (:func:`~degranulation.solvers.default_solver`). Each steps at its
+        own factor below the tolerances (``tighten``) so that the result meets them.
     rtol : float, optional
         Override the solver's relative tolerance.
     atol : float or str, optional
@@ -154,7 +164,7 @@ class Setup:
     state_events: CompiledEvents | None
 
     def run(
-        self, p: np.ndarray, x0: np.ndarray, *, solver: str | Solver, rtol: float | None, atol: Any
+        self, p: np.ndarray, x0: np.ndarray, *, solver: str | Solver | None, rtol: float | None, atol: Any
     ) -> Run:
         """Solve from ``x0`` with parameters ``p`` (arguments as for :func:`simulate`).
 
@@ -164,6 +174,7 @@ class Setup:
             If the solver fails.
         """
         model, compiled = self.model, self.compiled
+        solver = default_solver(compiled.n_species) if solver is None else solver
         options = solver_from(solver, rtol=rtol, atol=absolute_tolerance(model, compiled, atol, p))
         if atol is None and isinstance(solver, str):  # a solver object keeps its own atol
             options = solver_from(options, atol=default_atol(x0, options.rtol))

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 SweepMode = Literal["product", "zip"]
 STEADY: Final = "steady"
-LARGE_MODEL: Final = 100  # species; above this the default solver is BDF, one point per solve
 CHUNKS: Final = 64  # a sweep is cut into about this many chunks (tasks, files)
 MAX_DOSES: Final = 1_000_000  # most values geomspace makes
 
@@ -206,7 +205,9 @@ def _make_plan(
 def _default_solver(solver: str | Solver | None, compiled: CompiledOde) -> str | Solver:
     if solver is not None:
         return solver
-    return "LSODA" if compiled.n_species <= LARGE_MODEL else "BDF"
+    from degranulation.solvers import default_solver
+
+    return default_solver(compiled.n_species)
 
 
 def _axis(model: Model, compiled: CompiledOde, name: str, values: Any, fixed: set[str]) -> _Axis:

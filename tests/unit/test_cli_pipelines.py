@@ -58,7 +58,7 @@ def test_json_files_are_strict(tmp_path, capsys):
     payload = strict(path.read_text())
     # Provenance is JSON text inside the file; an unlimited max_step was written as Infinity.
     solver = strict(payload["attrs"]["solver"])
-    assert solver["method"] == "BDF" and solver["max_step"] is None
+    assert solver["method"] == "LSODA" and solver["max_step"] is None  # the default for 8 species
 
 
 def test_validate_json_is_strict(capsys):
