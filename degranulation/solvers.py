@@ -317,7 +317,8 @@ def _first_root(
 
 @dataclass(frozen=True, kw_only=True)
 class BDF(ScipySolver):
-    """Variable-order BDF (SciPy), sparse analytic Jacobian. The default: fast for stiff networks.
+    """Variable-order BDF (SciPy), sparse analytic Jacobian. The default above
+    :data:`LARGE_MODEL` species: fast for large stiff networks.
 
     Examples
     --------
@@ -349,7 +350,8 @@ class Radau(ScipySolver):
 @dataclass(frozen=True, kw_only=True)
 class LSODA(ScipySolver):
     """LSODA (SciPy, switches between Adams and BDF), dense analytic Jacobian; LSODA's packed
-    banded one when ``lower`` and ``upper`` are set (stacked sweep points)."""
+    banded one when ``lower`` and ``upper`` are set (stacked sweep points). The default up to
+    :data:`LARGE_MODEL` species."""
 
     tighten: float = 30.0
 
