@@ -532,8 +532,9 @@ def _segment(
         raise _failure(compiled, str(exc), exc.t, exc.y) from None
     except SegmentFailure as exc:
         reason = str(exc)
-        if reason != NOT_FINITE:
-            reason += _undefined_rates(compiled, fun, exc.t, exc.y)
+        # A state that stopped being finite may have stepped into rates that are not numbers.
+        until = t1 if reason == NOT_FINITE else exc.t
+        reason += _undefined_rates(compiled, fun, exc.t, exc.y, until)
         raise _failure(compiled, reason, exc.t, exc.y, jac) from None
     upto = filled + segment.values.shape[1]
     out[:, filled:upto] = segment.values
@@ -687,25 +688,40 @@ def check_signs(
 
 
 def _undefined_rates(
-    compiled: CompiledOde, fun: Callable[[float, np.ndarray], np.ndarray], t: float, y: np.ndarray
+    compiled: CompiledOde,
+    fun: Callable[[float, np.ndarray], np.ndarray],
+    t: float,
+    y: np.ndarray,
+    until: float,
 ) -> str:
-    """Which species' rates of change are not numbers at ``y`` at, or just after, ``t`` (where the
-    solver gave up, its steps having failed), as a clause ('' if all are numbers)."""
-    with np.errstate(all="ignore"):
-        try:
-            rates = [
-                np.asarray(fun(when, y), dtype=float)[: len(compiled.species)]
-                for when in (t, t + 1e-9 * max(1.0, abs(t)))
-            ]
-        except (ArithmeticError, ValueError):
-            return ""
-    undefined = ~np.isfinite(rates[0]) | ~np.isfinite(rates[1])
-    names = [name for name, bad in zip(compiled.species, undefined, strict=False) if bad]
+    """Which species' rates of change are not numbers at the finite state ``y`` at, or just
+    after, ``t`` (where the solver gave up, its steps having failed), or, with ``until`` later
+    than ``t``, from the first time up to ``until`` where some are (found by bisection: LSODA
+    accepts a step whose error estimate is not a number and reports the state only when it
+    is no longer finite), as a clause ('' if all are numbers)."""
+
+    def undefined(when: float) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            try:
+                return ~np.isfinite(np.asarray(fun(when, y), dtype=float)[: len(compiled.species)])
+            except (ArithmeticError, ValueError):
+                return np.zeros(len(compiled.species), dtype=bool)
+
+    if not np.all(np.isfinite(y)):
+        return ""
+    bad, where = undefined(t) | undefined(t + 1e-9 * max(1.0, abs(t))), "there"
+    if not bad.any() and until > t and undefined(until).any():
+        lo, hi = t, until
+        for _ in range(60):  # to the rounding of the times
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if undefined(mid).any() else (mid, hi)
+        bad, where = undefined(hi), f"from t = {hi:.6g} on"
+    names = [name for name, flag in zip(compiled.species, bad, strict=False) if flag]
     if not names:
         return ""
     return (
         f"; the rate of change of {', '.join(names[:5])}{' …' if len(names) > 5 else ''} is not a number "
-        "there (a piecewise with no true condition and no 'otherwise', or log, sqrt or a division "
+        f"{where} (a piecewise with no true condition and no 'otherwise', or log, sqrt or a division "
         "outside its domain)"
     )
 

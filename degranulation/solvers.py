@@ -241,7 +241,7 @@ class ScipySolver(Solver):
         root: tuple[float, int] | None = None
         with np.errstate(over="raise", invalid="raise", divide="raise"):
             while ode.status == "running" and root is None:
-                t_old = ode.t
+                t_old, y_old = ode.t, ode.y.copy()
                 try:
                     message = ode.step()
                 except (FloatingPointError, ArithmeticError, ValueError, RuntimeError) as exc:
@@ -249,8 +249,8 @@ class ScipySolver(Solver):
                 steps += 1
                 if ode.status == "failed":
                     raise SegmentFailure(str(message), t0 + ode.t, ode.y)
-                if not np.all(np.isfinite(ode.y)):
-                    raise SegmentFailure(NOT_FINITE, t0 + ode.t, ode.y)
+                if not np.all(np.isfinite(ode.y)):  # reported where it last was finite
+                    raise SegmentFailure(NOT_FINITE, t0 + t_old, y_old)
                 dense = None
                 if events:
                     g_new = _event_values(events, t0 + ode.t, ode.y)
