@@ -87,9 +87,11 @@ def test_a_preequilibration_bdf_cannot_finish_is_settled_by_lsoda(
     stays an error."""
     settle_with = PetabProblem._settle_with
     used: list[str] = []
+    given: list[dg.Solver] = []
 
     def failing(self: PetabProblem, solver: dg.Solver, *args: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         used.append(type(solver).__name__)
+        given.append(solver)
         if type(solver).__name__ == chosen:
             raise dg.SimulationError("the right-hand side was evaluated 1000000 times", t_fail=1e5)
         return settle_with(self, solver, *args)
@@ -103,6 +105,10 @@ def test_a_preequilibration_bdf_cannot_finish_is_settled_by_lsoda(
         return
     table = problem.simulate().table
     assert used == ["BDF", "LSODA"]
+    # "The same tolerances and limits": every option but the method, the fit's tighten included.
+    assert {k: v for k, v in given[1].describe().items() if k != "method"} == {
+        k: v for k, v in given[0].describe().items() if k != "method"
+    }
     for condition, k1 in (("c0", 0.8), ("c1", 0.1)):
         rows = table[table["simulationConditionId"] == condition]
         np.testing.assert_allclose(rows["simulation"], [_closed_form(k1, t) for t in rows["time"]], rtol=1e-5)

@@ -458,21 +458,16 @@ class PetabProblem:
         and limits: a steady state does not depend on the integrator, and BDF can crawl near
         one (Raimundez_PCB2020: 10⁶ right-hand sides past t = 1e5, where LSODA settles all four
         preequilibrations in seconds)."""
-        from degranulation.solvers import BDF, LSODA
+        from degranulation.solvers import BDF, LSODA, Solver
 
         try:
             return self._settle_with(self.solver, p, dp, x, dx)
         except SimulationError:
             if not isinstance(self.solver, BDF):
                 raise
-            solver = self.solver
-            lsoda = LSODA(
-                rtol=solver.rtol,
-                atol=solver.atol,
-                max_step=solver.max_step,
-                max_evaluations=solver.max_evaluations,
-            )
-            return self._settle_with(lsoda, p, dp, x, dx)
+            # Every option the solvers share (tolerances, tighten, limits), as BDF had them.
+            shared = {f.name: getattr(self.solver, f.name) for f in dataclasses.fields(Solver)}
+            return self._settle_with(LSODA(**shared), p, dp, x, dx)
 
     def _settle_with(
         self, solver: Solver, p: np.ndarray, dp: np.ndarray, x: np.ndarray, dx: np.ndarray
