@@ -26,11 +26,14 @@ def _compiled(model: Model, *, sensitivities: bool = False) -> CompiledOde:
 
 def _term_magnitude(compiled: CompiledOde, model: Model, x: np.ndarray, p: np.ndarray) -> np.ndarray:
     """``|D|·|N|·|v|`` per species: the size of the terms summed into ``dx/dt``, so that
-    tolerances hold where forward and reverse rates cancel."""
+    tolerances hold where forward and reverse rates cancel. ``|v|`` sums the magnitudes of
+    each rate's terms: a reversible reaction's net rate is itself 0 at equilibrium
+    (``S5 + S0 + S3 <-> S0`` with kf·S5·S3 = kr), where its derivatives are not."""
     system = build_system(model)
-    rates = _evaluate(system.rates, system, x, p)
+    magnitudes = [sympy.Add(*map(sympy.Abs, sympy.Add.make_args(sympy.expand(v)))) for v in system.rates]
+    rates = _evaluate(magnitudes, system, x, p)
     stoichiometry = np.abs(system.effective_stoichiometry.toarray())
-    return compiled.scales(p) * (stoichiometry @ np.abs(rates))
+    return compiled.scales(p) * (stoichiometry @ rates)
 
 
 def _evaluate(exprs, system, x: np.ndarray, p: np.ndarray) -> np.ndarray:
